@@ -1,0 +1,31 @@
+"""The contract every other package builds on: pydantic row models, Arrow schemas derived
+from them, the strategy taxonomy and the schema version.
+
+    from schemas import Span, arrow_schema, load_taxonomy, SCHEMA_VERSION
+"""
+from schemas.models import (
+    TABLES,
+    AnnotatorKind,
+    Alignment,
+    LLMCall,
+    Problem,
+    QuarantineRecord,
+    Review,
+    Run,
+    Span,
+    Strategy,
+    Trajectory,
+    Verdict,
+)
+from schemas.arrow import arrow_schema, to_arrow
+from schemas.taxonomy import Label, Taxonomy, TaxonomyError, load_taxonomy
+from schemas.ids import content_id, text_sha, normalise_text
+
+SCHEMA_VERSION = "1.0"
+
+__all__ = [
+    "SCHEMA_VERSION", "TABLES", "AnnotatorKind", "Alignment", "LLMCall", "Problem",
+    "QuarantineRecord", "Review", "Run", "Span", "Strategy", "Trajectory", "Verdict",
+    "arrow_schema", "to_arrow", "Label", "Taxonomy", "TaxonomyError", "load_taxonomy",
+    "content_id", "text_sha", "normalise_text",
+]

@@ -1,0 +1,203 @@
+"""Pydantic row models, one per warehouse table (DESIGN section 2).
+
+These models are the single source of truth: the Arrow schemas (schemas/arrow.py) and the
+warehouse DDL are derived from them. Validators enforce what a row must satisfy to be
+stored at all (offsets in range, known enums); taxonomy membership of a span label is
+checked against the taxonomy in use (`Taxonomy.validate_span`).
+
+Field order is column order. `dict` fields are stored as JSON text.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class AnnotatorKind(str, Enum):
+    rule = "rule"
+    llm = "llm"
+    human = "human"
+    gold = "gold"
+
+
+class Alignment(str, Enum):
+    exact = "exact"      # quote found verbatim
+    fuzzy = "fuzzy"      # quote found by approximate alignment
+    segment = "segment"  # offsets are whole segment boundaries (no quote given)
+    step = "step"        # offsets come from a step list joined at ingest
+    human = "human"      # drawn by a person in Label Studio
+    gold = "gold"        # written by the procedural teacher
+
+
+class Row(BaseModel):
+    """Base for table rows: strict about unknown fields, and knows its table name."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+    table: ClassVar[str]
+    key: ClassVar[tuple[str, ...]]
+
+
+class Problem(Row):
+    table = "problems"
+    key = ("problem_id",)
+    problem_id: str
+    source: str
+    question: str = Field(min_length=1)
+    reference_answer: str | None = None
+    answer_kind: str = "unknown"  # numeric | latex | text | none | unknown
+    family: str | None = None  # problem family (e.g. "shopping", "algebra")
+    family_seed_id: str | None = None  # problem_id of the seed this problem perturbs (itself if original)
+    perturbation: str = "original"  # original | numbers | names | distractor | reversed | extra_step | <source's own>
+    metadata: dict = Field(default_factory=dict)
+    run_id: str | None = None
+
+
+class Trajectory(Row):
+    table = "trajectories"
+    key = ("trajectory_id",)
+    trajectory_id: str
+    problem_id: str
+    teacher: str
+    text: str = Field(min_length=1)
+    text_sha: str
+    n_chars: int
+    truncated: bool = False  # finish_reason == "length" or known cut
+    sampling: dict = Field(default_factory=dict)  # temperature, max_tokens, sample index, ...
+    source_file: str | None = None
+    source_row: int | None = None
+    run_id: str | None = None
+
+    @model_validator(mode="after")
+    def _n_chars_matches(self) -> "Trajectory":
+        if self.n_chars != len(self.text):
+            raise ValueError(f"n_chars={self.n_chars} but text has {len(self.text)} code points")
+        return self
+
+
+class Verdict(Row):
+    table = "verdicts"
+    key = ("trajectory_id", "checker_version")
+    trajectory_id: str
+    extracted_answer: str | None
+    extraction: str  # boxed | hashes | answer_is | last_number | none
+    is_correct: bool | None  # None when the problem has no reference answer
+    checker_version: str
+    run_id: str
+
+
+class Span(Row):
+    table = "spans"
+    key = ("span_id",)
+    span_id: str
+    trajectory_id: str
+    text_sha: str
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    label: str
+    annotator_kind: AnnotatorKind
+    annotator: str
+    annotator_version: str = ""
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    alignment: Alignment
+    run_id: str | None = None
+    superseded_by: str | None = None  # span_id / annotation version that replaced it; "retracted" when deleted
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Span":
+        if not self.start < self.end:
+            raise ValueError(f"span must satisfy start < end, got [{self.start}, {self.end})")
+        return self
+
+    def check_text(self, text: str) -> None:
+        """Raise ValueError unless the offsets are valid for `text` (DESIGN section 2)."""
+        if self.end > len(text):
+            raise ValueError(f"span end {self.end} beyond text length {len(text)}")
+
+
+class Strategy(Row):
+    table = "strategies"
+    key = ("strategy_id",)
+    strategy_id: str
+    problem_id: str
+    source_trajectory_id: str | None
+    problem_type: str
+    approach: str
+    steps: list[str]
+    leakage_flags: list[str] = Field(default_factory=list)  # empty means leak-free
+    score: float | None = None
+    rank: int | None = None
+    selected: bool = False
+    edited: bool = False
+    rating: int | None = Field(default=None, ge=1, le=5)
+    annotator_kind: AnnotatorKind
+    annotator: str
+    annotator_version: str = ""
+    run_id: str | None = None
+    superseded_by: str | None = None
+
+
+class Run(Row):
+    table = "runs"
+    key = ("run_id",)
+    run_id: str
+    stage: str
+    config: dict = Field(default_factory=dict)
+    config_hash: str
+    code_version: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str  # ok | failed
+    counts: dict = Field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None  # None = unknown (a model without a price), never a fake 0
+    snapshot_id: int | None = None  # DuckLake snapshot the stage read from
+
+
+class QuarantineRecord(Row):
+    table = "quarantine"
+    key = ("run_id", "locator", "reason")
+    run_id: str
+    stage: str
+    source: str
+    locator: str  # file:line, file#row, task id, ...
+    reason: str
+    raw: str | None = None  # truncated to a few KB
+
+
+class LLMCall(Row):
+    table = "llm_calls"
+    key = ("cache_key", "run_id", "attempt")
+    cache_key: str
+    run_id: str
+    item_id: str | None = None  # trajectory / problem the call was for
+    model: str
+    attempt: int
+    status: str  # ok | cached | http_<code> | timeout | invalid | length | error
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+    latency_ms: float = 0.0
+    error: str | None = None
+
+
+class Review(Row):
+    table = "reviews"
+    key = ("trajectory_id", "ls_project", "part")
+    trajectory_id: str
+    ls_project: int
+    ls_task_id: int
+    part: int = 0  # index of the linked task when a long text is split
+    part_offset: int = 0  # code point offset of this part in the full text
+    text_sha: str
+    pushed_at: datetime
+    prediction_run_id: str | None = None
+    last_pulled_at: datetime | None = None
+
+
+TABLES: dict[str, type[Row]] = {
+    m.table: m for m in (Problem, Trajectory, Verdict, Span, Strategy, Run, QuarantineRecord, LLMCall, Review)
+}

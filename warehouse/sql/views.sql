@@ -1,0 +1,12 @@
+-- Views every reader wants; created (or replaced) each time a writer opens the lake.
+CREATE OR REPLACE VIEW lake.current_spans AS
+    SELECT * FROM lake.spans WHERE superseded_by IS NULL;
+
+CREATE OR REPLACE VIEW lake.current_strategies AS
+    SELECT * FROM lake.strategies WHERE superseded_by IS NULL;
+
+CREATE OR REPLACE VIEW lake.correct_trajectories AS
+    SELECT t.*
+    FROM lake.trajectories t
+    JOIN lake.verdicts v USING (trajectory_id)
+    WHERE v.is_correct;
