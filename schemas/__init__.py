@@ -6,6 +6,8 @@ from them, the strategy taxonomy and the schema version.
 from schemas.models import (
     TABLES,
     AnnotatorKind,
+    CuratedRow,
+    PlanSpan,
     Alignment,
     LLMCall,
     Problem,
@@ -24,7 +26,7 @@ from schemas.ids import content_id, text_sha, normalise_text
 SCHEMA_VERSION = "1.0"
 
 __all__ = [
-    "SCHEMA_VERSION", "TABLES", "AnnotatorKind", "Alignment", "LLMCall", "Problem",
+    "SCHEMA_VERSION", "TABLES", "AnnotatorKind", "CuratedRow", "PlanSpan", "Alignment", "LLMCall", "Problem",
     "QuarantineRecord", "Review", "Run", "Span", "Strategy", "Trajectory", "Verdict",
     "arrow_schema", "to_arrow", "Label", "Taxonomy", "TaxonomyError", "load_taxonomy",
     "content_id", "text_sha", "normalise_text",

@@ -40,6 +40,8 @@ def _arrow_type(annotation: object) -> tuple[pa.DataType, bool]:
         return pa.string(), False
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return pa.string(), False
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # nested model -> struct
+        return pa.struct(list(arrow_schema(annotation))), False
     if annotation in _SCALARS:
         return _SCALARS[annotation], False
     raise TypeError(f"no Arrow type for {annotation!r}")
@@ -56,6 +58,10 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
 
 
 def _column_value(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return {name: _column_value(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, list):
+        return [_column_value(v) for v in value]
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     if isinstance(value, Enum):

@@ -198,6 +198,32 @@ class Review(Row):
     last_pulled_at: datetime | None = None
 
 
+class PlanSpan(BaseModel):
+    """One consensus span of a curated trajectory (stored as a struct inside `curated.plan`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: str
+    start: int
+    end: int
+
+
+class CuratedRow(Row):
+    """One row of a curated set: a problem, its selected teacher trajectory and strategy, its split."""
+
+    table = "curated"
+    key = ("run_id", "trajectory_id")
+    run_id: str  # the curate run that produced the set
+    problem_id: str
+    family_seed_id: str  # the problem's family seed (itself for an original)
+    split_group: str  # family seed after near-duplicate families were merged; the split hashes this
+    trajectory_id: str
+    strategy_id: str | None
+    split: str  # train | val | test_original | test_<perturbation>
+    plan: list[PlanSpan] = Field(default_factory=list)  # consensus spans over the trajectory text
+    span_source: str = ""  # how the plan was resolved, e.g. "human:alice", "vote:3", "none"
+
+
 TABLES: dict[str, type[Row]] = {
-    m.table: m for m in (Problem, Trajectory, Verdict, Span, Strategy, Run, QuarantineRecord, LLMCall, Review)
+    m.table: m for m in (Problem, Trajectory, Verdict, Span, Strategy, Run, QuarantineRecord, LLMCall, Review,
+                         CuratedRow)
 }

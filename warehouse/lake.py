@@ -67,6 +67,8 @@ def _duck_type(dtype: pa.DataType) -> str:
         return "TIMESTAMPTZ"
     if pa.types.is_list(dtype):
         return _duck_type(dtype.value_type) + "[]"
+    if pa.types.is_struct(dtype):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {_duck_type(f.type)}' for f in dtype) + ")"
     raise TypeError(f"no DuckDB type for {dtype}")
 
 
