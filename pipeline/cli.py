@@ -25,6 +25,7 @@ app = typer.Typer(
 # Modules that add commands, in the order `--help` lists them.
 COMMAND_MODULES = [
     "pipeline.lake_commands",
+    "pipeline.verify",
 ]
 
 for _name in COMMAND_MODULES:

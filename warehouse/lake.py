@@ -100,10 +100,10 @@ class Lake:
             lock_fd = _acquire_writer_lock(root, holder)
         try:
             con = _connect(root, read_only)
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
             if lock_fd is not None:
                 os.close(lock_fd)
-            if "lock" in str(exc).lower():
+            if "lock" in str(exc).lower() or "already attached" in str(exc):
                 raise LakeBusy(_busy_message(root)) from exc
             raise LakeError(f"cannot open lake at {root}: {str(exc).splitlines()[0]}") from exc
         except BaseException:
