@@ -13,3 +13,21 @@ __all__ = [
     "TagResult", "describer_names", "get_describer", "get_tagger", "register_describer", "register_tagger",
     "tagger_names",
 ]
+
+
+def _rules_tagger(**kw):
+    from annotators.rules import RulesTagger
+    return RulesTagger(**kw)
+
+
+def _rules_describer(**kw):
+    from annotators.describe_rules import RulesDescriber
+    return RulesDescriber(**kw)
+
+
+register_tagger("rules", _rules_tagger)
+register_describer("rules", _rules_describer)
+
+from annotators.llm import register as _register_llm  # noqa: E402  (lazy: no openai import here)
+
+_register_llm()
