@@ -1,0 +1,374 @@
+"""Async OpenAI-compatible client machinery shared by the LLM tagger, describer and `generate`.
+
+On top of the `openai` async client (and `instructor` for structured answers) it adds: a
+concurrency limit, rate-limit backoff honouring `retry-after`, a per-request timeout,
+`max_retries` for transport failures (429, 5xx, timeouts, dropped connections), the
+content-addressed request cache (annotators/llm/cache.py) and per-attempt accounting.
+Tokens are counted from every raw HTTP response (a counting httpx transport), because
+instructor's usage totals miss failed validation attempts.
+
+    client = LLMClient("http://127.0.0.1:8000/v1", "gpt-4o-mini", concurrency=16, cache_dir=root / "cache/llm")
+
+    async def one(session, item):
+        return await session.chat([{"role": "user", "content": item}], sampling={"temperature": 0},
+                                  prompt_version="gen-v1")
+    outcomes = client.run(one, ["question 1", "question 2"])   # list[Outcome], in order
+
+Each `Outcome` carries `value` (text, or the validated pydantic object when a
+`response_model` is given), `error` (never both), and `calls`: one `LLMUsage` per HTTP
+attempt, or one with status "cached" when the answer came from the cache. An endpoint that
+cannot be reached at all raises `EndpointUnreachable` (a stage turns it into one message).
+
+The API key is read from the environment variable named by `api_key_env` (a placeholder
+when unset: local servers need none); it never enters the cache, results or error texts.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Sequence
+
+import httpx
+import instructor
+import openai
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from instructor.core.hooks import Hooks
+from pydantic import BaseModel, ValidationError
+
+from annotators.base import LLMUsage
+from annotators.llm.cache import RequestCache, json_sha, request_key
+from annotators.llm.prices import PriceTable, load_prices
+
+logging.getLogger("instructor").addHandler(logging.NullHandler())  # its retry logs are ours to report
+
+PLACEHOLDER_KEY = "sk-no-key-needed"
+MODES = {"md_json": instructor.Mode.MD_JSON, "json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS}
+ERROR_CHARS = 300
+
+
+class LLMError(RuntimeError):
+    """A failure of the LLM machinery itself (not of one item), with a one-line reason."""
+
+
+class EndpointUnreachable(LLMError):
+    """The server could not be reached at all (connection refused, DNS, ...)."""
+
+
+@dataclass
+class Outcome:
+    key: str
+    value: Any = None  # str (plain completion) or the validated response_model instance
+    finish_reason: str | None = None
+    error: str | None = None
+    status: str = "ok"  # ok | cached | length | invalid | timeout | http_<code> | error
+    calls: list[LLMUsage] = field(default_factory=list)
+
+    @property
+    def cached(self) -> bool:
+        return self.status == "cached"
+
+
+# The attempts of the request running in the current asyncio task (filled by the transport).
+_attempts: contextvars.ContextVar[list[dict] | None] = contextvars.ContextVar("stratagem_llm_attempts", default=None)
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    """Records status, latency, tokens and finish_reason of every HTTP attempt."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport):
+        self.inner = inner
+        self.sent = 0  # HTTP requests this transport put on the wire
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        record: dict = {"status": "error", "tokens_in": 0, "tokens_out": 0, "error": None}
+        sink = _attempts.get()
+        if sink is not None:
+            sink.append(record)
+        self.sent += 1
+        t0 = time.perf_counter()
+        try:
+            response = await self.inner.handle_async_request(request)
+            body = await response.aread()
+        except httpx.TimeoutException as exc:
+            record.update(status="timeout", error=f"timed out ({type(exc).__name__})")
+            raise
+        except httpx.HTTPError as exc:
+            record.update(status="error", error=f"connection failed ({type(exc).__name__})")
+            raise
+        finally:
+            record["latency_ms"] = (time.perf_counter() - t0) * 1000
+        if response.status_code == 200:
+            _read_usage(body, record)
+        else:
+            record.update(status=f"http_{response.status_code}",
+                          error=body[:ERROR_CHARS].decode("utf-8", errors="replace") or None)
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=body, request=request,
+                              extensions=response.extensions)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _read_usage(body: bytes, record: dict) -> None:
+    try:
+        data = json.loads(body)
+        usage = data.get("usage") or {}
+        record["tokens_in"] = int(usage.get("prompt_tokens") or 0)
+        record["tokens_out"] = int(usage.get("completion_tokens") or 0)
+        finish = (data.get("choices") or [{}])[0].get("finish_reason")
+    except (ValueError, TypeError, AttributeError, IndexError):
+        record.update(status="invalid", error="malformed JSON response body")
+        return
+    record["status"] = "length" if finish == "length" else "ok"
+
+
+def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
+    """Seconds to wait from `retry-after-ms` / `retry-after` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+        return None if when is None else max(0.0, when.timestamp() - time.time())
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """instructor wraps transport errors in InstructorRetryException: find the original."""
+    seen = 0
+    while isinstance(exc, InstructorRetryException) and exc.__cause__ is not None and seen < 5:
+        exc, seen = exc.__cause__, seen + 1
+    return exc
+
+
+class LLMClient:
+    """Configuration, cache and prices; `run()` drives a batch of async jobs on one event loop.
+
+    Args:
+        base_url: OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1
+        model: model name sent in each request (and looked up in the price table)
+        concurrency: requests in flight at once
+        max_retries: retries of a request after a transport failure (429, 5xx, timeout, connection)
+        timeout_s: per-attempt timeout in seconds
+        api_key_env: environment variable holding the API key (unset: a placeholder)
+        cache_dir: request cache folder (None: no cache)
+        prices / prices_path: price table (default annotators/llm/prices.toml or $STRATAGEM_PRICES)
+        mode: instructor mode for structured answers: md_json (works with any chat server) | json | tools
+        validation_retries: re-asks after an answer fails validation (instructor max_retries)
+        max_backoff_s: longest wait between retries, retry-after included
+    """
+
+    def __init__(self, base_url: str, model: str, *, concurrency: int = 8, max_retries: int = 3,
+                 timeout_s: float = 60.0, api_key_env: str = "OPENAI_API_KEY", cache_dir: str | Path | None = None,
+                 prices: PriceTable | None = None, prices_path: str | Path | None = None, mode: str = "md_json",
+                 validation_retries: int = 2, max_backoff_s: float = 60.0):
+        if not base_url or not model:
+            raise LLMError("an LLM endpoint needs both a base URL and a model name")
+        if concurrency < 1 or max_retries < 0 or timeout_s <= 0 or validation_retries < 0:
+            raise LLMError("concurrency >= 1, max_retries >= 0, timeout_s > 0 and validation_retries >= 0 are required")
+        if mode not in MODES:
+            raise LLMError(f"unknown instructor mode {mode!r}; known: {', '.join(MODES)}")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.timeout_s = float(timeout_s)
+        self.api_key_env = api_key_env
+        self.cache = RequestCache(cache_dir)
+        self.prices = prices or load_prices(prices_path)
+        self.mode = mode
+        self.validation_retries = validation_retries
+        self.max_backoff_s = max_backoff_s
+        self.requests_sent = 0  # HTTP requests put on the wire by this client, all runs together
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests observe backoff here
+
+    def _api_key(self) -> str:
+        return os.environ.get(self.api_key_env) or PLACEHOLDER_KEY
+
+    def scrub(self, text: str) -> str:
+        """Remove the API key from a message (servers sometimes echo request headers)."""
+        key = os.environ.get(self.api_key_env)
+        text = text if not key else text.replace(key, "***")
+        return " ".join(text.split())[:ERROR_CHARS]
+
+    def run(self, fn: Callable[["Session", Any], Awaitable[Any]], items: Sequence[Any],
+            on_done: Callable[[Any], None] | None = None) -> list:
+        """Run `fn(session, item)` for every item concurrently; results in item order."""
+        async def main() -> list:
+            async with Session(self) as session:
+                async def one(item):
+                    result = await fn(session, item)
+                    if on_done is not None:
+                        on_done(result)
+                    return result
+                return await asyncio.gather(*(one(item) for item in items))
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(main())
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from inside a loop (a notebook)
+            return pool.submit(asyncio.run, main()).result()
+
+
+class Session:
+    """One event loop's HTTP clients; made by `LLMClient.run`."""
+
+    def __init__(self, client: LLMClient):
+        self.client = client
+        self.semaphore = asyncio.Semaphore(client.concurrency)
+        limits = httpx.Limits(max_connections=client.concurrency + 4, max_keepalive_connections=client.concurrency + 4)
+        self.transport = _CountingTransport(httpx.AsyncHTTPTransport(limits=limits))
+        self.http = httpx.AsyncClient(transport=self.transport, timeout=httpx.Timeout(client.timeout_s))
+        self.openai = openai.AsyncOpenAI(base_url=client.base_url, api_key=client._api_key(), max_retries=0,
+                                         timeout=client.timeout_s, http_client=self.http)
+        self.instructor = instructor.from_openai(self.openai, mode=MODES[client.mode])
+
+    async def __aenter__(self) -> "Session":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.client.requests_sent += self.transport.sent
+        await self.http.aclose()
+
+    async def chat(self, messages: list[dict], *, sampling: dict, prompt_version: str,
+                   response_model: type[BaseModel] | None = None, context: dict | None = None,
+                   key_extra: dict | None = None) -> Outcome:
+        """One logical request: from the cache, or sent (with retries) and cached on success.
+
+        `sampling` holds API parameters (temperature, max_tokens, top_p, ...) and is part of
+        the cache key, as is `key_extra` (e.g. the sample index of K samples) which is not sent.
+        """
+        c = self.client
+        schema_hash = json_sha(response_model.model_json_schema()) if response_model else "text"
+        key = request_key(text_sha=json_sha(messages), prompt_version=prompt_version, schema_hash=schema_hash,
+                          model=c.model, sampling={**sampling, **(key_extra or {})})
+        hit = self._from_cache(key, response_model, context)
+        if hit is not None:
+            return hit
+        attempts: list[dict] = []
+        token = _attempts.set(attempts)
+        try:
+            outcome = await self._send(key, messages, sampling, response_model, context, attempts)
+        finally:
+            _attempts.reset(token)
+        outcome.calls = [self._usage(key, i + 1, a) for i, a in enumerate(attempts)]
+        return outcome
+
+    def _from_cache(self, key: str, response_model, context) -> Outcome | None:
+        c = self.client
+        entry = c.cache.get(key)
+        if entry is None:
+            return None
+        value = entry.get("value")
+        if response_model is not None:
+            try:
+                value = response_model.model_validate(value, context=context)
+            except ValidationError:
+                return None  # an entry the current validators reject is a miss, not an answer
+        return Outcome(key, value, entry.get("finish_reason"), status="cached",
+                       calls=[LLMUsage(key, c.model, 0, "cached", cost_usd=c.prices.cost(c.model, 0, 0))])
+
+    def _usage(self, key: str, attempt: int, a: dict) -> LLMUsage:
+        c = self.client
+        return LLMUsage(key, c.model, attempt, a["status"], a["tokens_in"], a["tokens_out"],
+                        c.prices.cost(c.model, a["tokens_in"], a["tokens_out"]), round(a.get("latency_ms", 0.0), 3),
+                        None if a.get("error") is None else c.scrub(a["error"]))
+
+    async def _send(self, key, messages, sampling, response_model, context, attempts) -> Outcome:
+        c = self.client
+        hooks = Hooks()
+        hooks.on("parse:error", lambda error, **_: _mark_invalid(attempts, error))
+        for retry in range(c.max_retries + 1):
+            try:
+                async with self.semaphore:
+                    if response_model is None:
+                        resp = await self.openai.chat.completions.create(model=c.model, messages=messages, **sampling)
+                        choice = resp.choices[0]
+                        value, finish = choice.message.content or "", choice.finish_reason
+                    else:
+                        value = await self.instructor.create(
+                            response_model=response_model, messages=messages, max_retries=c.validation_retries,
+                            context=context, hooks=hooks, model=c.model, **sampling)
+                        finish = "stop"
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a value or a retry
+                cause = _root_cause(exc)
+                wait = self._retry_wait(cause, retry)
+                if wait is not None and retry < c.max_retries:
+                    await c.sleep(wait)
+                    continue
+                if isinstance(cause, openai.APIConnectionError) and not isinstance(cause, openai.APITimeoutError):
+                    raise EndpointUnreachable(f"cannot reach the LLM endpoint {c.base_url}: "
+                                              f"{c.scrub(str(cause.__cause__ or cause))}") from None
+                return Outcome(key, error=c.scrub(_describe(cause)), status=_status(cause, attempts))
+            dumped = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+            c.cache.put(key, {"value": dumped, "finish_reason": finish, "model": c.model})
+            return Outcome(key, value, finish, status="length" if finish == "length" else "ok")
+        raise AssertionError("unreachable")
+
+    def _retry_wait(self, cause: BaseException, retry: int) -> float | None:
+        """Seconds to wait before retrying `cause`, or None when it is not worth retrying."""
+        c = self.client
+        if isinstance(cause, openai.APIStatusError):
+            if cause.status_code != 429 and cause.status_code < 500:
+                return None
+            hinted = retry_after_seconds(cause.response.headers if cause.response is not None else None)
+            if hinted is not None:
+                return min(hinted, c.max_backoff_s)
+        elif isinstance(cause, (json.JSONDecodeError, openai.APIResponseValidationError)):
+            pass  # a garbled response body: the next try may be fine
+        elif not isinstance(cause, openai.APIConnectionError):
+            return None  # validation failures and cut-off answers: the same request will not do better
+        return min(c.max_backoff_s, 0.25 * 2 ** retry) * (0.5 + random.random() / 2)
+
+
+def _mark_invalid(attempts: list[dict], error: Exception) -> None:
+    for a in reversed(attempts):
+        if a["status"] == "ok":
+            a.update(status="invalid", error=_describe(error))
+            return
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, IncompleteOutputException):
+        return "answer cut off at max_tokens (finish_reason: length) before the JSON was complete"
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {exc.message}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "request timed out"
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"answer failed validation: {where + ': ' if where else ''}{first.get('msg', exc)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _status(exc: BaseException, attempts: list[dict]) -> str:
+    if isinstance(exc, IncompleteOutputException):
+        return "length"
+    if isinstance(exc, openai.APIStatusError):
+        return f"http_{exc.status_code}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, (ValidationError, ValueError)):
+        return "invalid"
+    return attempts[-1]["status"] if attempts else "error"

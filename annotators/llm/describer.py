@@ -1,0 +1,157 @@
+"""The LLM strategy describer: K candidate descriptions of how to solve a problem, ranked.
+
+From a problem and a correct teacher trajectory (and its spans, when there are any), the
+model writes `problem_type`, `approach` and `steps[]`: how to reason, never what to answer.
+K candidates (default 5) are sampled as K separate requests (sample index in the cache
+key), each validated by the pydantic answer model (re-asked on failure). Every candidate is
+checked for leaks (the gold answer, or numbers not in the question, after numeric
+normalisation) and flagged; ranking puts leak-free candidates first, then by a score for
+being general and clear. The describe stage excludes flagged ones.
+
+    describer = get_describer("llm", k=5, base_url=URL, model=M, cache_dir=root / "cache" / "llm")
+    [result] = describer.describe([DescribeItem(problem_id, question, "42", traj_id, text, spans)])
+    result.candidates[0]   # best Description, leakage_flags == [] when leak-free
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+from annotators.base import Description, DescribeItem, DescribeResult, Describer, LLMUsage
+from annotators.llm.client import LLMClient, Session
+from schemas import Taxonomy, load_taxonomy
+
+PROMPT_VERSION = "describe-v1"
+MAX_TRAJECTORY_CHARS = 12_000
+
+try:  # the shared leakage filter, when present
+    from annotators.leakage import leakage_flags as _shared_leakage_flags  # type: ignore[import-not-found]
+except ImportError:
+    _shared_leakage_flags = None
+
+
+class StrategyAnswer(BaseModel):
+    problem_type: str = Field(min_length=3, max_length=200, description="What kind of problem this is, in general terms.")
+    approach: str = Field(min_length=10, max_length=1000, description="The overall approach, without any numbers worked out.")
+    steps: list[str] = Field(min_length=1, max_length=12, description="Ordered steps of the method, no computed values.")
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_nonempty(cls, steps: list[str]) -> list[str]:
+        steps = [s.strip() for s in steps]
+        if any(not s for s in steps):
+            raise ValueError("every step must be a non-empty sentence")
+        return steps
+
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+
+
+def _norm_number(token: str) -> str:
+    token = token.replace(",", "")
+    try:
+        value = float(token) if "/" not in token else float(token.split("/")[0]) / float(token.split("/")[1])
+    except (ValueError, ZeroDivisionError):
+        return token
+    return repr(round(value, 9))
+
+
+def leakage_flags(text: str, question: str, answer: str | None) -> list[str]:
+    """Flags for numbers in `text` that are not in the question, and for the gold answer."""
+    if _shared_leakage_flags is not None:
+        return list(_shared_leakage_flags(text, question, answer))
+    allowed = {_norm_number(t) for t in _NUMBER.findall(question)}
+    flags = []
+    if answer and answer.strip():
+        answer_num = _NUMBER.fullmatch(answer.strip().replace("$", "").replace("%", ""))
+        if answer_num and _norm_number(answer_num.group()) in {_norm_number(t) for t in _NUMBER.findall(text)} \
+                and _norm_number(answer_num.group()) not in allowed:
+            flags.append("gold_answer")
+        elif not answer_num and len(answer.strip()) > 2 and answer.strip().lower() in text.lower():
+            flags.append("gold_answer")
+    foreign = sorted({t for t in _NUMBER.findall(text) if _norm_number(t) not in allowed})
+    if foreign:
+        flags.append("numbers_not_in_question:" + ",".join(foreign[:5]))
+    return flags
+
+
+def score(d: StrategyAnswer) -> float:
+    """Higher is better: a moderate number of concise steps and a substantive approach."""
+    n = len(d.steps)
+    s = 1.0 - 0.1 * max(0, 2 - n) - 0.05 * max(0, n - 8)
+    s -= 0.1 * sum(len(step) > 300 for step in d.steps)
+    s -= 0.1 * (len(d.approach) < 30)
+    return round(max(0.0, s), 4)
+
+
+def system_prompt(taxonomy: Taxonomy) -> str:
+    labels = ", ".join(taxonomy.names)
+    return (
+        "You are a strategy describer for math problems. Given a problem and a correct worked solution, "
+        "describe HOW to solve problems like it: the problem type, the approach, and the ordered steps of the "
+        "method. Never include the final answer, intermediate results or any number that is not already in "
+        f"the problem. Useful strategy words: {labels}. Answer with JSON only: "
+        '{"problem_type": "...", "approach": "...", "steps": ["...", "..."]}.')
+
+
+class LLMDescriber(Describer):
+    """Strategy descriptions from any OpenAI-compatible chat model (see module docstring).
+
+    Args: the `LLMClient` arguments, plus k (candidates per problem), taxonomy,
+    temperature (for sampling the K candidates), max_tokens.
+    """
+
+    kind = "llm"
+
+    def __init__(self, *, base_url: str, model: str, k: int = 5, taxonomy: Taxonomy | str | Path | None = None,
+                 temperature: float = 0.7, max_tokens: int = 512, **client_kwargs):
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        self.client = LLMClient(base_url, model, **client_kwargs)
+        self.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
+        self.k = k
+        self.sampling = {"temperature": temperature, "max_tokens": max_tokens}
+        self.name = f"llm:{model}"
+        self.version = f"{PROMPT_VERSION}+{self.taxonomy.name}-{self.taxonomy.version}"
+        self._system = system_prompt(self.taxonomy)
+
+    def describe(self, items, on_done=None) -> list[DescribeResult]:
+        return self.client.run(self._describe_one, list(items), on_done)
+
+    async def _describe_one(self, session: Session, item: DescribeItem) -> DescribeResult:
+        if not (item.question or "").strip():
+            return DescribeResult(item.problem_id, item.trajectory_id, error="empty question")
+        messages = self._messages(item)
+        candidates: list[tuple[StrategyAnswer, list[str]]] = []
+        calls: list[LLMUsage] = []
+        errors: list[str] = []
+        for i in range(self.k):
+            outcome = await session.chat(messages, sampling=self.sampling, prompt_version=self.version,
+                                         response_model=StrategyAnswer, key_extra={"candidate": i})
+            calls.extend(outcome.calls)
+            if outcome.error is not None:
+                errors.append(outcome.error)
+                continue
+            d = outcome.value
+            text = "\n".join([d.problem_type, d.approach, *d.steps])
+            candidates.append((d, leakage_flags(text, item.question, item.reference_answer)))
+        if not candidates:
+            return DescribeResult(item.problem_id, item.trajectory_id, error=f"no valid candidate: {errors[0]}",
+                                  calls=calls)
+        ranked = sorted(candidates, key=lambda c: (bool(c[1]), -score(c[0])))
+        out = [Description(d.problem_type, d.approach, list(d.steps), flags, score(d), rank)
+               for rank, (d, flags) in enumerate(ranked, start=1)]
+        return DescribeResult(item.problem_id, item.trajectory_id, candidates=out, calls=calls)
+
+    def _messages(self, item: DescribeItem) -> list[dict]:
+        parts = [f"Problem:\n{item.question.strip()}"]
+        if item.family:
+            parts.append(f"Problem family: {item.family}")
+        if item.trajectory:
+            parts.append(f"Correct solution:\n{item.trajectory[:MAX_TRAJECTORY_CHARS]}")
+        if item.spans:
+            used = list(dict.fromkeys(s.label for s in sorted(item.spans, key=lambda s: s.start)))
+            parts.append("Strategies seen in the solution, in order: " + ", ".join(used))
+        return [{"role": "system", "content": self._system}, {"role": "user", "content": "\n\n".join(parts)}]

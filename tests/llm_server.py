@@ -1,0 +1,279 @@
+"""An OpenAI-compatible chat server on 127.0.0.1 for tests and benchmarks (standard library only).
+
+It answers `POST /v1/chat/completions` deterministically, by what the request looks like:
+- the LLM tagger's requests (system prompt mentions "strategy tagger"): the first shown
+  segment as `planning` with a verbatim quote, the last as `verification` without one;
+- the describer's ("strategy describer"): a fixed leak-free description;
+- anything else (teacher generation): a short solution ending in `\\boxed{N}`, N the last
+  number in the question.
+
+Faults on demand, for the next `times` requests (optionally only of one kind):
+    "429" (with retry-after), "500", "hang" (no answer until the client gives up),
+    "malformed" (a body that is not JSON), "length" (finish_reason length, cut content),
+    "bad_quote" (a quote not in the text), "out_of_bounds" (segment numbers past the window),
+    "bad_label" (a label outside the taxonomy).
+
+    with LLMTestServer(latency_s=0.1) as server:     # server.url = "http://127.0.0.1:PORT/v1"
+        server.inject("429", times=2, retry_after="0")
+        ...
+        server.log        # one RequestRecord per request received (kind, body sha, status, fault)
+        server.hold_after(5)  # after 5 successful answers, hold new requests until release()
+
+Run standalone (benchmarks, manual checks):  python tests/llm_server.py --port 8123 --latency 0.1
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FAULTS = ("429", "500", "hang", "malformed", "length", "bad_quote", "out_of_bounds", "bad_label")
+_SEGMENT = re.compile(r"^\[S(\d+)\] (.*)$", re.MULTILINE)
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    kind: str  # tag | describe | generate | other
+    body_sha: str  # sha256 of the request body: equal for equal requests
+    status: int  # HTTP status sent (0: none, connection held or dropped)
+    fault: str | None
+
+
+def request_kind(body: dict) -> str:
+    system = " ".join(m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "system")
+    if "strategy tagger" in system:
+        return "tag"
+    if "strategy describer" in system:
+        return "describe"
+    return "generate"
+
+
+def _user_text(body: dict) -> str:
+    return "\n".join(m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user")
+
+
+def tag_answer(body: dict, fault: str | None) -> str:
+    segments = [(int(n), t) for n, t in _SEGMENT.findall(_user_text(body))]
+    if not segments:
+        return json.dumps({"spans": []})
+    (first, first_text), (last, _) = segments[0], segments[-1]
+    quote = " ".join(first_text.split()[:4])
+    spans = [{"label": "planning", "first_segment": first, "last_segment": first, "quote": quote}]
+    if last != first:
+        spans.append({"label": "verification", "first_segment": last, "last_segment": last})
+    if fault == "bad_quote":
+        spans[0]["quote"] = "this sentence appears nowhere in the trace"
+    elif fault == "out_of_bounds":
+        spans[0].update(first_segment=last + 5, last_segment=last + 9)
+    elif fault == "bad_label":
+        spans[0]["label"] = "telepathy"
+    return json.dumps({"spans": spans})
+
+
+def describe_answer() -> str:
+    return json.dumps({"problem_type": "multi-step arithmetic word problem",
+                       "approach": "Identify the given quantities, decide which operations link them, then combine them in order.",
+                       "steps": ["List the quantities the problem gives.", "Work out the intermediate quantity the question needs.",
+                                 "Combine the intermediate results to answer the question.", "Check the result against the problem."]})
+
+
+def generate_answer(body: dict) -> str:
+    numbers = _NUMBER.findall(_user_text(body).split("\n\nSolve the problem")[0])
+    n = numbers[-1] if numbers else "0"
+    return f"Let me plan: first, find what is asked.\nWorking it through gives {n}.\nThe answer is \\boxed{{{n}}}."
+
+
+class LLMTestServer:
+    """A loopback OpenAI-compatible server in a background thread (see module docstring)."""
+
+    def __init__(self, *, latency_s: float = 0.0, port: int = 0, hang_s: float = 30.0, model: str = "test-model"):
+        self.latency_s = latency_s
+        self.hang_s = hang_s
+        self.model = model
+        self.log: list[RequestRecord] = []
+        self._faults: deque[tuple[str, str | None, dict]] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._gate = threading.Event()
+        self._gate.set()
+        self._hold_after: int | None = None
+        self._successes = 0
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ control
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def inject(self, fault: str, times: int = 1, kind: str | None = None, **options) -> None:
+        """The next `times` requests (of `kind`, if given) get `fault`; options: retry_after="1"."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+        with self._lock:
+            self._faults.extend([(fault, kind, options)] * times)
+
+    def hold_after(self, n: int) -> None:
+        with self._lock:
+            self._hold_after = n
+            if self._successes >= n:
+                self._gate.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._hold_after = None
+        self._gate.set()
+
+    @property
+    def successes(self) -> int:
+        return self._successes
+
+    def start(self) -> "LLMTestServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._gate.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> "LLMTestServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ serving
+    def _take_fault(self, kind: str) -> tuple[str | None, dict]:
+        with self._lock:
+            for i, (fault, only, options) in enumerate(self._faults):
+                if only is None or only == kind:
+                    del self._faults[i]
+                    return fault, options
+        return None, {}
+
+    def _record(self, rec: RequestRecord) -> None:
+        with self._lock:
+            self.log.append(rec)
+            if rec.status == 200 and rec.fault is None:
+                self._successes += 1
+                if self._hold_after is not None and self._successes >= self._hold_after:
+                    self._gate.clear()
+
+    def _handler_class(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def setup(self) -> None:
+                super().setup()  # no Nagle: headers and body go out in separate writes
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def _send(self, status: int, payload: bytes, headers: dict | None = None) -> None:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, json.dumps({"object": "list", "data": [{"id": server.model, "object": "model"}]}).encode())
+                else:
+                    self._send(404, b'{"error": {"message": "not found"}}')
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                sha = hashlib.sha256(raw).hexdigest()
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, b'{"error": {"message": "not found"}}')
+                    return
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    self._send(400, b'{"error": {"message": "request body is not JSON"}}')
+                    return
+                kind = request_kind(body)
+                server._gate.wait(timeout=server.hang_s)
+                if server._stopping.is_set():
+                    self.close_connection = True
+                    return
+                fault, options = server._take_fault(kind)
+                try:
+                    status = self._answer(body, kind, fault, options)
+                except (BrokenPipeError, ConnectionResetError):
+                    status = 0
+                server._record(RequestRecord(kind, sha, status, fault))
+
+            def _answer(self, body: dict, kind: str, fault: str | None, options: dict) -> int:
+                if server.latency_s:
+                    time.sleep(server.latency_s)
+                if fault == "429":
+                    self._send(429, b'{"error": {"message": "rate limited", "type": "rate_limit"}}',
+                               {"retry-after": options.get("retry_after", "0")})
+                    return 429
+                if fault == "500":
+                    self._send(500, b'{"error": {"message": "internal error"}}')
+                    return 500
+                if fault == "hang":
+                    server._stopping.wait(server.hang_s)
+                    self.close_connection = True
+                    return 0
+                if fault == "malformed":
+                    self._send(200, b'{"id": "x", "choices": [ this is not json')
+                    return 200
+                if kind == "tag":
+                    content = tag_answer(body, fault)
+                elif kind == "describe":
+                    content = describe_answer()
+                else:
+                    content = generate_answer(body)
+                finish = "stop"
+                if fault == "length":
+                    content, finish = content[: max(1, len(content) // 2)], "length"
+                usage = {"prompt_tokens": len(json.dumps(body.get("messages", []))) // 4,
+                         "completion_tokens": max(1, len(content) // 4)}
+                usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+                payload = {"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
+                           "model": body.get("model", server.model),
+                           "choices": [{"index": 0, "finish_reason": finish,
+                                        "message": {"role": "assistant", "content": content}}],
+                           "usage": usage}
+                self._send(200, json.dumps(payload).encode())
+                return 200
+
+        return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
+    args = parser.parse_args()
+    server = LLMTestServer(latency_s=args.latency, port=args.port)
+    print(server.url, flush=True)
+    try:
+        server._httpd.serve_forever(poll_interval=0.05)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
