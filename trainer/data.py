@@ -1,0 +1,179 @@
+"""Reads an export folder (`stratagem export NAME`): manifest check, `data.parquet` per split,
+chat-template rendering, and character spans to token spans through the offset mapping.
+
+    export = load_export("stratagem-data/exports/v1")    # ExportError (one line) if missing/mismatched
+    train = export.split("train")                         # list[Example]
+    export.test_splits()                                  # ["test_original", "test_numbers", ...]
+    text = render_prompt(tokenizer, ex.prompt)            # chat template + generation prompt
+    guided = render_prompt(tokenizer, guided_messages(ex.prompt, ex.strategy))
+    spans = char_to_token_spans(offsets, ex.strategy_plan)
+
+The export format is fixed in /work/shared (formats.md): columns id, split, problem_id,
+family_seed_id, family, perturbation, source, question, answer, prompt, trajectory_id, teacher,
+teacher_completion, strategy, strategy_problem_type, strategy_approach, strategy_steps, strategy_plan.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import pyarrow.parquet as pq
+
+REQUIRED_COLUMNS = ("id", "split", "question", "answer", "prompt", "teacher_completion", "strategy", "strategy_plan")
+MANIFEST_KEYS = ("schema_version", "export_name", "counts", "files")
+STRATEGY_HEADER = "A strategy for this problem (how to reason, not the answer):"
+
+
+class ExportError(ValueError):
+    """A missing, malformed or mismatched export folder."""
+
+
+@dataclass(frozen=True)
+class Span:
+    label: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    split: str
+    question: str
+    answer: str
+    prompt: list[dict]
+    teacher_completion: str
+    strategy: str
+    strategy_plan: tuple[Span, ...] = ()
+    family: str = ""
+    perturbation: str = ""
+    problem_id: str = ""
+
+
+@dataclass
+class Export:
+    root: Path
+    manifest: dict
+    examples: list[Example] = field(default_factory=list)
+
+    def splits(self) -> list[str]:
+        return sorted({e.split for e in self.examples})
+
+    def split(self, name: str) -> list[Example]:
+        rows = [e for e in self.examples if e.split == name]
+        if not rows:
+            raise ExportError(f"export {self.root} has no rows in split {name!r}; splits: {', '.join(self.splits())}")
+        return rows
+
+    def test_splits(self) -> list[str]:
+        names = [s for s in self.splits() if s.startswith("test_")]
+        return sorted(names, key=lambda s: (s != "test_original", s))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(root: str | Path) -> tuple[Path, dict]:
+    """Check the folder and its manifest (keys, data.parquet present with the listed sha256)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ExportError(f"export folder not found: {root}")
+    path = root / "manifest.json"
+    if not path.is_file():
+        raise ExportError(f"{root} has no manifest.json: not an export folder (run `stratagem export NAME`)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ExportError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict) or any(k not in manifest for k in MANIFEST_KEYS):
+        raise ExportError(f"{path} lacks required keys {', '.join(MANIFEST_KEYS)}")
+    data = root / "data.parquet"
+    if not data.is_file():
+        raise ExportError(f"{root} has no data.parquet")
+    listed = manifest["files"].get("data.parquet")
+    if listed is None:
+        raise ExportError(f"{path} does not list data.parquet in files")
+    if sha256_file(data) != listed:
+        raise ExportError(f"data.parquet in {root} does not match the sha256 in manifest.json (modified or truncated)")
+    return root, manifest
+
+
+def _spans(raw) -> tuple[Span, ...]:
+    return tuple(Span(str(s["label"]), int(s["start"]), int(s["end"])) for s in (raw or []))
+
+
+def load_export(root: str | Path) -> Export:
+    root, manifest = read_manifest(root)
+    table = pq.read_table(root / "data.parquet")
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ExportError(f"{root}/data.parquet lacks columns {', '.join(missing)}")
+    examples = []
+    for row in table.to_pylist():
+        examples.append(Example(
+            id=row["id"], split=row["split"], question=row["question"], answer=str(row["answer"]),
+            prompt=[{"role": m["role"], "content": m["content"]} for m in row["prompt"]],
+            teacher_completion=row["teacher_completion"] or "", strategy=row["strategy"] or "",
+            strategy_plan=_spans(row["strategy_plan"]), family=row.get("family") or "",
+            perturbation=row.get("perturbation") or "", problem_id=row.get("problem_id") or ""))
+    counts: dict[str, int] = {}
+    for e in examples:
+        counts[e.split] = counts.get(e.split, 0) + 1
+    expected = {k: int(v) for k, v in manifest["counts"].items() if int(v)}
+    if counts != expected:
+        raise ExportError(f"manifest counts {expected} do not match data.parquet {counts}")
+    return Export(root, manifest, examples)
+
+
+def guided_messages(prompt: Sequence[dict], strategy: str) -> list[dict]:
+    """The same chat prompt with the strategy description appended to the last user turn."""
+    messages = [dict(m) for m in prompt]
+    last = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    messages[last]["content"] = f"{messages[last]['content']}\n\n{STRATEGY_HEADER}\n{strategy}"
+    return messages
+
+
+def render_prompt(tokenizer, messages: Sequence[dict]) -> str:
+    return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+
+
+def encode_prompts(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Token ids per prompt text; over-long prompts keep their end (the question and generation prompt)."""
+    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    return [x[-max_length:] for x in ids]
+
+
+def encode_completion(tokenizer, text: str, max_length: int, add_eos: bool = True) -> list[int]:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if add_eos:
+        ids = ids + [tokenizer.eos_token_id]
+    return ids[:max_length]
+
+
+def char_to_token_spans(offsets: Sequence[tuple[int, int]], spans: Sequence[Span]) -> list[tuple[str, int, int]]:
+    """Map half-open character spans to half-open token spans: a token belongs to a span when
+    their character ranges overlap. Spans that cover no token are dropped."""
+    out = []
+    for span in spans:
+        inside = [i for i, (a, b) in enumerate(offsets) if a < span.end and b > span.start and b > a]
+        if inside:
+            out.append((span.label, inside[0], inside[-1] + 1))
+    return out
+
+
+def token_spans(tokenizer, text: str, spans: Sequence[Span]) -> list[tuple[str, int, int]]:
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    return char_to_token_spans(enc["offset_mapping"], spans)
+
+
+__all__ = ["Example", "Export", "ExportError", "STRATEGY_HEADER", "Span", "char_to_token_spans", "encode_completion",
+           "encode_prompts", "guided_messages", "load_export", "read_manifest", "render_prompt", "sha256_file",
+           "token_spans"]

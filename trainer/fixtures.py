@@ -1,0 +1,84 @@
+"""Write a small export folder in the shared format, from plain rows: for tests and benchmarks
+that must not depend on the real export stage.
+
+    from trainer.fixtures import make_row, write_export
+    rows = [make_row("q1", "What is 2+3?", "5", "2+3=5. The answer is \\boxed{5}.", split="train",
+                     strategy="Add the two numbers.")]
+    write_export(tmp_path / "exp", rows)      # manifest.json + data.parquet + per-split TRL jsonl
+
+Column order and types follow formats.md (data.parquet); the manifest lists the sha256 of every
+file it writes and the row count per split.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trainer.data import sha256_file
+
+PROMPT_SUFFIX = "\n\nSolve the problem step by step. Put the final answer in \\boxed{}."
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+SPAN = pa.struct([("label", pa.string()), ("start", pa.int64()), ("end", pa.int64())])
+DATA_SCHEMA = pa.schema([
+    ("id", pa.string()), ("split", pa.string()), ("problem_id", pa.string()), ("family_seed_id", pa.string()),
+    ("family", pa.string()), ("perturbation", pa.string()), ("source", pa.string()), ("question", pa.string()),
+    ("answer", pa.string()), ("prompt", pa.list_(MESSAGE)), ("trajectory_id", pa.string()), ("teacher", pa.string()),
+    ("teacher_completion", pa.string()), ("strategy", pa.string()), ("strategy_problem_type", pa.string()),
+    ("strategy_approach", pa.string()), ("strategy_steps", pa.list_(pa.string())), ("strategy_plan", pa.list_(SPAN)),
+])
+
+
+def make_row(id: str, question: str, answer: str, completion: str, *, split: str = "train", strategy: str = "",
+             family: str = "toy", perturbation: str = "original", plan: Sequence[dict] = (),
+             prompt_suffix: str = PROMPT_SUFFIX) -> dict:
+    return {
+        "id": id, "split": split, "problem_id": f"p-{id}", "family_seed_id": f"p-{id}", "family": family,
+        "perturbation": perturbation, "source": "fixture", "question": question, "answer": answer,
+        "prompt": [{"role": "user", "content": question + prompt_suffix}], "trajectory_id": id,
+        "teacher": "fixture-teacher", "teacher_completion": completion,
+        "strategy": strategy, "strategy_problem_type": family, "strategy_approach": strategy,
+        "strategy_steps": [strategy] if strategy else [], "strategy_plan": list(plan),
+    }
+
+
+def write_export(root: str | Path, rows: Sequence[dict], name: str | None = None) -> Path:
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist(list(rows), schema=DATA_SCHEMA)
+    pq.write_table(table, root / "data.parquet")
+    files = ["data.parquet"]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["split"]] = counts.get(row["split"], 0) + 1
+    for split in counts:
+        folder = root / split
+        folder.mkdir(exist_ok=True)
+        chosen = [r for r in rows if r["split"] == split]
+        with (folder / "sft.trl.jsonl").open("w") as fh:
+            for r in chosen:
+                fh.write(json.dumps({"prompt": r["prompt"], "completion": [
+                    {"role": "assistant", "content": r["teacher_completion"]}], "id": r["id"]}) + "\n")
+        with (folder / "rl.trl.jsonl").open("w") as fh:
+            for r in chosen:
+                fh.write(json.dumps({"prompt": r["prompt"], "solution": r["answer"],
+                                     "teacher_completion": r["teacher_completion"], "strategy": r["strategy"],
+                                     "strategy_plan": r["strategy_plan"], "id": r["id"]}) + "\n")
+        files += [f"{split}/sft.trl.jsonl", f"{split}/rl.trl.jsonl"]
+    manifest = {
+        "schema_version": 1, "export_name": name or root.name,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "snapshot_id": 0,
+        "taxonomy": {"name": "fixture", "version": "0", "sha256": "", "labels": []}, "run_ids": {},
+        "policy": {}, "counts": counts, "files": {f: sha256_file(root / f) for f in files},
+        "prompt_template": "{question}" + PROMPT_SUFFIX, "max_prompt_chars": 4000,
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return root
+
+
+__all__ = ["DATA_SCHEMA", "PROMPT_SUFFIX", "make_row", "write_export"]

@@ -1,0 +1,150 @@
+"""Loss pieces as pure tensor functions (no model, no config): GRPO's clipped surrogate, k3 KL,
+full-vocabulary forward / reverse KL with a chunked log-softmax, per-token KL clipping,
+SGPO's adaptive weight alpha(q) and target selection.
+
+Shapes: B sequences x T completion tokens; `mask` is 1.0 on real completion tokens.
+
+    adv = group_advantages(rewards, group_size=8)
+    loss, stats = clipped_surrogate(logp, old_logp, adv, mask, 0.2, 0.28, "dapo", max_len)
+    kl = full_kl(student_logits, teacher_logits, "forward")    # per token, teacher is detached
+    loss_sd, clipped_frac = clipped_token_mean(kl, mask, delta=1.0)
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True, eps: float = 1e-4) -> torch.Tensor:
+    """(r - group mean) / (group std + eps) per group of consecutive rows; `scale=False` is Dr. GRPO."""
+    grouped = rewards.view(-1, group_size)
+    adv = grouped - grouped.mean(dim=1, keepdim=True)
+    if scale:
+        adv = adv / (grouped.std(dim=1, keepdim=True) + eps)
+    return adv.reshape(-1)
+
+
+def aggregate(per_token: torch.Tensor, mask: torch.Tensor, loss_type: str, max_completion_length: int) -> torch.Tensor:
+    """dapo: mean over all tokens of the batch; grpo: mean per sequence, then over sequences;
+    dr_grpo: sum over tokens / (B * max_completion_length)."""
+    if loss_type == "dapo":
+        return (per_token * mask).sum() / mask.sum().clamp(min=1.0)
+    if loss_type == "grpo":
+        return ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
+    if loss_type == "dr_grpo":
+        return (per_token * mask).sum() / (per_token.size(0) * max_completion_length)
+    raise ValueError(f"unknown loss_type {loss_type!r}")
+
+
+def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+                      epsilon: float = 0.2, epsilon_high: float | None = 0.28, loss_type: str = "dapo",
+                      max_completion_length: int = 1) -> tuple[torch.Tensor, dict[str, float]]:
+    """Token-level PPO surrogate with clip-higher: -min(r A, clip(r, 1-eps, 1+eps_high) A)."""
+    epsilon_high = epsilon if epsilon_high is None else epsilon_high
+    ratio = torch.exp(logp - old_logp)
+    adv = advantages.unsqueeze(-1)
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1 - epsilon, 1 + epsilon_high) * adv
+    per_token = -torch.min(unclipped, clipped)
+    loss = aggregate(per_token, mask, loss_type, max_completion_length)
+    with torch.no_grad():
+        n = mask.sum().clamp(min=1.0)
+        low = ((ratio < 1 - epsilon) & (adv < 0)).float()
+        high = ((ratio > 1 + epsilon_high) & (adv > 0)).float()
+        stats = {"clip_ratio_low": float((low * mask).sum() / n), "clip_ratio_high": float((high * mask).sum() / n)}
+    return loss, stats
+
+
+def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
+    """Per-token k3 estimator of KL(pi || ref): exp(ref - logp) - (ref - logp) - 1 (>= 0)."""
+    diff = ref_logp - logp
+    return torch.exp(diff) - diff - 1
+
+
+def _kl_rows(student: torch.Tensor, teacher: torch.Tensor, direction: str) -> torch.Tensor:
+    log_s = F.log_softmax(student.float(), dim=-1)
+    log_t = F.log_softmax(teacher.float(), dim=-1)
+    if direction == "forward":   # KL(teacher || student)
+        return (log_t.exp() * (log_t - log_s)).sum(-1)
+    return (log_s.exp() * (log_s - log_t)).sum(-1)   # reverse: KL(student || teacher)
+
+
+def full_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, direction: str = "forward",
+            chunk_size: int = 1024) -> torch.Tensor:
+    """Per-token KL over the full vocabulary; the teacher (guided) side is detached.
+
+    Rows are processed in chunks; with gradients on, each chunk is recomputed in backward
+    (activation checkpointing) so only one chunk of vocab-sized softmax lives at a time."""
+    if direction not in ("forward", "reverse"):
+        raise ValueError(f"direction must be forward or reverse, got {direction!r}")
+    shape = student_logits.shape[:-1]
+    s = student_logits.reshape(-1, student_logits.size(-1))
+    t = teacher_logits.detach().reshape(-1, teacher_logits.size(-1))
+    parts = []
+    for i in range(0, s.size(0), chunk_size):
+        sc, tc = s[i:i + chunk_size], t[i:i + chunk_size]
+        if sc.requires_grad:
+            parts.append(checkpoint(_kl_rows, sc, tc, direction, use_reentrant=False))
+        else:
+            parts.append(_kl_rows(sc, tc, direction))
+    out = torch.cat(parts) if parts else s.new_zeros(0)
+    return out.reshape(shape)
+
+
+def kl_clip_mask(kl: torch.Tensor, mask: torch.Tensor, delta: float) -> torch.Tensor:
+    """1.0 where the token is kept (real token with KL <= delta), 0.0 where clipped or padding."""
+    return mask * (kl.detach() <= delta).to(mask.dtype)
+
+
+def clipped_token_mean(kl: torch.Tensor, mask: torch.Tensor, delta: float | None) -> tuple[torch.Tensor, float]:
+    """Mean KL over kept tokens and the fraction of real tokens clipped (delta None: no clipping)."""
+    keep = mask if delta is None else kl_clip_mask(kl, mask, delta)
+    loss = (kl * keep).sum() / keep.sum().clamp(min=1.0)
+    clipped = float(((mask - keep).sum() / mask.sum().clamp(min=1.0)).item())
+    return loss, clipped
+
+
+def adaptive_alpha(p_unguided: float, p_guided: float, alpha0: float = 0.5, alpha_max: float = 0.8,
+                   gamma: float = 0.1, adaptive: bool = True) -> float:
+    """alpha(q): 0 when no guided rollout is correct, when p_a = 1, or when p_g - p_a < gamma;
+    else min(alpha_max, alpha0 * (1 - p_a) + (p_g - p_a)). `adaptive=False`: alpha0 whenever
+    some guided rollout is correct."""
+    if p_guided <= 0.0:
+        return 0.0
+    if not adaptive:
+        return alpha0
+    if p_unguided >= 1.0 or p_guided - p_unguided < gamma:
+        return 0.0
+    return min(alpha_max, alpha0 * (1.0 - p_unguided) + (p_guided - p_unguided))
+
+
+def mean_logprob(logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (logp * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
+
+
+def select_target(unguided_mean_logp: Sequence[float], correct: Sequence[bool], by_likelihood: bool = True,
+                  generator: torch.Generator | None = None) -> int | None:
+    """Index of the correct guided rollout with the highest mean log-likelihood under the unguided
+    policy (ties: first); `by_likelihood=False` draws a correct one at random; None if none is correct."""
+    candidates = [i for i, ok in enumerate(correct) if ok]
+    if not candidates:
+        return None
+    if not by_likelihood:
+        pick = int(torch.randint(len(candidates), (1,), generator=generator).item())
+        return candidates[pick]
+    best = max(candidates, key=lambda i: (unguided_mean_logp[i], -i))
+    return best
+
+
+def token_entropy(logits: torch.Tensor, mask: torch.Tensor) -> float:
+    with torch.no_grad():
+        logp = F.log_softmax(logits.float(), dim=-1)
+        ent = -(logp.exp() * logp).sum(-1)
+        return float((ent * mask).sum() / mask.sum().clamp(min=1.0))
+
+
+__all__ = ["adaptive_alpha", "aggregate", "clipped_surrogate", "clipped_token_mean", "full_kl", "group_advantages",
+           "k3_kl", "kl_clip_mask", "mean_logprob", "select_target", "token_entropy"]
