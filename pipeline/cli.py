@@ -26,6 +26,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "pipeline.lake_commands",
     "pipeline.verify",
+    "pipeline.train_commands",
 ]
 
 for _name in COMMAND_MODULES:
