@@ -27,6 +27,9 @@ COMMAND_MODULES = [
     "pipeline.lake_commands",
     "pipeline.verify",
     "pipeline.train_commands",
+    "pipeline.generate",
+    "pipeline.curate",
+    "pipeline.export.command",
 ]
 
 for _name in COMMAND_MODULES:

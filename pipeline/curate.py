@@ -1,0 +1,234 @@
+"""`stratagem curate`: resolve everything annotated so far into a curated set, recorded with its run.
+
+    stratagem curate                          # the default policy (pipeline/policies/default.toml)
+    stratagem curate --policy my-policy.toml
+
+    from pipeline.curate import curate
+    report = curate(lake, load_policy())      # RunReport; rows land in table `curated` under report.run_id
+
+Per trajectory: filters (correct answer, excluded sources, length in characters and in
+tokens), consensus spans (policy [spans]), at least N strategy spans. Per problem: the
+selected strategy description and one trajectory. Near-duplicate problems are collapsed and
+their families merged; each family (seed + perturbed variants) gets one split from a stable
+hash, perturbed variants of test seeds go to `test_<perturbation>`.
+Counts satisfy read = accepted + duplicates + sum(dropped.*).
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.console import RootOpt, console, fail, lake_for, print_report
+from pipeline.curate_logic import (SpanIn, UnionFind, consensus_annotator, consensus_precedence, consensus_vote,
+                                   near_duplicate_pairs, perturbation_split, split_of, strategy_sort_key)
+from pipeline.policy import Policy, PolicyError, load_policy
+from schemas import CuratedRow, PlanSpan, TaxonomyError, load_taxonomy, to_arrow
+from warehouse import Lake, RunReport
+
+
+class CurateError(ValueError):
+    """The policy does not fit the lake (e.g. it names an annotator the lake has never seen)."""
+
+
+def _check_annotator(lake: Lake, policy: Policy, snapshot: int) -> None:
+    if policy.spans.method != "annotator":
+        return
+    names = [r[0] for r in lake.rows("SELECT DISTINCT annotator FROM spans AT (VERSION => ?) ORDER BY 1", [snapshot])]
+    if policy.spans.annotator not in names:
+        raise CurateError(f"policy names unknown annotator {policy.spans.annotator!r}; annotators with spans in the "
+                          f"lake: {', '.join(names) or 'none'}")
+
+
+def _candidates(lake: Lake, snapshot: int, with_text: bool) -> list[dict]:
+    text = "t.text" if with_text else "NULL AS text"
+    return lake.query(f"""
+        SELECT t.trajectory_id, t.problem_id, t.text_sha, t.n_chars, {text}, p.problem_id IS NOT NULL AS has_problem,
+               p.source, p.question, p.perturbation, coalesce(p.family_seed_id, p.problem_id) AS family_seed_id,
+               v.is_correct
+        FROM trajectories t AT (VERSION => $s)
+        LEFT JOIN problems p AT (VERSION => $s) USING (problem_id)
+        LEFT JOIN (SELECT trajectory_id, arg_max(is_correct, run_id) AS is_correct
+                   FROM verdicts AT (VERSION => $s) GROUP BY 1) v USING (trajectory_id)
+        ORDER BY t.trajectory_id""", {"s": snapshot}).to_pylist()
+
+
+def _spans(lake: Lake, snapshot: int) -> dict[str, list[tuple[str, SpanIn]]]:
+    by_traj: dict[str, list[tuple[str, SpanIn]]] = defaultdict(list)
+    for r in lake.query("""
+            SELECT trajectory_id, text_sha, start, "end", label, annotator_kind, annotator, confidence, run_id
+            FROM spans AT (VERSION => ?) WHERE superseded_by IS NULL""", [snapshot]).to_pylist():
+        by_traj[r["trajectory_id"]].append((r["text_sha"], SpanIn(r["start"], r["end"], r["label"],
+                                            r["annotator_kind"], r["annotator"], r["confidence"], r["run_id"])))
+    return by_traj
+
+
+def _strategies(lake: Lake, snapshot: int) -> dict[str, list[dict]]:
+    by_problem: dict[str, list[dict]] = defaultdict(list)
+    for r in lake.query("""
+            SELECT strategy_id, problem_id, source_trajectory_id, leakage_flags, score, rank, selected, edited,
+                   annotator_kind FROM strategies AT (VERSION => ?) WHERE superseded_by IS NULL""",
+                        [snapshot]).to_pylist():
+        by_problem[r["problem_id"]].append(r)
+    return by_problem
+
+
+def _plan(policy: Policy, spans: list[SpanIn]):
+    sp = policy.spans
+    if sp.method == "precedence":
+        return consensus_precedence(spans, sp.precedence)
+    if sp.method == "vote":
+        return consensus_vote(spans, sp.precedence, sp.min_confidence)
+    return consensus_annotator(spans, sp.annotator)
+
+
+def curate(lake: Lake, policy: Policy) -> RunReport:
+    """Apply `policy` to the lake as it stands; write the curated set in one run."""
+    taxonomy = load_taxonomy(policy.taxonomy)
+    f = policy.filters
+    with lake.run("curate", policy.as_config() | {"taxonomy_sha256": taxonomy.sha256}) as run:
+        snap = run.snapshot_id
+        _check_annotator(lake, policy, snap)
+        rows = _candidates(lake, snap, with_text=bool(f.tokenizer))
+        run.count("read", len(rows))
+        drop = Counter()
+        if f.tokenizer:
+            from pipeline.export.tokens import load_token_counter
+
+            counts = load_token_counter(f.tokenizer)([r["text"] or "" for r in rows])
+            for r, n in zip(rows, counts):
+                r["n_tokens"] = n
+        excluded = set(f.exclude_sources)
+        spans = _spans(lake, snap)
+        labels = set(taxonomy.names)
+        kept: list[dict] = []
+        for r in rows:
+            reason = None
+            if not r["has_problem"]:
+                reason = "no_problem"
+            elif r["source"] in excluded:
+                reason = "excluded_source"
+            elif f.correct_only and r["is_correct"] is None:
+                reason = "not_verified"
+            elif f.correct_only and not r["is_correct"]:
+                reason = "incorrect"
+            elif r["n_chars"] < f.min_chars or (f.max_chars is not None and r["n_chars"] > f.max_chars):
+                reason = "length_chars"
+            elif f.tokenizer and ((f.min_tokens is not None and r["n_tokens"] < f.min_tokens)
+                                  or (f.max_tokens is not None and r["n_tokens"] > f.max_tokens)):
+                reason = "length_tokens"
+            if reason is None:
+                usable = []
+                for sha, s in spans.get(r["trajectory_id"], ()):
+                    if sha != r["text_sha"] or s.end > r["n_chars"]:
+                        run.count("spans.stale")  # offsets refer to another text
+                    elif s.label not in labels:
+                        run.count("spans.unknown_label")
+                    else:
+                        usable.append(s)
+                r["plan"], r["span_source"] = _plan(policy, usable)
+                if len(r["plan"]) < f.min_strategy_spans:
+                    reason = "too_few_spans"
+            if reason:
+                drop[reason] += 1
+            else:
+                kept.append(r)
+
+        # one strategy and one trajectory per problem
+        strategies = _strategies(lake, snap)
+        by_problem: dict[str, list[dict]] = defaultdict(list)
+        for r in kept:
+            by_problem[r["problem_id"]].append(r)
+        chosen: dict[str, dict] = {}
+        for pid, trajs in by_problem.items():
+            cands = strategies.get(pid, [])
+            if policy.strategy.leak_free:
+                cands = [s for s in cands if not s["leakage_flags"]]
+            cands = [s for s in cands if s["annotator_kind"] in policy.strategy.order or s["selected"] or s["edited"]]
+            best = min(cands, key=lambda s: strategy_sort_key(s, policy.strategy.order)) if cands else None
+            if best is None and policy.strategy.required:
+                drop["no_strategy" if not strategies.get(pid) else "no_usable_strategy"] += len(trajs)
+                continue
+            sign = -1 if policy.selection.trajectory == "longest" else 1
+            source = best["source_trajectory_id"] if best and policy.selection.prefer_strategy_source else None
+            pick = min(trajs, key=lambda r: (r["trajectory_id"] != source, sign * r["n_chars"], r["trajectory_id"]))
+            if len(trajs) > 1:
+                drop["not_selected"] += len(trajs) - 1
+            chosen[pid] = pick | {"strategy_id": best["strategy_id"] if best else None}
+
+        # near-duplicate problems: keep one (originals first), merge the families
+        groups = UnionFind()
+        duplicates = 0
+        if policy.dedup.enabled:
+            pairs = near_duplicate_pairs({p: r["question"] for p, r in chosen.items()},
+                                         policy.dedup.similarity, policy.dedup.shingle_words)
+            dup_of = UnionFind()
+            for a, b in pairs:
+                if chosen[a]["family_seed_id"] == chosen[b]["family_seed_id"] and (
+                        chosen[a]["perturbation"] != chosen[b]["perturbation"]):
+                    continue  # variants of one seed are similar by design
+                dup_of.union(a, b)
+                groups.union(chosen[a]["family_seed_id"], chosen[b]["family_seed_id"])
+            clusters: dict[str, list[str]] = defaultdict(list)
+            for pid in chosen:
+                clusters[dup_of.find(pid)].append(pid)
+            for members in clusters.values():
+                keep = min(members, key=lambda p: (chosen[p]["perturbation"] != "original", p))
+                for p in members:
+                    if p != keep:
+                        del chosen[p]
+                        duplicates += 1
+        run.count("duplicates", duplicates)
+
+        sp = policy.splits
+        out: list[CuratedRow] = []
+        for pid in sorted(chosen):
+            r = chosen[pid]
+            group = groups.find(r["family_seed_id"])
+            split = split_of(group, sp.salt, sp.train, sp.val)
+            if r["perturbation"] != "original":
+                if split == "test":
+                    split = perturbation_split(r["perturbation"])
+                elif not sp.variants_in_train:
+                    drop["variant_outside_test"] += 1
+                    continue
+            elif split == "test":
+                split = "test_original"
+            out.append(CuratedRow(run_id=run.run_id, problem_id=pid, family_seed_id=r["family_seed_id"],
+                                  split_group=group, trajectory_id=r["trajectory_id"], strategy_id=r["strategy_id"],
+                                  split=split, span_source=r["span_source"],
+                                  plan=[PlanSpan(label=lab, start=s, end=e) for lab, s, e in r["plan"]]))
+            run.count(f"split.{split}")
+        for reason, n in drop.items():
+            run.count(f"dropped.{reason}", n)
+        run.count("accepted", len(out))
+        run.insert("curated", to_arrow(out, CuratedRow))
+    return run.report
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("curate")
+    def curate_command(
+        policy_file: Annotated[Path | None, typer.Option(
+            "--policy", help="Curation policy TOML (default: pipeline/policies/default.toml, documented there).",
+            show_default=False)] = None,
+        root: RootOpt = None,
+    ) -> None:
+        """Resolve consensus spans, pick a strategy and a trajectory per problem, apply the filters,
+        collapse near-duplicates and assign leak-free family splits; record the curated set with its run."""
+        try:
+            policy = load_policy(policy_file)
+        except PolicyError as exc:
+            fail(str(exc))
+        with lake_for(root, holder="curate") as lake:
+            try:
+                report = curate(lake, policy)
+            except (CurateError, TaxonomyError, ValueError) as exc:
+                fail(str(exc).splitlines()[0])
+        print_report(report)
+        if not report.counts.get("accepted"):
+            console.print("[yellow]warning:[/] the curated set is empty: nothing passed the policy "
+                          "(see the dropped.* counts); `stratagem export` will refuse it")
+

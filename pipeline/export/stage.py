@@ -1,0 +1,243 @@
+"""The export stage: a curated set at one DuckLake snapshot -> a versioned export folder.
+
+    result = export(lake, "gsm-v1")                     # <root>/exports/gsm-v1/
+    result = rebuild(lake, "exports/gsm-v1/manifest.json")   # same bytes, from the recorded snapshot
+    problems = check("exports/gsm-v1/manifest.json")    # ["train/sft.trl.jsonl: modified", ...]
+
+Writes go to a hidden temp folder beside the target, renamed into place at the end: a
+failed or empty export leaves nothing behind, and an existing export is replaced only with
+`force`. Data files hold no timestamps and rows come in a fixed order, so the same snapshot
+and curate run give the same bytes; the manifest's `created_at` is the one field that
+changes, and a rebuild copies it from the manifest it rebuilds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+from rich.progress import Progress
+
+from pipeline.export.adapters import write_parquet, write_split
+from pipeline.export.card import card_stats, write_card
+from pipeline.export.native import PROMPT_TEMPLATE, read_native
+from pipeline.export.tokens import load_token_counter
+from schemas import SCHEMA_VERSION, load_taxonomy
+
+EXPORT_SCHEMA_VERSION = "stratagem-export/1"
+DEFAULT_MAX_PROMPT_CHARS = 4096
+MANIFEST = "manifest.json"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class ExportError(ValueError):
+    """An export that cannot be made or verified, with a one-line reason."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    manifest: dict
+    mismatches: list[str] = field(default_factory=list)  # rebuild: files that did not come out identical
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name) or ".." in name:
+        raise ExportError(f"export name {name!r} must be a plain folder name (letters, digits, '.', '_', '-'; "
+                          "no '/', no '..', not absolute)")
+    return name
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def latest_curate_run(lake) -> str:
+    run_id = lake.scalar("SELECT run_id FROM runs WHERE stage = 'curate' AND status = 'ok' "
+                         "ORDER BY started_at DESC, run_id DESC LIMIT 1")
+    if run_id is None:
+        raise ExportError("no curated set in the lake: run `stratagem curate` first")
+    return run_id
+
+
+def _source_runs(lake, snapshot: int, curate_run: str) -> dict[str, list[str]]:
+    rows = lake.rows("""
+        WITH c AS (SELECT * FROM curated AT (VERSION => $s) WHERE run_id = $run),
+        ids AS (
+            SELECT p.run_id FROM problems p AT (VERSION => $s) JOIN c USING (problem_id)
+            UNION SELECT t.run_id FROM trajectories t AT (VERSION => $s) JOIN c USING (trajectory_id)
+            UNION SELECT v.run_id FROM verdicts v AT (VERSION => $s) JOIN c USING (trajectory_id)
+            UNION SELECT g.run_id FROM strategies g AT (VERSION => $s) JOIN c USING (strategy_id)
+            UNION SELECT sp.run_id FROM spans sp AT (VERSION => $s) JOIN c USING (trajectory_id)
+                  WHERE sp.superseded_by IS NULL)
+        SELECT coalesce(r.stage, 'unrecorded'), list(DISTINCT ids.run_id ORDER BY ids.run_id)
+        FROM ids LEFT JOIN runs r AT (VERSION => $s) USING (run_id)
+        WHERE ids.run_id IS NOT NULL GROUP BY 1 ORDER BY 1""", {"s": snapshot, "run": curate_run})
+    return {stage: ids for stage, ids in rows}
+
+
+def export(lake, name: str, *, curate_run: str | None = None, max_prompt_chars: int | None = DEFAULT_MAX_PROMPT_CHARS,
+           max_prompt_tokens: int | None = None, tokenizer: str | None = None, force: bool = False,
+           exports_root: Path | None = None, progress: Progress | None = None) -> ExportResult:
+    """Export the curated set of `curate_run` (default: the latest) at the lake's current snapshot."""
+    check_name(name)
+    if max_prompt_tokens is not None and not tokenizer:
+        raise ExportError("--max-prompt-tokens needs --tokenizer (a tokenizer.json, a folder holding one, or a cached model)")
+    target = (exports_root or lake.root / "exports") / name
+    if target.exists() and not force:
+        raise ExportError(f"export {name!r} already exists at {target}; pass --force to replace it")
+    snapshot = lake.snapshot_id()
+    run_id = curate_run or latest_curate_run(lake)
+    config = lake.scalar("SELECT config FROM runs WHERE run_id = ? AND stage = 'curate'", [run_id])
+    if config is None:
+        raise ExportError(f"no curate run {run_id!r} in the lake")
+    policy = json.loads(config)
+    taxonomy = load_taxonomy(policy.get("taxonomy"))
+    spec = {
+        "schema_version": EXPORT_SCHEMA_VERSION,
+        "export_name": name,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "snapshot_id": snapshot,
+        "taxonomy": {"name": taxonomy.name, "version": taxonomy.version, "sha256": taxonomy.sha256,
+                     "labels": list(taxonomy.names)},
+        "run_ids": {"curate": run_id} | _source_runs(lake, snapshot, run_id),
+        "policy": policy,
+        "prompt_template": PROMPT_TEMPLATE,
+        "max_prompt_chars": max_prompt_chars,
+        "max_prompt_tokens": max_prompt_tokens,
+        "tokenizer": tokenizer,
+        "lake_schema_version": SCHEMA_VERSION,
+    }
+    return _build(lake, target, spec, replace=force, progress=progress)
+
+
+def _build(lake, target: Path, spec: dict, *, replace: bool, progress: Progress | None,
+           expect_files: dict[str, str] | None = None) -> ExportResult:
+    counter = load_token_counter(spec["tokenizer"]) if spec.get("max_prompt_tokens") else None
+    try:
+        table, filtered = read_native(lake, spec["snapshot_id"], spec["run_ids"]["curate"],
+                                      max_prompt_chars=spec["max_prompt_chars"],
+                                      max_prompt_tokens=spec["max_prompt_tokens"], token_counter=counter)
+    except Exception as exc:  # duckdb: a snapshot that was expired, a table missing at that version
+        if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+            raise ExportError(f"cannot read snapshot {spec['snapshot_id']}: {str(exc).splitlines()[0]}") from None
+        raise
+    if table.num_rows == 0:
+        why = ", ".join(f"{k}: {v}" for k, v in filtered.items() if v) or "the curate run accepted no rows"
+        raise ExportError(f"nothing to export: the curated set of run {spec['run_ids']['curate']} is empty "
+                          f"after filtering ({why}); no folder written")
+    splits = list(dict.fromkeys(table["split"].to_pylist()))
+    task = progress.add_task(f"export {spec['export_name']}", total=len(splits) + 2) if progress else None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write_parquet(table, tmp / "data.parquet")
+        frame = pl.from_arrow(table)
+        _advance(progress, task)
+        for split in splits:
+            write_split(frame.filter(pl.col("split") == split), tmp / split)
+            _advance(progress, task)
+        manifest = dict(spec)
+        manifest["counts"] = _counts(table)
+        manifest["filtered"] = filtered
+        write_card(tmp, manifest, card_stats(table, lake, spec["snapshot_id"]))
+        manifest["files"] = {p: sha256_file(tmp / p) for p in _files(tmp)}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _advance(progress, task)
+        mismatches = _diff(expect_files, manifest["files"]) if expect_files is not None else []
+        if mismatches:
+            shutil.rmtree(tmp)
+            return ExportResult(target, manifest, mismatches)
+        _swap(tmp, target, replace)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportResult(target, manifest)
+
+
+def _counts(table) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for split in table["split"].to_pylist():
+        out[split] = out.get(split, 0) + 1
+    return out
+
+
+def _advance(progress: Progress | None, task) -> None:
+    if progress is not None:
+        progress.advance(task)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _diff(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
+    out = [f"{p}: differs" for p in sorted(expected) if p in actual and actual[p] != expected[p]]
+    out += [f"{p}: not produced" for p in sorted(expected) if p not in actual]
+    out += [f"{p}: not in the manifest" for p in sorted(actual) if p not in expected]
+    return out
+
+
+def _swap(tmp: Path, target: Path, replace: bool) -> None:
+    if target.exists():
+        if not replace:
+            raise ExportError(f"{target} appeared while exporting; pass --force to replace it")
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(target)
+
+
+def read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ExportError(f"cannot read manifest {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ExportError(f"manifest {path} is not valid JSON: {exc}") from None
+    need = ("schema_version", "export_name", "snapshot_id", "run_ids", "files", "max_prompt_chars")
+    missing = [k for k in need if k not in manifest] if isinstance(manifest, dict) else list(need)
+    if missing:
+        raise ExportError(f"manifest {path} lacks {', '.join(missing)}")
+    if manifest["schema_version"] != EXPORT_SCHEMA_VERSION:
+        raise ExportError(f"manifest {path} has schema {manifest['schema_version']!r}; this stratagem writes "
+                          f"{EXPORT_SCHEMA_VERSION!r}")
+    return manifest
+
+
+def check(manifest_path: str | Path) -> list[str]:
+    """Files of the export that differ from the manifest (empty when everything matches)."""
+    manifest_path = Path(manifest_path)
+    manifest = read_manifest(manifest_path)
+    folder = manifest_path.parent
+    actual = {p: sha256_file(folder / p) for p in _files(folder)}
+    return [m.replace("not produced", "missing") for m in _diff(manifest["files"], actual)]
+
+
+def rebuild(lake, manifest_path: str | Path, *, out: Path | None = None, force: bool = False,
+            progress: Progress | None = None) -> ExportResult:
+    """Rebuild an export from the snapshot and curate run its manifest records.
+
+    In place (default) the folder is replaced only when every file came out identical;
+    `mismatches` lists those that did not (then nothing is written)."""
+    manifest_path = Path(manifest_path)
+    manifest = read_manifest(manifest_path)
+    target = Path(out) if out else manifest_path.parent
+    if out and target.exists() and not force:
+        raise ExportError(f"{target} already exists; pass --force to replace it")
+    spec = {k: v for k, v in manifest.items() if k not in ("counts", "filtered", "files")}
+    return _build(lake, target, spec, replace=True, progress=progress, expect_files=manifest["files"])
