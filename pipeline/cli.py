@@ -26,10 +26,14 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "pipeline.lake_commands",
     "pipeline.verify",
+    "pipeline.annotate",
+    "pipeline.describe",
+    "pipeline.agreement",
     "pipeline.train_commands",
     "pipeline.generate",
     "pipeline.curate",
     "pipeline.export.command",
+    "pipeline.labelstudio.command",
 ]
 
 for _name in COMMAND_MODULES:
