@@ -1,0 +1,228 @@
+"""`review pull`: bring new, edited and deleted Label Studio annotations back into the lake.
+
+    report = pull(lake, client, taxonomy, project="stratagem review")
+
+Incremental: only tasks updated since the last pull (per project, `reviews.last_pulled_at`,
+minus a safety margin; reprocessing is a no-op). Every result is validated (offsets in
+range, `text[start:end]` equal to the stored text, labels in the taxonomy, task text
+unchanged since push) and failures are quarantined. Each annotation version gets a tag
+`p<project>.t<part>.a<annotation id>@<updated_at>` stored as `annotator_version`:
+- a new annotation adds human spans (and a strategy row for its choice / edit / rating);
+- an edited one adds its new version and marks the rows of the old one `superseded_by` the new tag;
+- a deleted (or skipped) one marks its rows `superseded_by = 'retracted'`.
+The whole pull is one `review-pull` run, one transaction: a crash or a server restart
+mid-pull changes nothing, and the next pull does all of it.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import pyarrow as pa
+
+from annotators.labelstudio import (
+    CHOICE_FROM, EDIT_FROM, LEAK_FROM, RATING_FROM, SPAN_FROM, label_mismatch, parse_strategy, read_strategy_choice,
+    results_to_spans,
+)
+from pipeline.labelstudio.client import LSClient, ReviewError
+from pipeline.labelstudio.push import DEFAULT_PROJECT
+from schemas import Span, Strategy, content_id, to_arrow
+
+MARGIN = timedelta(minutes=2)  # clock skew between us and the server; re-reading is harmless
+_STRATEGY_CONTROLS = {CHOICE_FROM, EDIT_FROM, LEAK_FROM, RATING_FROM}
+RETRACTED = "retracted"
+
+
+def _ls_date(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # LS date filters need the Z
+
+
+class _Pull:
+    """The state of one pull: what the lake holds, what to write, and the counters."""
+
+    def __init__(self, lake, run, pid: int, taxonomy, users: dict[int, str]):
+        self.lake, self.run, self.pid, self.taxonomy, self.users = lake, run, pid, taxonomy, users
+        self.spans: list[Span] = []
+        self.strategies: list[Strategy] = []
+        self.supersede: list[tuple[str, str, str]] = []  # (trajectory_id, old tag, new value)
+        self.reviews = {(r[0], r[1]): r[2:] for r in lake.rows(
+            "SELECT trajectory_id, part, part_offset, text_sha FROM reviews WHERE ls_project = ?", [pid])}
+        self.tags: dict[str, set[str]] = {}
+        like = f"p{pid}.%"
+        for tid, tag in lake.rows(
+                "SELECT trajectory_id, annotator_version FROM current_spans WHERE annotator_kind = 'human' "
+                "AND annotator_version LIKE ? UNION SELECT source_trajectory_id, annotator_version "
+                "FROM current_strategies WHERE annotator_kind = 'human' AND annotator_version LIKE ?", [like, like]):
+            self.tags.setdefault(tid, set()).add(tag)
+
+    def task(self, task: dict) -> None:
+        data = task.get("data") if isinstance(task.get("data"), dict) else {}
+        tid, part = data.get("trajectory_id"), data.get("part")
+        annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+        where = f"project {self.pid} task {task.get('id')}"
+        review = self.reviews.get((tid, part))
+        if review is None:
+            for ann in annotations:
+                self._reject_all(ann, where, "task was not pushed by stratagem to this project (no reviews row)")
+            return
+        part_offset, pushed_sha = review
+        row = self.lake.rows("SELECT text, text_sha FROM trajectories WHERE trajectory_id = ?", [tid])
+        full, sha = row[0] if row else (None, None)
+        part_text = data.get("text")
+        text_problem = None
+        if full is None:
+            text_problem = "trajectory is no longer in the lake"
+        elif sha != pushed_sha or data.get("text_sha") != pushed_sha or data.get("part_offset") != part_offset \
+                or not isinstance(part_text, str) or full[part_offset: part_offset + len(part_text)] != part_text:
+            text_problem = "task text changed since push (offsets would be wrong)"
+        prefix = f"p{self.pid}.t{part}.a"
+        stored = {t for t in self.tags.get(tid, set()) if t.startswith(prefix)}
+        live = set()
+        for ann in annotations:
+            tag = f"{prefix}{ann['id']}@{ann.get('updated_at')}"
+            live.add(f"{prefix}{ann['id']}@")
+            if tag in stored:
+                self.run.count("annotations.unchanged")
+                continue
+            older = {t for t in stored if t.startswith(f"{prefix}{ann['id']}@")}
+            self.run.count("annotations.edited" if older else "annotations.new")
+            self.supersede += [(tid, old, tag) for old in older]
+            self._annotation(ann, tag, tid, data, part_text, part_offset, sha, text_problem, f"{where} annotation {ann['id']}")
+        for old in stored:
+            if old.split("@", 1)[0] + "@" not in live:
+                self.supersede.append((tid, old, RETRACTED))
+                self.run.count("annotations.retracted")
+
+    def _reject_all(self, ann: dict, where: str, reason: str) -> None:
+        for i, item in enumerate(ann.get("result") or []):
+            self.run.count("read")
+            self.run.quarantine("review-pull", f"{where} annotation {ann.get('id')} result {i}", reason,
+                                json.dumps(item, ensure_ascii=False))
+
+    def _annotation(self, ann, tag, tid, data, part_text, part_offset, sha, text_problem, where) -> None:
+        results = [r for r in ann.get("result") or [] if isinstance(r, dict)]
+        annotator = f"ls:{self.users.get(_user_id(ann.get('completed_by')), ann.get('completed_by'))}"
+        self.run.count("read", len(results))
+        span_items, other = [], []
+        for i, item in enumerate(results):
+            if item.get("type") == "labels" or item.get("from_name") == SPAN_FROM:
+                span_items.append((i, item))
+            elif item.get("from_name") in _STRATEGY_CONTROLS:
+                other.append(item)
+            else:
+                self._reject(where, i, f"result from unknown control {item.get('from_name')!r}", item)
+        if text_problem:
+            for i, item in span_items:
+                self._reject(where, i, text_problem, item)
+        else:
+            good, problems = results_to_spans([it for _, it in span_items], part_text, part_offset, self.taxonomy.names)
+            for p in problems:
+                self._reject(where, results.index(p.raw), p.reason, p.raw)
+            seen = set()
+            for sp in good:
+                if (sp.start, sp.end, sp.label) in seen:
+                    self.run.count("duplicates")
+                    continue
+                seen.add((sp.start, sp.end, sp.label))
+                self.run.count("accepted")
+                self.spans.append(Span(
+                    span_id=content_id("span", tid, sp.start, sp.end, sp.label, "human", annotator, tag),
+                    trajectory_id=tid, text_sha=sha, start=sp.start, end=sp.end, label=sp.label,
+                    annotator_kind="human", annotator=annotator, annotator_version=tag, alignment="human",
+                    run_id=self.run.run_id))
+        self._strategy(other, results, tag, tid, data, annotator, where)
+
+    def _strategy(self, items, results, tag, tid, data, annotator, where) -> None:
+        ids = data.get("strategy_ids") if isinstance(data.get("strategy_ids"), list) else []
+        choice = read_strategy_choice(items, k=max(len(ids), 1))
+        bad = {id(p.raw) for p in choice.problems}
+        for p in choice.problems:
+            self._reject(where, results.index(p.raw), p.reason, p.raw)
+        base = None
+        if choice.candidate is not None:
+            found = self.lake.rows("SELECT problem_id, problem_type, approach, steps FROM strategies WHERE strategy_id = ?",
+                                   [ids[choice.candidate - 1]]) if choice.candidate <= len(ids) else []
+            if found:
+                base = found[0]
+            else:
+                item = next(it for it in items if it.get("from_name") == CHOICE_FROM)
+                bad.add(id(item))
+                self._reject(where, results.index(item), f"chosen candidate {choice.candidate} is not a stored strategy", item)
+        edited = None
+        if choice.edited_text is not None:
+            item = next(it for it in items if it.get("from_name") == EDIT_FROM)
+            try:
+                edited = parse_strategy(choice.edited_text)
+            except ValueError as exc:
+                bad.add(id(item))
+                self._reject(where, results.index(item), str(exc), item)
+        self.run.count("accepted", sum(1 for it in items if id(it) not in bad))
+        if base is None and edited is None:
+            if not choice.empty:
+                self.run.count("strategy.no_choice")
+            return
+        problem_id = base[0] if base else data.get("problem_id")
+        ptype, approach, steps = edited if edited else base[1:]
+        self.strategies.append(Strategy(
+            strategy_id=content_id("strategy", problem_id, tid, "human", annotator, tag),
+            problem_id=problem_id, source_trajectory_id=tid, problem_type=ptype, approach=approach, steps=list(steps),
+            leakage_flags=["human:leak"] if choice.leak else [], selected=True, edited=edited is not None,
+            rating=choice.rating, annotator_kind="human", annotator=annotator, annotator_version=tag,
+            run_id=self.run.run_id))
+        self.run.count("strategy.selected")
+
+    def _reject(self, where: str, i: int, reason: str, item: dict) -> None:
+        self.run.quarantine("review-pull", f"{where} result {i}", reason, json.dumps(item, ensure_ascii=False))
+
+    def write(self) -> None:
+        if self.supersede:
+            upd = pa.table({"tid": [s[0] for s in self.supersede], "old": [s[1] for s in self.supersede],
+                            "new": [s[2] for s in self.supersede]})
+            self.lake.con.register("_supersede", upd)
+            try:
+                for table, col in (("spans", "trajectory_id"), ("strategies", "source_trajectory_id")):
+                    self.lake.con.execute(
+                        f"UPDATE {table} SET superseded_by = u.new FROM _supersede u WHERE {table}.{col} = u.tid "
+                        f"AND {table}.annotator_version = u.old AND {table}.superseded_by IS NULL "
+                        f"AND {table}.annotator_kind = 'human'")
+            finally:
+                self.lake.con.unregister("_supersede")
+        if self.spans:
+            self.run.insert("spans", to_arrow(self.spans, Span))
+        if self.strategies:
+            self.run.insert("strategies", to_arrow(self.strategies, Strategy))
+
+
+def _user_id(completed_by):
+    return completed_by.get("id") if isinstance(completed_by, dict) else completed_by
+
+
+def pull(lake, client: LSClient, taxonomy, *, project: str = DEFAULT_PROJECT, page_size: int = 100,
+         on_page: Callable[[int], None] | None = None, full: bool = False):
+    """Pull one project; returns the RunReport of the `review-pull` run."""
+    proj = client.project_by_title(project)
+    if proj is None:
+        raise ReviewError(f"Label Studio has no project {project!r}; run `stratagem review push` first")
+    pid = proj["id"]
+    mismatch = label_mismatch(proj.get("label_config", ""), taxonomy.names)
+    if mismatch:
+        raise ReviewError(f"project {project!r} labelling config was edited and no longer matches taxonomy "
+                          f"{taxonomy.name} v{taxonomy.version}: {mismatch}; nothing was pulled")
+    users = client.users()
+    started = datetime.now(timezone.utc)
+    last = None if full else lake.scalar("SELECT max(last_pulled_at) FROM reviews WHERE ls_project = ?", [pid])
+    since = _ls_date(last - MARGIN) if last else None
+    config = {"project": project, "ls_project": pid, "url": client.url, "since": since,
+              "taxonomy": taxonomy.version, "full": full}
+    with lake.run("review-pull", config) as run:
+        tasks = list(client.iter_tasks(pid, fields="all", updated_since=since, page_size=page_size, on_page=on_page))
+        run.count("tasks", len(tasks))
+        state = _Pull(lake, run, pid, taxonomy, users)
+        for task in tasks:
+            state.task(task)
+        state.write()
+        lake.con.execute("UPDATE reviews SET last_pulled_at = ? WHERE ls_project = ?", [started, pid])
+        for name in ("read", "accepted", "quarantined", "duplicates"):
+            run.count(name, 0)
+    return run.report

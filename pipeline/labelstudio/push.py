@@ -1,0 +1,247 @@
+"""`review push`: select trajectories, build Label Studio tasks with pre-annotations, import
+them in batches, and record the sync state in `reviews`.
+
+    report = push(lake, client, select="random", limit=100, predictions="rules")
+
+Tasks are keyed on `trajectory_id` + part in the task data (`stratagem_key`), never on
+Label Studio task ids. Pushing again is idempotent: a task whose text or predictions
+changed is updated in place, an unchanged one is left alone, nothing is duplicated.
+Texts longer than `max_chars` become linked tasks (`part`, `part_offset`), and predicted
+spans are clipped to each part.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from annotators.labelstudio import (
+    DEFAULT_K, DEFAULT_MAX_CHARS, label_mismatch, labelling_config, render_strategy, spans_to_results, split_text,
+)
+from pipeline.labelstudio.client import LSClient, ReviewError
+from schemas import Review, to_arrow
+from warehouse import LakeError
+
+DEFAULT_PROJECT = "stratagem review"
+POLICIES = ("random", "disagreement", "low-confidence")
+
+
+@dataclass
+class TaskSpec:
+    key: str
+    trajectory_id: str
+    part: int
+    offset: int
+    text_sha: str
+    data: dict
+    predictions: list[dict] = field(default_factory=list)
+    prediction_run_id: str | None = None
+
+
+def task_key(trajectory_id: str, part: int) -> str:
+    return f"{trajectory_id}#{part}"
+
+
+# ---------------------------------------------------------------- selection
+def select_trajectories(lake, select: str, limit: int, annotator: str | None, seed: int = 0) -> list[str]:
+    """Trajectory ids for a policy: random | disagreement | low-confidence | sql:<SELECT ... trajectory_id>."""
+    if select == "random":
+        rows = lake.rows("SELECT trajectory_id FROM trajectories ORDER BY hash(trajectory_id || ?::VARCHAR), trajectory_id "
+                         "LIMIT ?", [str(seed), limit])
+    elif select == "low-confidence":
+        rows = lake.rows(
+            "SELECT trajectory_id FROM current_spans WHERE annotator_kind <> 'human' AND confidence IS NOT NULL "
+            "AND (?::VARCHAR IS NULL OR annotator = ?) GROUP BY 1 ORDER BY avg(confidence), 1 LIMIT ?",
+            [annotator, annotator, limit])
+    elif select == "disagreement":
+        rows = lake.rows("""
+            WITH s AS (SELECT DISTINCT trajectory_id, annotator, start, "end", label FROM current_spans
+                       WHERE annotator_kind <> 'human'),
+                 n AS (SELECT trajectory_id, count(DISTINCT annotator) AS na FROM s GROUP BY 1 HAVING na >= 2),
+                 k AS (SELECT trajectory_id, start, "end", label, count(DISTINCT annotator) AS c
+                       FROM s JOIN n USING (trajectory_id) GROUP BY ALL)
+            SELECT trajectory_id FROM k JOIN n USING (trajectory_id)
+            GROUP BY trajectory_id ORDER BY avg(CASE WHEN c < na THEN 1.0 ELSE 0.0 END) DESC, trajectory_id LIMIT ?""",
+                         [limit])
+    elif select.startswith("sql:"):
+        try:
+            result = lake.select(select[4:])
+        except LakeError as exc:
+            raise ReviewError(f"--select sql: {exc}") from exc
+        if "trajectory_id" not in result.column_names:
+            raise ReviewError("--select sql: the query must return a trajectory_id column")
+        ids = [t for t in result.column("trajectory_id").to_pylist() if t is not None]
+        return list(dict.fromkeys(ids))[:limit]
+    else:
+        raise ReviewError(f"unknown --select {select!r}; use one of {', '.join(POLICIES)} or sql:\"SELECT ...\"")
+    return [r[0] for r in rows]
+
+
+# ---------------------------------------------------------------- task building
+def build_tasks(lake, trajectory_ids: list[str], *, annotator: str | None, k: int = DEFAULT_K,
+                max_chars: int = DEFAULT_MAX_CHARS) -> tuple[list[TaskSpec], list[str]]:
+    """Task specs for the ids (in order) and the ids that are not in the lake."""
+    if not trajectory_ids:
+        return [], []
+    lake.con.register("_ids", _id_table(trajectory_ids))
+    try:
+        trajs = {r[0]: r[1:] for r in lake.rows(
+            "SELECT t.trajectory_id, t.problem_id, t.text, t.text_sha, p.question FROM trajectories t "
+            "JOIN _ids USING (trajectory_id) LEFT JOIN problems p USING (problem_id)")}
+        spans: dict[str, list] = {}
+        if annotator:
+            for row in lake.rows(
+                    'SELECT s.trajectory_id, s.start, s."end", s.label, s.confidence, s.run_id, s.text_sha '
+                    "FROM current_spans s JOIN _ids USING (trajectory_id) WHERE s.annotator = ? "
+                    'ORDER BY s.start, s."end", s.label', [annotator]):
+                spans.setdefault(row[0], []).append(_SpanRow(*row[1:]))
+        cands: dict[str, list] = {}
+        for row in lake.rows(
+                "SELECT s.problem_id, s.strategy_id, s.problem_type, s.approach, s.steps FROM current_strategies s "
+                "WHERE s.annotator_kind <> 'human' AND s.problem_id IN (SELECT problem_id FROM trajectories "
+                "JOIN _ids USING (trajectory_id)) ORDER BY s.problem_id, s.rank NULLS LAST, s.score DESC NULLS LAST, "
+                "s.strategy_id"):
+            cands.setdefault(row[0], []).append(row[1:])
+    finally:
+        lake.con.unregister("_ids")
+    specs, missing = [], []
+    for tid in trajectory_ids:
+        if tid not in trajs:
+            missing.append(tid)
+            continue
+        problem_id, text, sha, question = trajs[tid]
+        own = [s for s in spans.get(tid, []) if s.text_sha == sha]  # spans on another text version are not shown
+        chosen = cands.get(problem_id, [])[:k]
+        cand_text = "\n\n".join(f"Candidate {i}\n{render_strategy(pt, ap, list(st))}"
+                                for i, (_, pt, ap, st) in enumerate(chosen, 1)) or "(no candidate descriptions yet)"
+        parts = split_text(text, max_chars)
+        run_ids = sorted({s.run_id for s in own if s.run_id})
+        for part, (offset, part_text) in enumerate(parts):
+            results = spans_to_results(own, offset, part_text)
+            preds = []
+            if annotator and results:
+                confs = [s.confidence for s in own if s.confidence is not None]
+                preds = [{"model_version": annotator, "score": sum(confs) / len(confs) if confs else None,
+                          "result": results}]
+            data = {
+                "stratagem_key": task_key(tid, part), "trajectory_id": tid, "problem_id": problem_id,
+                "part": part, "n_parts": len(parts), "part_offset": offset,
+                "part_label": f"part {part + 1} of {len(parts)}", "text": part_text, "text_sha": sha,
+                "question": question or "", "strategy_ids": [c[0] for c in chosen],
+                "candidates": cand_text if part == 0 else "(candidate descriptions are on part 1)",
+                "prediction_sha": _sha(preds),
+            }
+            specs.append(TaskSpec(task_key(tid, part), tid, part, offset, sha, data, preds,
+                                  run_ids[-1] if run_ids else None))
+    return specs, missing
+
+
+@dataclass
+class _SpanRow:
+    start: int
+    end: int
+    label: str
+    confidence: float | None
+    run_id: str | None
+    text_sha: str
+
+
+def _sha(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _id_table(ids: list[str]):
+    import pyarrow as pa
+
+    return pa.table({"trajectory_id": pa.array(list(dict.fromkeys(ids)), pa.string())})
+
+
+# ---------------------------------------------------------------- project
+def ensure_project(client: LSClient, title: str, taxonomy, k: int, model_version: str | None) -> dict:
+    """Get or create the project; refuse one whose span labels no longer match the taxonomy."""
+    project = client.project_by_title(title)
+    if project is None:
+        return client.create_project(title, labelling_config(taxonomy, k), model_version)
+    mismatch = label_mismatch(project.get("label_config", ""), taxonomy.names)
+    if mismatch:
+        raise ReviewError(f"project {title!r} has a labelling config that does not match taxonomy "
+                          f"{taxonomy.name} v{taxonomy.version}: {mismatch}")
+    if model_version and project.get("model_version") != model_version:
+        project = client.update_project(project["id"], model_version=model_version)
+    return project
+
+
+# ---------------------------------------------------------------- push
+def push(lake, client: LSClient, taxonomy, *, select: str = "random", limit: int = 100,
+         predictions: str | None = None, project: str = DEFAULT_PROJECT, k: int = DEFAULT_K,
+         max_chars: int = DEFAULT_MAX_CHARS, batch: int = 1000, seed: int = 0, progress=None):
+    """Create or update the project and its tasks; returns the RunReport of the `review-push` run."""
+    if limit < 1:
+        raise ReviewError("--limit must be at least 1")
+    ids = select_trajectories(lake, select, limit, predictions, seed)
+    specs, missing = build_tasks(lake, ids, annotator=predictions, k=k, max_chars=max_chars)
+    proj = ensure_project(client, project, taxonomy, k, predictions)
+    pid = proj["id"]
+    existing = {t["data"].get("stratagem_key"): t for t in client.iter_tasks(pid, fields="task_only", page_size=1000)
+                if isinstance(t.get("data"), dict)}
+    new = [s for s in specs if s.key not in existing]
+    changed = [s for s in specs if s.key in existing and existing[s.key]["data"] != s.data]
+    changed_keys = {s.key for s in changed}
+
+    bar = progress.add_task("pushing tasks", total=len(new) + len(changed)) if progress else None
+    for i in range(0, len(new), batch):
+        chunk = new[i: i + batch]
+        client.import_tasks(pid, [{"data": s.data, "predictions": s.predictions} for s in chunk])
+        if progress:
+            progress.advance(bar, len(chunk))
+    for spec in changed:
+        task_id = existing[spec.key]["id"]
+        client.update_task(task_id, spec.data)
+        for pred in client.predictions(task_id):
+            if pred.get("model_version") == predictions or not predictions:
+                client.delete_prediction(pred["id"])
+        if spec.predictions:
+            client.import_predictions(pid, [p | {"task": task_id} for p in spec.predictions])
+        if progress:
+            progress.advance(bar, 1)
+    if new:
+        existing = {t["data"].get("stratagem_key"): t for t in client.iter_tasks(pid, fields="task_only",
+                                                                                   page_size=1000)}
+
+    config = {"select": select, "limit": limit, "predictions": predictions, "project": project, "k": k,
+              "max_chars": max_chars, "ls_project": pid, "url": client.url, "taxonomy": taxonomy.version}
+    now = datetime.now(timezone.utc)
+    with lake.run("review-push", config) as run:
+        run.count("selected", len(ids))
+        for tid in missing:
+            run.quarantine("review-push", f"trajectory:{tid}", "selected trajectory is not in the lake", tid)
+        stored = {(r[0], r[1]): r[2:] for r in lake.rows(
+            "SELECT trajectory_id, part, ls_task_id, text_sha, prediction_run_id, last_pulled_at FROM reviews "
+            "WHERE ls_project = ?", [pid])}
+        rows = []
+        for spec in specs:
+            task = existing.get(spec.key)
+            if task is None:
+                raise ReviewError(f"task {spec.key} was imported but is not listed by Label Studio")
+            old = stored.get((spec.trajectory_id, spec.part))
+            if old and old[:3] == (task["id"], spec.text_sha, spec.prediction_run_id) and spec.key not in changed_keys:
+                continue
+            rows.append(Review(trajectory_id=spec.trajectory_id, ls_project=pid, ls_task_id=task["id"],
+                               part=spec.part, part_offset=spec.offset, text_sha=spec.text_sha, pushed_at=now,
+                               prediction_run_id=spec.prediction_run_id,
+                               last_pulled_at=old[3] if old else None))
+        if rows:
+            lake.con.register("_keys", to_arrow(rows, Review).select(["trajectory_id", "part"]))
+            try:
+                lake.con.execute("DELETE FROM reviews WHERE ls_project = ? AND EXISTS (SELECT 1 FROM _keys k "
+                                 "WHERE k.trajectory_id = reviews.trajectory_id AND k.part = reviews.part)", [pid])
+            finally:
+                lake.con.unregister("_keys")
+            run.insert("reviews", to_arrow(rows, Review), skip_existing=False)
+        run.count("tasks", len(specs))
+        run.count("tasks.new", len(new))
+        run.count("tasks.updated", len(changed))
+        run.count("tasks.unchanged", len(specs) - len(new) - len(changed))
+        run.count("predictions", sum(len(s.predictions) for s in new + changed))
+    return run.report, pid

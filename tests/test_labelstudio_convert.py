@@ -1,0 +1,135 @@
+"""Pure Label Studio conversion (annotators/labelstudio.py): config, parts, spans <-> results.
+
+    .venv/bin/pytest tests/test_labelstudio_convert.py
+"""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from annotators.base import SpanOut
+from annotators.labelstudio import (
+    CHOICE_FROM, EDIT_FROM, LEAK_FROM, LEAK_VALUE, NO_CHOICE, RATING_FROM, candidate_value, config_labels,
+    label_mismatch, labelling_config, parse_strategy, read_strategy_choice, render_strategy, results_to_spans,
+    spans_to_results, split_text,
+)
+from schemas import load_taxonomy
+
+TAX = load_taxonomy()
+TRICKY = "Plan 😀 then 👩‍👩‍👧 and 中文 with é (e\u0301) and $\\frac{1}{2}$.\nDone."
+
+
+def test_config_is_generated_from_the_taxonomy():
+    xml = labelling_config(TAX, k=3)
+    root = ET.fromstring(xml)
+    labels = {lab.get("value"): lab for lab in root.iter("Label")}
+    assert list(labels) == list(TAX.names)
+    for tax_label in TAX.labels:
+        assert labels[tax_label.name].get("background") == tax_label.color
+        assert labels[tax_label.name].get("hotkey") == tax_label.hotkey
+    text = next(t for t in root.iter("Text") if t.get("name") == "text")
+    assert text.get("granularity") == "symbol"
+    names = [t.get("name") for t in root.iter("Text")]
+    assert names.index("question") < names.index("text")  # problem shown above the trajectory
+    choices = {c.get("name"): [x.get("value") for x in c] for c in root.iter("Choices")}
+    assert choices[CHOICE_FROM] == [candidate_value(i) for i in (1, 2, 3)] + [NO_CHOICE]
+    assert choices[LEAK_FROM] == [LEAK_VALUE]
+    assert next(root.iter("Rating")).get("maxRating") == "5"
+    assert next(root.iter("TextArea")).get("name") == EDIT_FROM
+    assert config_labels(xml) == list(TAX.names)
+    assert label_mismatch(xml, TAX.names) is None
+
+
+def test_label_mismatch_names_the_difference():
+    xml = labelling_config(TAX).replace('value="recall"', 'value="remembering"')
+    msg = label_mismatch(xml, TAX.names)
+    assert "remembering" in msg and "recall" in msg
+    with pytest.raises(ValueError, match="not valid XML"):
+        config_labels("<View>")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \n😀中\u0301\u200d👩é$\\")), max_size=300), st.integers(5, 60))
+def test_split_text_parts_concatenate_and_respect_the_limit(text, max_chars):
+    parts = split_text(text, max_chars)
+    assert "".join(p for _, p in parts) == text
+    pos = 0
+    for offset, part in parts:
+        assert offset == pos and len(part) <= max_chars
+        pos += len(part)
+    for offset, _ in parts[1:]:  # never cut inside a ZWJ sequence or before a combining mark
+        assert text[offset] not in "\u0301\u200d" and text[offset - 1] != "\u200d"
+
+
+def test_split_prefers_paragraph_breaks():
+    text = "alpha beta\n\ngamma delta\n\nepsilon"
+    assert [p for _, p in split_text(text, 16)] == ["alpha beta\n\n", "gamma delta\n\n", "epsilon"]
+
+
+def test_spans_to_results_clip_to_parts_and_round_trip():
+    spans = [SpanOut(0, 4, "planning"), SpanOut(5, 6, "exploration"), SpanOut(12, 22, "recall")]
+    parts = split_text(TRICKY, 15)
+    back = []
+    for offset, part in parts:
+        results = spans_to_results(spans, offset, part)
+        for r in results:
+            assert r["value"]["text"] == part[r["value"]["start"]:r["value"]["end"]]
+        got, problems = results_to_spans(results, part, offset, TAX.names)
+        assert problems == []
+        back += got
+    assert TRICKY[5:6] == "😀"
+    covered = {(s.start, s.end, s.label) for s in back}
+    assert (0, 4, "planning") in covered and (5, 6, "exploration") in covered
+    # a span crossing a part boundary comes back as pieces that tile it exactly
+    pieces = sorted((s.start, s.end) for s in back if s.label == "recall")
+    assert pieces[0][0] == 12 and pieces[-1][1] == 22
+    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
+
+
+@pytest.mark.parametrize("value, reason", [
+    ({"start": 3, "end": 999, "text": "x", "labels": ["planning"]}, "out of range"),
+    ({"start": -1, "end": 2, "text": "x", "labels": ["planning"]}, "out of range"),
+    ({"start": 4, "end": 4, "text": "", "labels": ["planning"]}, "out of range"),
+    ({"start": "0", "end": 2, "labels": ["planning"]}, "not integers"),
+    ({"start": 0, "end": 4, "text": "Plan", "labels": ["guessing"]}, "not in the taxonomy"),
+    ({"start": 0, "end": 4, "text": "Plan", "labels": ["planning", "recall"]}, "exactly one label"),
+    ({"start": 0, "end": 4, "text": "Plam", "labels": ["planning"]}, "result says"),
+])
+def test_results_to_spans_rejects_bad_items(value, reason):
+    item = {"from_name": "label", "to_name": "text", "type": "labels", "value": value}
+    spans, problems = results_to_spans([item], TRICKY, 0, TAX.names)
+    assert spans == [] and len(problems) == 1 and reason in problems[0].reason and problems[0].raw is item
+
+
+def test_results_to_spans_maps_part_offsets_and_ignores_other_controls():
+    part = TRICKY[10:]
+    items = [{"from_name": "label", "type": "labels", "value": {"start": 2, "end": 4, "text": part[2:4], "labels": ["recall"]}},
+             {"from_name": RATING_FROM, "type": "rating", "value": {"rating": 3}}]
+    spans, problems = results_to_spans(items, part, 10, TAX.names)
+    assert problems == [] and [(s.start, s.end) for s in spans] == [(12, 14)]
+    assert TRICKY[12:14] == part[2:4]
+
+
+def test_strategy_render_parse_round_trip_and_errors():
+    text = render_strategy("rate problem", "relate totals to parts", ["find the unit rate", "scale it"])
+    assert text == "Problem type: rate problem\nApproach: relate totals to parts\nSteps:\n1. find the unit rate\n2. scale it"
+    assert parse_strategy(text) == ("rate problem", "relate totals to parts", ["find the unit rate", "scale it"])
+    assert parse_strategy(text.replace("\n", "\r\n").replace("1. ", "- "))[2][0] == "find the unit rate"
+    with pytest.raises(ValueError, match="Problem type"):
+        parse_strategy("just do it")
+
+
+def test_read_strategy_choice():
+    items = [{"from_name": CHOICE_FROM, "type": "choices", "value": {"choices": [candidate_value(2)]}},
+             {"from_name": EDIT_FROM, "type": "textarea", "value": {"text": ["Problem type: a\nApproach: b\nSteps:\n1. c"]}},
+             {"from_name": LEAK_FROM, "type": "choices", "value": {"choices": [LEAK_VALUE]}},
+             {"from_name": RATING_FROM, "type": "rating", "value": {"rating": 4}}]
+    choice = read_strategy_choice(items, k=3)
+    assert (choice.candidate, choice.leak, choice.rating, choice.problems) == (2, True, 4, [])
+    assert choice.edited_text.startswith("Problem type: a")
+    bad = read_strategy_choice([{"from_name": CHOICE_FROM, "value": {"choices": [candidate_value(7)]}},
+                                {"from_name": RATING_FROM, "value": {"rating": 9}}], k=3)
+    assert bad.candidate is None and bad.rating is None and len(bad.problems) == 2
+    assert read_strategy_choice([{"from_name": CHOICE_FROM, "value": {"choices": [NO_CHOICE]}}], 3).none_usable
