@@ -108,3 +108,16 @@ def fill_lake(lake, rows: dict[str, list]) -> None:
 
 def make_world(n_families: int = 12, perturbations=("numbers", "distractor"), **kw) -> dict[str, list]:
     return merge(*(make_family(i, perturbations=perturbations, **kw) for i in range(n_families)))
+
+
+def make_tokenizer(folder) -> "object":
+    """A small word-level tokenizer built locally (no download), saved as folder/tokenizer.json."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator([" ".join(WORDS + NAMES) + " buys from the stall number each costing dollars How much"],
+                            trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    folder.mkdir(parents=True, exist_ok=True)
+    tok.save(str(folder / "tokenizer.json"))
+    return folder / "tokenizer.json"

@@ -187,7 +187,7 @@ def _diff(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
     out = [f"{p}: differs" for p in sorted(expected) if p in actual and actual[p] != expected[p]]
     out += [f"{p}: not produced" for p in sorted(expected) if p not in actual]
     out += [f"{p}: not in the manifest" for p in sorted(actual) if p not in expected]
-    return out
+    return sorted(out)
 
 
 def _swap(tmp: Path, target: Path, replace: bool) -> None:
