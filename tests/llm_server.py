@@ -106,6 +106,8 @@ class LLMTestServer:
         self._gate.set()
         self._hold_after: int | None = None
         self._successes = 0
+        self.in_flight = 0
+        self.max_in_flight = 0  # most chat requests being answered at once
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -216,10 +218,16 @@ class LLMTestServer:
                     self.close_connection = True
                     return
                 fault, options = server._take_fault(kind)
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     status = self._answer(body, kind, fault, options)
                 except (BrokenPipeError, ConnectionResetError):
                     status = 0
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
                 server._record(RequestRecord(kind, sha, status, fault))
 
             def _answer(self, body: dict, kind: str, fault: str | None, options: dict) -> int:

@@ -49,8 +49,9 @@ class RequestCache:
     def get(self, key: str) -> dict | None:
         if self.root is None:
             return None
+        path = self._path(key)
         try:
-            return json.loads(self._path(key).read_text(encoding="utf-8"))
+            return json.loads(path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):  # a missing or unreadable entry is a miss
             return None
 
@@ -59,7 +60,7 @@ class RequestCache:
             return
         path = self._path(key)
         path.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(value, fh, ensure_ascii=False)

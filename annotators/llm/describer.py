@@ -5,7 +5,7 @@ model writes `problem_type`, `approach` and `steps[]`: how to reason, never what
 K candidates (default 5) are sampled as K separate requests (sample index in the cache
 key), each validated by the pydantic answer model (re-asked on failure). Every candidate is
 checked for leaks (the gold answer, or numbers not in the question, after numeric
-normalisation) and flagged; ranking puts leak-free candidates first, then by a score for
+normalisation; annotators/leakage.py) and flagged; ranking puts leak-free candidates first, then by a score for
 being general and clear. The describe stage excludes flagged ones.
 
     describer = get_describer("llm", k=5, base_url=URL, model=M, cache_dir=root / "cache" / "llm")
@@ -14,23 +14,17 @@ being general and clear. The describe stage excludes flagged ones.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
 from annotators.base import Description, DescribeItem, DescribeResult, Describer, LLMUsage
+from annotators.leakage import leakage_flags
 from annotators.llm.client import LLMClient, Session
 from schemas import Taxonomy, load_taxonomy
 
 PROMPT_VERSION = "describe-v1"
 MAX_TRAJECTORY_CHARS = 12_000
-
-try:  # the shared leakage filter, when present
-    from annotators.leakage import leakage_flags as _shared_leakage_flags  # type: ignore[import-not-found]
-except ImportError:
-    _shared_leakage_flags = None
-
 
 class StrategyAnswer(BaseModel):
     problem_type: str = Field(min_length=3, max_length=200, description="What kind of problem this is, in general terms.")
@@ -44,37 +38,6 @@ class StrategyAnswer(BaseModel):
         if any(not s for s in steps):
             raise ValueError("every step must be a non-empty sentence")
         return steps
-
-
-_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
-
-
-def _norm_number(token: str) -> str:
-    token = token.replace(",", "")
-    try:
-        value = float(token) if "/" not in token else float(token.split("/")[0]) / float(token.split("/")[1])
-    except (ValueError, ZeroDivisionError):
-        return token
-    return repr(round(value, 9))
-
-
-def leakage_flags(text: str, question: str, answer: str | None) -> list[str]:
-    """Flags for numbers in `text` that are not in the question, and for the gold answer."""
-    if _shared_leakage_flags is not None:
-        return list(_shared_leakage_flags(text, question, answer))
-    allowed = {_norm_number(t) for t in _NUMBER.findall(question)}
-    flags = []
-    if answer and answer.strip():
-        answer_num = _NUMBER.fullmatch(answer.strip().replace("$", "").replace("%", ""))
-        if answer_num and _norm_number(answer_num.group()) in {_norm_number(t) for t in _NUMBER.findall(text)} \
-                and _norm_number(answer_num.group()) not in allowed:
-            flags.append("gold_answer")
-        elif not answer_num and len(answer.strip()) > 2 and answer.strip().lower() in text.lower():
-            flags.append("gold_answer")
-    foreign = sorted({t for t in _NUMBER.findall(text) if _norm_number(t) not in allowed})
-    if foreign:
-        flags.append("numbers_not_in_question:" + ",".join(foreign[:5]))
-    return flags
 
 
 def score(d: StrategyAnswer) -> float:
@@ -135,8 +98,8 @@ class LLMDescriber(Describer):
                 errors.append(outcome.error)
                 continue
             d = outcome.value
-            text = "\n".join([d.problem_type, d.approach, *d.steps])
-            candidates.append((d, leakage_flags(text, item.question, item.reference_answer)))
+            candidates.append((d, leakage_flags([d.problem_type, d.approach, *d.steps], item.question,
+                                                item.reference_answer)))
         if not candidates:
             return DescribeResult(item.problem_id, item.trajectory_id, error=f"no valid candidate: {errors[0]}",
                                   calls=calls)
