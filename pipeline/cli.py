@@ -25,6 +25,8 @@ app = typer.Typer(
 # Modules that add commands, in the order `--help` lists them.
 COMMAND_MODULES = [
     "pipeline.lake_commands",
+    "pipeline.sample.command",
+    "pipeline.ingest.command",
     "pipeline.verify",
     "pipeline.annotate",
     "pipeline.describe",
