@@ -74,17 +74,18 @@ def _f(x: float | None) -> str:
 
 def agreement_table(result: Agreement, meta: dict) -> Table:
     table = Table(title=f"agreement of {meta['a']} (a) with {meta['b']} (b)", title_justify="left")
-    for col in ("label", "spans a", "spans b", "exact P", "exact R", "exact F1",
-                "overlap P", "overlap R", "overlap F1", "kappa", "alpha"):
-        table.add_column(col, justify="left" if col == "label" else "right")
+    table.add_column("label", no_wrap=True)
+    for col in ("spans a/b", "exact F1", "overlap P", "overlap R", "overlap F1", "kappa", "alpha"):
+        table.add_column(col, justify="right")
     rows = [(name, r.exact, r.overlap, r.kappa, r.alpha) for name, r in result.labels.items()]
-    rows.append(("all (one label per token)", result.exact, result.overlap, result.overall_kappa, result.overall_alpha))
+    rows.append(("all", result.exact, result.overlap, result.overall_kappa, result.overall_alpha))
     for name, ex, ov, kappa, alpha in rows:
-        table.add_row(name, f"{ex.n_pred:,}", f"{ex.n_ref:,}", _f(ex.precision), _f(ex.recall), _f(ex.f1),
-                      _f(ov.precision), _f(ov.recall), _f(ov.f1), _f(kappa), _f(alpha))
+        table.add_row(name, f"{ex.n_pred:,}/{ex.n_ref:,}", _f(ex.f1), _f(ov.precision), _f(ov.recall), _f(ov.f1),
+                      _f(kappa), _f(alpha))
     table.caption = (f"{meta['trajectories_both']:,} trajectories annotated by both "
                      f"({meta['trajectories_only_a']:,} only by a, {meta['trajectories_only_b']:,} only by b), "
-                     f"{result.n_tokens:,} whitespace tokens; kappa/alpha per label are binary (label vs not)")
+                     f"{result.n_tokens:,} whitespace tokens; kappa/alpha: per label binary (label vs not), "
+                     "'all' one label per token; exact P/R in --json")
     return table
 
 
