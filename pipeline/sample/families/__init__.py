@@ -1,0 +1,17 @@
+"""Problem families of the built-in sample: each makes word problems with exact answers in
+three forms (original, reversed, extra step) plus distractor sentences.
+
+    from pipeline.sample.families import FAMILIES
+    FAMILIES["ages"].original(v)
+"""
+from pipeline.sample.families.base import Calc, Family, Guess, Problem, Solution, money, num
+from pipeline.sample.families.counting import GardenPath, Outfits
+from pipeline.sample.families.money import Percentages, Shopping
+from pipeline.sample.families.puzzles import Ages, Averages, NumberPuzzle
+from pipeline.sample.families.rates import UnitConversion, WorkRates
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Shopping(), WorkRates(), Ages(), Percentages(), UnitConversion(), Outfits(), GardenPath(), Averages(), NumberPuzzle(),
+)}
+
+__all__ = ["FAMILIES", "Calc", "Family", "Guess", "Problem", "Solution", "money", "num"]
