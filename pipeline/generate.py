@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
-import pyarrow as pa
+import duckdb
 import typer
 
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
@@ -51,7 +51,10 @@ def public_url(url: str) -> str:
 
 def select_problem_ids(lake: Lake, where: str) -> list[str]:
     """problem_ids matching a user's SQL condition, checked to be a single SELECT (use a read-only lake)."""
-    result = lake.select(f"SELECT problem_id FROM problems WHERE ({where})")
+    try:
+        result = lake.select(f"SELECT problem_id FROM problems WHERE ({where})")
+    except duckdb.Error as exc:  # a parse error is raised before lake.select's own handling
+        raise LakeError(str(exc).splitlines()[0]) from exc
     return result.column(0).to_pylist()
 
 
@@ -137,7 +140,8 @@ def _store(run, batch: list[Work], outcomes: list, teacher: str, sampling: dict)
                            json.dumps({"finish_reason": o.finish_reason}))
             continue
         truncated = o.finish_reason == "length"
-        run.count("truncated", int(truncated))
+        if truncated:
+            run.count("truncated")
         trajectories.append(Trajectory(
             trajectory_id=content_id("trajectory", w.problem_id, teacher, text_sha(text)),
             problem_id=w.problem_id, teacher=teacher, text=text, text_sha=text_sha(text), n_chars=len(text),

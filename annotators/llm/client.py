@@ -241,7 +241,13 @@ class Session:
         self.http = httpx.AsyncClient(transport=self.transport, timeout=httpx.Timeout(client.timeout_s))
         self.openai = openai.AsyncOpenAI(base_url=client.base_url, api_key=client._api_key(), max_retries=0,
                                          timeout=client.timeout_s, http_client=self.http)
-        self.instructor = instructor.from_openai(self.openai, mode=MODES[client.mode])
+        self._instructor = None
+
+    @property
+    def instructor(self):
+        if self._instructor is None:  # only structured requests need it
+            self._instructor = instructor.from_openai(self.openai, mode=MODES[self.client.mode])
+        return self._instructor
 
     async def __aenter__(self) -> "Session":
         return self
