@@ -11,6 +11,9 @@ once. A segment takes the label with the most matches (ties: the label listed fi
 the taxonomy); its confidence grows with that count and drops with a tie. Neighbouring
 segments with the same label merge into one span (alignment "segment").
 
+Cues match case-insensitively with ASCII meanings of \\b \\w \\d \\s (Python `re.ASCII`):
+Unicode word boundaries would push Rust regex off its DFA, ten times slower.
+
 Backends (same counts, measured in bench/rules_tagger.py):
 - "polars": `str.count_matches` on a Series of all segments of the batch (Rust regex);
   a cue Rust cannot compile (look-around, back-references) sends its label to "regex".
@@ -48,18 +51,16 @@ class Batch:
 
     @classmethod
     def build(cls, texts: Sequence[str], mode: str = "sentence", max_chars: int = MAX_CHARS) -> "Batch":
-        doc: list[int] = []
-        start: list[int] = []
-        end: list[int] = []
-        seg_texts: list[str] = []
-        for i, text in enumerate(texts):
-            for s, e in segment(text, mode=mode, max_chars=max_chars):
-                doc.append(i)
-                start.append(s)
-                end.append(e)
-                seg_texts.append(text[s:e])
-        return cls(np.array(doc, dtype=np.int64), np.array(start, dtype=np.int64),
-                   np.array(end, dtype=np.int64), seg_texts)
+        # Segments never cross a line break (sentence mode) or a blank line (paragraph mode), so
+        # segmenting the texts joined by one gives each text's own segments, in one call.
+        sep = "\n" if mode == "sentence" else "\n\n"
+        joined = sep.join(texts)
+        segs = np.array(segment(joined, mode=mode, max_chars=max_chars), dtype=np.int64).reshape(-1, 2)
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        offsets = np.concatenate(([0], np.cumsum(lengths + len(sep))[:-1])) if len(texts) else lengths
+        doc = np.searchsorted(offsets, segs[:, 0], side="right") - 1
+        seg_texts = [joined[s:e] for s, e in segs.tolist()]
+        return cls(doc, segs[:, 0] - offsets[doc], segs[:, 1] - offsets[doc], seg_texts)
 
 
 def label_patterns(taxonomy: Taxonomy) -> list[str]:
@@ -68,9 +69,56 @@ def label_patterns(taxonomy: Taxonomy) -> list[str]:
 
 
 # ------------------------------------------------------------------ backends: counts (n_segments, n_labels)
+FLAGS = re.IGNORECASE | re.MULTILINE | re.ASCII  # how every backend matches cues
+
+
+def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern | None]:
+    return [re.compile(p, FLAGS) if p else None for p in patterns]
+
+
+_ESCAPE_IN_CLASS = {"w": "a-zA-Z0-9_", "d": "0-9", "s": " \\t\\n\\r\\f\\v"}
+
+
+def rust_pattern(pattern: str) -> str | None:
+    """`pattern` for Rust regex with Python's re.ASCII meaning of \\b \\w \\d \\s (ASCII word
+    boundaries also keep Rust on its fast DFA); None when it cannot be translated."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in "bBwWdDsS":
+                if not in_class:
+                    out.append(f"(?-u:\\{nxt})")
+                elif nxt in _ESCAPE_IN_CLASS:
+                    out.append(_ESCAPE_IN_CLASS[nxt])
+                else:
+                    return None  # a negated class escape inside [...]: no simple ASCII spelling
+            else:
+                out.append(pattern[i: i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            out.append(ch)
+            if pattern[i + 1: i + 2] == "^":
+                out.append("^")
+                i += 1
+            if pattern[i + 1: i + 2] == "]":
+                out.append("]")
+                i += 1
+        elif ch == "]" and in_class:
+            in_class = False
+            out.append(ch)
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 class RegexScorer:
     def __init__(self, patterns: Sequence[str]):
-        self.regexes = [re.compile(p, re.IGNORECASE | re.MULTILINE) if p else None for p in patterns]
+        self.regexes = compile_patterns(patterns)
 
     def count_one(self, j: int, seg: str) -> int:
         rx = self.regexes[j]
@@ -109,13 +157,15 @@ class PolarsScorer:
         self.pl = pl
         self.patterns = patterns
         self.fallback = RegexScorer(patterns)
-        self.rust_ok = []
+        self.rust: list[str | None] = []
         for p in patterns:
-            try:
-                pl.Series([""]).str.count_matches(f"(?im){p}")
-                self.rust_ok.append(bool(p))
-            except Exception:  # polars raises ComputeError for syntax Rust regex lacks
-                self.rust_ok.append(False)
+            rp = rust_pattern(p) if p else None
+            if rp is not None:
+                try:
+                    pl.Series([""]).str.count_matches(f"(?im){rp}")
+                except Exception:  # polars raises ComputeError for syntax Rust regex lacks
+                    rp = None
+            self.rust.append(rp)
 
     def counts(self, segs: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(segs), len(self.patterns)), dtype=np.int64)
@@ -123,8 +173,8 @@ class PolarsScorer:
             return out
         series = self.pl.Series(segs, dtype=self.pl.String)
         for j, p in enumerate(self.patterns):
-            if self.rust_ok[j]:
-                out[:, j] = series.str.count_matches(f"(?im){p}").to_numpy()
+            if self.rust[j] is not None:
+                out[:, j] = series.str.count_matches(f"(?im){self.rust[j]}").to_numpy()
             elif p:
                 out[:, j] = [self.fallback.count_one(j, s) for s in segs]
         return out

@@ -23,36 +23,36 @@ Segments = list[tuple[int, int]]
 
 MAX_CHARS = 1000
 
-_LINE = re.compile(r"[^\n]+")
 _PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
-_SENT_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[^\s])")
+# a line break, or a sentence stop (+ closing quotes/brackets) followed by blanks and a visible character
+_BOUNDARY = re.compile(r"\n|[.!?]+[\"'\u201d\u2019)\]]*(?=[^\S\n]+([^\s]))")
 _WORD_BEFORE = re.compile(r"([A-Za-z]+)\.?$")
 _ABBREVIATIONS = frozenset(
     "dr mr mrs ms prof sr jr st vs etc eg ie cf approx fig eq no vol ca al resp".split())
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 def _cap(text: str, start: int, end: int, max_chars: int, out: Segments) -> None:
-    """Append [start, end) to out, cut into pieces of at most max_chars."""
+    """Append [start, end) without its outer whitespace to out, cut into pieces of at most max_chars."""
+    piece = text[start:end]
+    stripped = piece.strip()
+    if len(stripped) == len(piece) and end - start <= max_chars:  # the common case
+        if piece:
+            out.append((start, end))
+        return
+    start += len(piece) - len(piece.lstrip())
+    end = start + len(stripped)
     while end - start > max_chars:
         limit = start + max_chars
         cut = text.rfind(" ", start + 1, limit + 1)
         if cut <= start:
             cut = limit
-        s, e = _trim(text, start, cut)
-        if s < e:
-            out.append((s, e))
-        start, _ = _trim(text, cut, end)
-    s, e = _trim(text, start, end)
-    if s < e:
-        out.append((s, e))
+        head = text[start:cut].rstrip()
+        if head:
+            out.append((start, start + len(head)))
+        rest = text[cut:end]
+        start = cut + len(rest) - len(rest.lstrip())
+    if start < end:
+        out.append((start, end))
 
 
 def _is_abbreviation(text: str, line_start: int, stop: int) -> bool:
@@ -61,19 +61,6 @@ def _is_abbreviation(text: str, line_start: int, stop: int) -> bool:
         return False
     word = m.group(1)
     return len(word) == 1 or word.lower() in _ABBREVIATIONS
-
-
-def _sentences(text: str, start: int, end: int) -> Segments:
-    out: Segments = []
-    seg_start = start
-    for m in _SENT_END.finditer(text, start, end):
-        nxt = text[m.end():end].lstrip()
-        if not nxt or nxt[0].islower() or _is_abbreviation(text, start, m.start()):
-            continue
-        out.append((seg_start, m.end()))
-        seg_start = m.end()
-    out.append((seg_start, end))
-    return out
 
 
 def segment(text: str, *, mode: Literal["sentence", "paragraph"] = "sentence",
@@ -88,9 +75,15 @@ def segment(text: str, *, mode: Literal["sentence", "paragraph"] = "sentence",
         return out
     if mode != "sentence":
         raise ValueError(f"unknown segmentation mode {mode!r} (sentence | paragraph)")
-    for line in _LINE.finditer(text):
-        for s, e in _sentences(text, line.start(), line.end()):
-            _cap(text, s, e, max_chars, out)
+    seg_start = line_start = 0
+    for m in _BOUNDARY.finditer(text):
+        if m.group(1) is None:  # a line break
+            _cap(text, seg_start, m.start(), max_chars, out)
+            seg_start = line_start = m.end()
+        elif not text[m.start(1)].islower() and not _is_abbreviation(text, line_start, m.start()):
+            _cap(text, seg_start, m.end(), max_chars, out)
+            seg_start = m.end()
+    _cap(text, seg_start, len(text), max_chars, out)
     return out
 
 

@@ -4,13 +4,12 @@
 """
 from __future__ import annotations
 
-import re
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from annotators import TagItem, get_tagger
-from annotators.rules import RulesTagger, label_patterns, literal_anchor, naive_tag
+from annotators.rules import RulesTagger, compile_patterns, label_patterns, literal_anchor, naive_tag, rust_pattern
 from annotators.segments import number_segments, segment
 from schemas.taxonomy import TaxonomyError, load_taxonomy
 
@@ -112,7 +111,7 @@ TEXTS = [
 @pytest.mark.parametrize("backend", ["polars", "regex", "aho"])
 def test_backends_agree_with_the_naive_loop(backend):
     tagger = RulesTagger(backend=backend)
-    regexes = [re.compile(p, re.IGNORECASE | re.MULTILINE) if p else None for p in label_patterns(tagger.taxonomy)]
+    regexes = compile_patterns(label_patterns(tagger.taxonomy))
     results = tagger.tag([TagItem(str(i), t) for i, t in enumerate(TEXTS)])
     for text, result in zip(TEXTS, results):
         assert result.spans == naive_tag(text, regexes, tagger.labels)
@@ -149,3 +148,12 @@ def test_literal_anchor():
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="unknown rules backend"):
         RulesTagger(backend="gpu")
+
+
+def test_rust_translation_keeps_python_ascii_semantics():
+    assert rust_pattern(r"\bwait\b") == r"(?-u:\b)wait(?-u:\b)"
+    assert rust_pattern(r"[\w'-]+ \d") == r"[a-zA-Z0-9_'-]+ (?-u:\d)"
+    assert rust_pattern(r"[^\W]") is None  # no ASCII spelling: that label falls back to Python re
+    text = "café wait, naïve check: éwait. Let me check ünd verify."
+    spans = {b: RulesTagger(backend=b).tag([TagItem("t", text)])[0].spans for b in ("polars", "regex", "aho")}
+    assert spans["polars"] == spans["regex"] == spans["aho"]
