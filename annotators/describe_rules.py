@@ -37,6 +37,7 @@ STEP_TEMPLATES = {
     "verification": "Check the result against every condition stated in the question.",
     "backtracking": "If an intermediate value looks inconsistent, go back and correct that step.",
 }
+IDENTIFY_STEP = "Identify what the question asks for and which given quantities it depends on."
 APPROACH_PHRASES = {
     "planning": "plan the route to the answer first",
     "decomposition": "split the work into intermediate quantities",
@@ -76,17 +77,19 @@ def _label_runs(item: DescribeItem) -> list[tuple[str, int, int]]:
 
 
 def _grounded_step(text: str, item: DescribeItem) -> str | None:
-    """A span's first sentence as a step, when it holds no formula, does not leak and says enough."""
-    first = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0]
-    first = re.split(r"[:=]", first, maxsplit=1)[0].strip(" ,;-")
-    if _MATH.search(first) or not 5 <= len(first.split()) <= 25:
-        return None
-    if leakage_flags([first], item.question, item.reference_answer):
-        return None
-    if sum(ch.isalpha() or ch.isspace() for ch in first) < 0.9 * len(first):
-        return None
-    first = first[0].upper() + first[1:]
-    return first if first.endswith((".", "?", "!")) else first + "."
+    """A span's first sentence (or its part before a colon) as a step, when it holds no
+    formula, does not leak and says enough."""
+    first = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0].strip()
+    for cand in (first, re.split(r"[:=]", first, maxsplit=1)[0].strip(" ,;-")):
+        if _MATH.search(cand) or not 5 <= len(cand.split()) <= 30:
+            continue
+        if sum(ch.isalpha() or ch.isspace() for ch in cand) < 0.85 * len(cand):
+            continue
+        if leakage_flags([cand], item.question, item.reference_answer):
+            continue
+        cand = cand[0].upper() + cand[1:]
+        return cand if cand.endswith((".", "?", "!")) else cand + "."
+    return None
 
 
 class RulesDescriber(Describer):
@@ -122,13 +125,15 @@ class RulesDescriber(Describer):
         text = item.trajectory or ""
         grounded = [_grounded_step(text[s:e], item) or self._template(lab) for lab, s, e in runs]
         out = []
+        if len(grounded) == 1:  # one strategy seen: frame it with what every solution does
+            grounded = [IDENTIFY_STEP, *grounded]
         if runs:
             out.append((self._approach(labels), grounded, 1.0))
             out.append((self._approach(labels), [self._template(lab) for lab in labels], 0.9))
             out.append((self._approach(distinct), [self._template(lab) for lab in distinct], 0.8))
             out.append((self._approach(distinct[:3]), [self._template(lab) for lab in distinct[:3]], 0.6))
         out.append((self._approach([]), [
-            "Identify what the question asks for and which given quantities it depends on.",
+            IDENTIFY_STEP,
             "Compute the intermediate quantities one at a time, in the order they are needed.",
             "Combine them into the requested quantity.",
             "Check the result against the conditions in the question."], 0.5))
