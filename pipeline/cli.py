@@ -24,6 +24,7 @@ app = typer.Typer(
 
 # Modules that add commands, in the order `--help` lists them.
 COMMAND_MODULES = [
+    "pipeline.demo",
     "pipeline.lake_commands",
     "pipeline.sample.command",
     "pipeline.ingest.command",
