@@ -51,7 +51,8 @@ def progress(transient: bool = False) -> Progress:
 
 
 def print_report(report: RunReport) -> None:
-    table = Table(title=f"{report.stage} run {report.run_id}", show_header=True, title_justify="left")
+    out.print(f"[bold]{report.stage}[/] run {report.run_id} ({report.status})", highlight=False)
+    table = Table(show_header=True)
     table.add_column("count")
     table.add_column("value", justify="right")
     for name, value in report.counts.items():
