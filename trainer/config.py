@@ -78,6 +78,7 @@ class TrainConfig:
     save_steps: int = 0                # 0: only the final checkpoint
     dtype: str = "auto"                # auto | float32 | bfloat16
     device: str = "auto"               # auto | cpu | cuda
+    num_threads: int = 0               # CPU intra-op threads; 0 = torch's default (1 is fastest for tiny models)
 
     def validate(self) -> "TrainConfig":
         if self.algo not in ALGOS:

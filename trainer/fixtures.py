@@ -81,4 +81,24 @@ def write_export(root: str | Path, rows: Sequence[dict], name: str | None = None
     return root
 
 
-__all__ = ["DATA_SCHEMA", "PROMPT_SUFFIX", "make_row", "write_export"]
+
+
+def addition_rows(n_train: int = 8, n_test: int = 2) -> list[dict]:
+    """A handful of addition problems: `train` rows with strategies, `test_original` and
+    `test_numbers` rows (the numbers perturbation), for tests of the trainer."""
+    rows = []
+    for i in range(n_train):
+        a, b = i + 1, 2 * i + 3
+        rows.append(make_row(f"tr{i}", f"What is {a}+{b}?", str(a + b), f"{a}+{b}={a + b}. The answer is \\boxed{{{a + b}}}.",
+                             split="train", strategy="Add the two numbers, then box the sum.",
+                             plan=[{"label": "planning", "start": 0, "end": len(f"{a}+{b}={a + b}.")}]))
+    for i in range(n_test):
+        a, b = i + 2, i + 5
+        rows.append(make_row(f"to{i}", f"What is {a}+{b}?", str(a + b), f"\\boxed{{{a + b}}}", split="test_original",
+                             strategy="Add."))
+        rows.append(make_row(f"tn{i}", f"What is {a + 10}+{b}?", str(a + 10 + b), f"\\boxed{{{a + b + 10}}}",
+                             split="test_numbers", perturbation="numbers", strategy="Add."))
+    return rows
+
+
+__all__ = ["DATA_SCHEMA", "PROMPT_SUFFIX", "addition_rows", "make_row", "write_export"]

@@ -116,7 +116,7 @@ def adaptive_alpha(p_unguided: float, p_guided: float, alpha0: float = 0.5, alph
         return 0.0
     if not adaptive:
         return alpha0
-    if p_unguided >= 1.0 or p_guided - p_unguided < gamma:
+    if p_unguided >= 1.0 or p_guided - p_unguided < gamma - 1e-9:  # pass rates are k/G: compare with a tolerance
         return 0.0
     return min(alpha_max, alpha0 * (1.0 - p_unguided) + (p_guided - p_unguided))
 

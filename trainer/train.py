@@ -111,6 +111,8 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
     rank, world = _dist_init()
     out = Path(out)
     torch.manual_seed(cfg.seed)
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
     policy, tokenizer = load_model(spec, cfg.device, cfg.dtype, cfg.gradient_checkpointing, seed=cfg.seed)
     if world > 1:
         for p in policy.parameters():

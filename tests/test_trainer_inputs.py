@@ -1,0 +1,177 @@
+"""Trainer config, export reading, token spans and bad input (one-line errors before any model loads).
+
+    .venv/bin/pytest tests/test_trainer_inputs.py -q
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import trainer.model
+from trainer.__main__ import main
+from trainer.config import ConfigError, TrainConfig, field_names, load_config
+from trainer.data import ExportError, Span, char_to_token_spans, guided_messages, load_export, render_prompt
+from trainer.fixtures import addition_rows, write_export
+from trainer.model import ModelError, build_tiny_tokenizer, resolve_model
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_tiny_tokenizer()
+
+
+@pytest.fixture
+def export(tmp_path):
+    return write_export(tmp_path / "exp", addition_rows())
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("a model was loaded before the input was checked")
+    import trainer.eval
+    import trainer.train
+    for module in (trainer.model, trainer.train, trainer.eval):
+        monkeypatch.setattr(module, "load_model", refuse)
+
+
+def test_config_toml_then_overrides(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nlearning_rate = 3e-4\nnum_generations = 4\nper_device_train_batch_size = 8\n"
+                    "loss_type = 'grpo'\nkl_clipping = false\n")
+    cfg = load_config(path, ["learning_rate=1e-3", "max_steps=7", "epsilon_high=0.3"], algo="grpo")
+    assert (cfg.learning_rate, cfg.num_generations, cfg.max_steps, cfg.loss_type) == (1e-3, 4, 7, "grpo")
+    assert cfg.kl_clipping is False and cfg.epsilon_high == 0.3 and cfg.algo == "grpo"
+    assert cfg.prompts_per_step == 2
+    for name in ("num_generations", "epsilon", "epsilon_high", "beta", "loss_type", "max_completion_length",
+                 "num_guided_generations", "kl_clip_delta", "alpha0", "alpha_max", "gamma"):
+        assert name in field_names()
+
+
+def test_config_unknown_key_lists_valid_ones(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["num_generation=4"])
+    assert "num_generation" in str(err.value) and "num_generations" in str(err.value) and "kl_clip_delta" in str(err.value)
+    (tmp_path / "bad.toml").write_text("lr = 1\n")
+    with pytest.raises(ConfigError, match="unknown config key 'lr'"):
+        load_config(tmp_path / "bad.toml")
+
+
+def test_config_bad_values():
+    with pytest.raises(ConfigError, match="not divisible"):
+        load_config(None, ["per_device_train_batch_size=12", "num_generations=8"], algo="sgpo")
+    assert load_config(None, ["per_device_train_batch_size=12"], algo="sft").prompts_per_step == 12
+    with pytest.raises(ConfigError, match="not a valid float"):
+        load_config(None, ["beta=lots"])
+    with pytest.raises(ConfigError, match="loss_type"):
+        load_config(None, ["loss_type=ppo"])
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(None, ["beta"])
+
+
+def test_load_export_reads_splits(export):
+    exp = load_export(export)
+    assert exp.splits() == ["test_numbers", "test_original", "train"]
+    assert exp.test_splits() == ["test_original", "test_numbers"]
+    train = exp.split("train")
+    assert len(train) == 8 and train[0].strategy and train[0].strategy_plan[0].label == "planning"
+    assert train[0].prompt[0]["content"].endswith("Put the final answer in \\boxed{}.")
+
+
+def test_export_errors(tmp_path, export):
+    with pytest.raises(ExportError, match="not found"):
+        load_export(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ExportError, match="no manifest.json"):
+        load_export(tmp_path / "empty")
+    manifest = json.loads((export / "manifest.json").read_text())
+    manifest["files"]["data.parquet"] = "0" * 64
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ExportError, match="does not match the sha256"):
+        load_export(export)
+
+
+def test_export_counts_mismatch(tmp_path):
+    root = write_export(tmp_path / "e", addition_rows())
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["counts"]["train"] = 99
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ExportError, match="counts"):
+        load_export(root)
+    (root / "manifest.json").write_text("{not json")
+    with pytest.raises(ExportError, match="not valid JSON"):
+        load_export(root)
+
+
+def test_resolve_model(tmp_path):
+    assert resolve_model("tiny").kind == "preset"
+    with pytest.raises(ModelError, match="neither a preset"):
+        resolve_model(str(tmp_path / "missing"))
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ModelError, match="no config.json"):
+        resolve_model(str(tmp_path / "folder"))
+    (tmp_path / "w.bin").write_bytes(b"x")
+    with pytest.raises(ModelError, match="not a .gguf"):
+        resolve_model(str(tmp_path / "w.bin"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "{missing}", "--model", "tiny"], "export folder not found"),
+    (["--data", "{export}", "--model", "{missing}"], "neither a preset"),
+    (["--data", "{export}", "--model", "tiny", "--set", "nope=1"], "valid keys: algo, seed"),
+    (["--data", "{export}", "--model", "tiny", "--set", "per_device_train_batch_size=6"], "not divisible"),
+])
+def test_cli_bad_input_one_line_before_model_load(tmp_path, export, capsys, no_model_load, args, message):
+    args = [a.format(missing=tmp_path / "missing", export=export) for a in args]
+    code = main(["--algo", "sgpo", "--out", str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_cli_eval_bad_model(tmp_path, export, capsys, no_model_load):
+    assert main(["eval", "--model", "tiny", str(tmp_path / "nope"), "--data", str(export)]) == 2
+    assert "neither a preset" in capsys.readouterr().err
+
+
+def test_stratagem_train_command_bad_input(tmp_path, export, no_model_load):
+    from typer.testing import CliRunner
+    from pipeline.cli import app
+
+    res = CliRunner().invoke(app, ["train", "--algo", "sgpo", "--data", str(export), "--model", "tiny", "--out",
+                                   str(tmp_path / "o"), "--set", "bogus=1"])
+    assert res.exit_code == 2 and "unknown config key 'bogus'" in res.output
+
+
+def test_guided_prompt_and_chat_template(tok):
+    prompt = [{"role": "user", "content": "What is 2+3?"}]
+    guided = guided_messages(prompt, "Add the numbers.")
+    assert prompt[0]["content"] == "What is 2+3?"          # not mutated
+    assert guided[0]["content"].startswith("What is 2+3?") and guided[0]["content"].endswith("Add the numbers.")
+    text = render_prompt(tok, prompt)
+    assert text == "<|im_start|>user\nWhat is 2+3?<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_char_to_token_spans_by_hand():
+    offsets = [(0, 2), (2, 3), (3, 7), (7, 8)]
+    spans = [Span("a", 0, 3), Span("b", 3, 5), Span("c", 8, 9), Span("d", 1, 8)]
+    assert char_to_token_spans(offsets, spans) == [("a", 0, 2), ("b", 2, 3), ("d", 0, 4)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("ab é3+\n€"), min_size=1, max_size=30), data=st.data())
+def test_token_spans_cover_the_characters(tok, text, data):
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    [(label, a, b)] = char_to_token_spans(enc["offset_mapping"], [Span("x", start, end)])
+    covered = (enc["offset_mapping"][a][0], enc["offset_mapping"][b - 1][1])
+    assert covered[0] <= start and covered[1] >= end     # the token span covers the character span
+    # and is minimal: dropping an end token would lose characters of the span
+    assert enc["offset_mapping"][a][1] > start and enc["offset_mapping"][b - 1][0] < end
+
+
+def test_default_config_is_valid():
+    assert TrainConfig().validate().algo == "sgpo"
