@@ -70,10 +70,11 @@ def _span_rows(result, text: str, sha: str, tagger: Tagger, taxonomy: Taxonomy, 
     return rows
 
 
-def _call_rows(result, run) -> list[LLMCall]:
+def llm_call_rows(calls, item_id: str, run) -> list[LLMCall]:
+    """`llm_calls` rows for an annotator's `LLMUsage` list, added to the run's usage totals."""
     rows = []
-    for call in result.calls:
-        rows.append(LLMCall(cache_key=call.cache_key, run_id=run.run_id, item_id=result.item_id, model=call.model,
+    for call in calls:
+        rows.append(LLMCall(cache_key=call.cache_key, run_id=run.run_id, item_id=item_id, model=call.model,
                             attempt=call.attempt, status=call.status, tokens_in=call.tokens_in,
                             tokens_out=call.tokens_out, cost_usd=call.cost_usd, latency_ms=call.latency_ms,
                             error=call.error))
@@ -102,7 +103,7 @@ def annotate(lake: Lake, tagger: Tagger, *, taxonomy: Taxonomy | None = None, so
             spans: list[Span] = []
             calls: list[LLMCall] = []
             for (tid, text, sha, _), result in zip(batch, results):
-                calls += _call_rows(result, run)
+                calls += llm_call_rows(result.calls, tid, run)
                 if result.error is not None or result.item_id != tid:
                     reason = result.error if result.item_id == tid else f"result for {result.item_id!r}, expected {tid!r}"
                     run.quarantine("annotate", tid, f"{tagger.name} failed: {reason}", text[:200])

@@ -24,7 +24,8 @@ import typer
 from annotators import DescribeItem, Describer, SpanOut, describer_names, get_describer
 from annotators.leakage import leakage_flags
 from pipeline.annotate import (
-    BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, TaxonomyOpt, TimeoutOpt, llm_options, taxonomy_or_fail,
+    BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, TaxonomyOpt, TimeoutOpt, llm_call_rows, llm_options,
+    taxonomy_or_fail,
 )
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import LLMCall, Strategy, content_id, to_arrow
@@ -117,12 +118,7 @@ def describe(lake: Lake, describer: Describer, *, source: str | None = None, lim
             rows: list[Strategy] = []
             calls: list[LLMCall] = []
             for item, result in zip(items, results):
-                for c in result.calls:
-                    calls.append(LLMCall(cache_key=c.cache_key, run_id=run.run_id, item_id=item.problem_id,
-                                         model=c.model, attempt=c.attempt, status=c.status, tokens_in=c.tokens_in,
-                                         tokens_out=c.tokens_out, cost_usd=c.cost_usd, latency_ms=c.latency_ms,
-                                         error=c.error))
-                    run.add_usage(c.tokens_in, c.tokens_out, c.cost_usd)
+                calls += llm_call_rows(result.calls, item.problem_id, run)
                 if result.error is not None or not result.candidates:
                     run.quarantine("describe", item.problem_id,
                                    f"{describer.name} failed: {result.error or 'no candidates'}", item.question[:200])

@@ -32,28 +32,32 @@ QUESTIONS = [
 ]
 
 
-def _problem_rows(extra_texts=()):
+def _problem_rows():
     problems, trajectories = [], []
     for i, (q, a, text) in enumerate(QUESTIONS):
         pid = content_id("problem", "test", normalise_text(q), a)
         problems.append(Problem(problem_id=pid, source="test" if i < 2 else "other", question=q,
                                 reference_answer=a, family="shopping" if i == 0 else None))
-        for t in (text, *extra_texts):
-            trajectories.append(Trajectory(
-                trajectory_id=content_id("trajectory", pid, "teacher", text_sha(t)), problem_id=pid,
-                teacher="teacher", text=t, text_sha=text_sha(t), n_chars=len(t)))
+        trajectories.append(Trajectory(
+            trajectory_id=content_id("trajectory", pid, "teacher", text_sha(text)), problem_id=pid,
+            teacher="teacher", text=text, text_sha=text_sha(text), n_chars=len(text)))
     return problems, trajectories
+
+
+def _fill(lk: Lake) -> None:
+    """The three problems, one trajectory each, every trajectory judged correct."""
+    problems, trajectories = _problem_rows()
+    lk.insert("problems", to_arrow(problems, Problem))
+    lk.insert("trajectories", to_arrow(trajectories, Trajectory))
+    lk.insert("verdicts", to_arrow([Verdict(trajectory_id=t.trajectory_id, extracted_answer="x", extraction="boxed",
+                                            is_correct=True, checker_version="t", run_id="r")
+                                    for t in trajectories], Verdict))
 
 
 @pytest.fixture
 def lake(lake_root: Path):
-    problems, trajectories = _problem_rows()
     with Lake.open(lake_root) as lk:
-        lk.insert("problems", to_arrow(problems, Problem))
-        lk.insert("trajectories", to_arrow(trajectories, Trajectory))
-        lk.insert("verdicts", to_arrow([Verdict(trajectory_id=t.trajectory_id, extracted_answer="x", extraction="boxed",
-                                                is_correct=True, checker_version="t", run_id="r")
-                                        for t in trajectories], Verdict))
+        _fill(lk)
         yield lk
 
 
@@ -168,13 +172,8 @@ runner = CliRunner()
 
 
 def test_cli_annotate_describe_agreement(lake_root):
-    problems, trajectories = _problem_rows()
     with Lake.open(lake_root) as lk:
-        lk.insert("problems", to_arrow(problems, Problem))
-        lk.insert("trajectories", to_arrow(trajectories, Trajectory))
-        lk.insert("verdicts", to_arrow([Verdict(trajectory_id=t.trajectory_id, extracted_answer="x", extraction="boxed",
-                                                is_correct=True, checker_version="t", run_id="r")
-                                        for t in trajectories], Verdict))
+        _fill(lk)
     root = ["--root", str(lake_root)]
     r = runner.invoke(app, ["annotate", *root])
     assert r.exit_code == 0, r.output
@@ -208,3 +207,15 @@ def test_cli_bad_input_is_one_line_exit_2(lake_root, tmp_path, monkeypatch):
     assert r.exit_code == 2 and "needs --base-url and --model" in r.output
     r = runner.invoke(app, ["agreement", "--a", "x", "--b", "gold", "--root", str(tmp_path / "nolake")])
     assert r.exit_code == 2 and "no lake" in r.output
+
+
+def test_annotate_whitespace_and_megabyte_texts(lake):
+    pid = lake.scalar("SELECT min(problem_id) FROM problems")
+    big = ("Let me check the sum again.\n" + "x " * 80 + "\n") * 5300  # about 1 MB
+    rows = [Trajectory(trajectory_id=f"ws-{i}", problem_id=pid, teacher="t", text=t, text_sha=text_sha(t), n_chars=len(t))
+            for i, t in enumerate([" \n\t ", big])]
+    lake.insert("trajectories", to_arrow(rows, Trajectory))
+    report = annotate(lake, get_tagger("rules"))
+    assert report.counts["read"] == 5 and report.counts["failed"] == 1 and report.counts["tagged"] == 4
+    assert "empty or whitespace" in lake.scalar("SELECT reason FROM quarantine WHERE locator = 'ws-0'")
+    assert lake.scalar("SELECT count(*) FROM spans WHERE trajectory_id = 'ws-1' AND label = 'verification'") == 5300
