@@ -277,3 +277,32 @@ def test_sentence_splitter_and_f1_can_reach_one():
     text = "My plan is to add. Let me check: 2 + 2 = 4. So 4.\nThe answer is \\boxed{4}."
     gold = [{"start": 0, "end": 18, "label": "planning"}, {"start": 19, "end": 43, "label": "verification"}]
     assert naive_sentence_f1([{"solution": text, "gold_spans": gold}]) == 1.0
+
+
+# -- properties over arbitrary seeds ----------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from pipeline.sample.families.base import money, num  # noqa: E402
+
+
+@given(st.fractions(max_denominator=10**6))
+def test_num_is_exact_and_canonical(x):
+    text = num(x)
+    assert Fraction(text) == x
+    assert re.fullmatch(r"-?\d+|-?\d+\.\d*[1-9]|-?\d+/\d+", text)
+    if (x * 100).denominator == 1:
+        assert Fraction(money(x).replace("$", "")) == x
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=-(2**63), max_value=2**63))
+def test_any_seed_gives_valid_records(seed):
+    tax = load_taxonomy()
+    for r in generate_records(2, seed=seed, trajectories=2):
+        text, prev = r["solution"], 0
+        for g in r["gold_spans"]:
+            assert prev <= g["start"] < g["end"] <= len(text) and g["label"] in tax.names
+            assert text[g["start"]:g["end"]].strip() == text[g["start"]:g["end"]]
+            prev = g["end"]
+        assert "\\boxed{" + r["final_answer"] + "}" in text.splitlines()[-1]
+        assert (r["final_answer"] == r["answer"]) != r["metadata"]["teacher_wrong"]

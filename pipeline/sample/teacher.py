@@ -7,7 +7,7 @@ a gold span with exact code point offsets.
 
 Which strategies appear depends on the family (`Family.weights`) and the perturbation;
 some solutions slip in the arithmetic and then backtrack, and about 10% end with a wrong
-final answer (`WRONG_RATE`), so `verify` has something to reject.
+final answer (`WRONG_RATE`), so `verify` has something to reject (a slip in the last step, or stopping one step early).
 """
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ class _Writer:
         guesses = list(dict.fromkeys(self.sol.guesses))
         wrong = [g for g in guesses if not g.ok]
         chosen = self.rng.sample(wrong, min(len(wrong), self.rng.randint(1, 2)))
-        right = [g for g in guesses if g.ok]
+        right = [] if self.wrong else [g for g in guesses if g.ok]   # a wrong solution never found the answer
         if right and (not chosen or self.rng.random() < 0.6):
             chosen.append(right[0])
         if self.rng.random() < 0.4:
@@ -218,8 +218,11 @@ class _Writer:
                 continue
             last = i == len(calcs) - 1
             if last and self.wrong:
-                wrong_value = _slip(c.value, rng)
-                self.calc(i, c, wrong_value, step)
+                if len(calcs) > 1 and calcs[-2].value != c.value and rng.random() < 0.35:
+                    wrong_value = calcs[-2].value       # forgets the last step and stops early
+                else:
+                    wrong_value = _slip(c.value, rng)
+                    self.calc(i, c, wrong_value, step)
             elif i == self.slip_at:
                 bad = _slip(c.value, rng)
                 self.calc(i, c, bad, step)

@@ -47,7 +47,7 @@ class Outfits(Family):
     def _calcs(self, v: dict) -> list[Calc]:
         s, p, h = v["s"], v["p"], v["h"]
         hx = f" × {h}" if h > 1 else ""
-        c1 = Calc(f"the outfits with {self._one(v, 'top')}", f"({p} − 1){hx}", F((p - 1) * h), fact=0,
+        c1 = Calc(f"the outfits with {self._one(v, 'top')}", f"({p} − 1){hx}" if h > 1 else f"{p} − 1", F((p - 1) * h), fact=0,
                   case=f"{v['P']} wears {self._one(v, 'top')}")
         c2 = Calc(f"the outfits with one of the other {v['top']}", f"({s} − 1) × {p}{hx}", F((s - 1) * p * h), fact=0,
                   case=f"{v['P']} wears one of the other {s - 1} {v['top']}")

@@ -32,7 +32,8 @@ class Ages(Family):
 
     def _facts(self, v: dict) -> tuple[str, ...]:
         return ("the difference between two people's ages never changes",
-                f"if one age is {v['m']} times another, their difference is {v['m'] - 1} times the smaller age")
+                f"if one age is {v['m']} times another, their difference is "
+                + ("equal to the smaller age" if v["m"] == 2 else f"{v['m'] - 1} times the smaller age"))
 
     def _calcs(self, v: dict) -> list[Calc]:
         b, n, m, k = v["b"], v["n"], v["m"], v["k"]
