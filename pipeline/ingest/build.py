@@ -37,17 +37,31 @@ class Built:
     valid: int = 0
 
 
+def _each_value(series: pl.Series, fn) -> pl.Series:
+    """fn(bytes of each UTF-8 string), read straight from the Arrow buffers (no str objects)."""
+    arr = series.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    if arr.null_count:
+        raise ValueError("cannot hash a null value")
+    _, offsets, data = arr.buffers()
+    bounds = pa.Array.from_buffers(pa.int64(), len(arr) + 1, [None, offsets], offset=arr.offset).to_pylist()
+    view = memoryview(data) if data is not None else memoryview(b"")
+    return pl.Series([fn(view[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], dtype=pl.String)
+
+
 def content_ids(frame: pl.DataFrame, prefix: str, parts: list[pl.Expr]) -> pl.Series:
     """`schemas.ids.content_id(prefix, *parts)` for every row (None hashes as "")."""
     joined = frame.select(pl.concat_str([pl.lit(prefix), *[p.cast(pl.String).fill_null("") for p in parts]],
                                         separator=SEP)).to_series()
-    digest = xxhash.xxh3_128_hexdigest
-    return pl.Series([digest(s.encode("utf-8")) for s in joined.to_list()], dtype=pl.String)
+    return _each_value(joined, xxhash.xxh3_128_hexdigest)
 
 
 def text_shas(texts: pl.Series) -> pl.Series:
-    sha = hashlib.sha256
-    return pl.Series([sha(t.encode("utf-8")).hexdigest() for t in texts.to_list()], dtype=pl.String)
+    """`schemas.ids.text_sha` for every text."""
+    return _each_value(texts, lambda b: hashlib.sha256(b).hexdigest())
 
 
 def answer_kind(col: str = "answer") -> pl.Expr:

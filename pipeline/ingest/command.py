@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         teacher: Annotated[str | None, typer.Option(help="Teacher name for every trajectory (replaces the mapping's).")]
             = None,
         block_mb: Annotated[int, typer.Option("--block-mb", min=1, max=1024,
-                                              help="Bytes of input parsed per batch, in MiB.")] = BLOCK_BYTES >> 20,
+                                              help="Bytes of input parsed per batch, in MiB.")] = max(1, BLOCK_BYTES >> 20),
         list_mappings: Annotated[bool, typer.Option("--list-mappings", help="List the shipped mappings and exit.")]
             = False,
         root: RootOpt = None,

@@ -271,6 +271,16 @@ def normalise_expr(expr: pl.Expr) -> pl.Expr:
             .str.replace_all("\r", "\n", literal=True))
 
 
+def _needs_normalising(series: pl.Series) -> bool:
+    return bool(series.str.contains("\r", literal=True).any() or series.str.starts_with("\ufeff").any())
+
+
+def normalise_columns(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """normalise_expr on the named columns, skipped (no copy) where there is nothing to do."""
+    todo = [n for n in names if _needs_normalising(frame.get_column(n))]
+    return frame.with_columns([normalise_expr(pl.col(n)) for n in todo]) if todo else frame
+
+
 def transform_expr(expr: pl.Expr, spec: FieldSpec, *, strip: bool) -> pl.Expr:
     if spec.after is not None:
         expr = pl.when(expr.str.contains(spec.after, literal=True)).then(
@@ -308,11 +318,9 @@ def finish_problems(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
             exprs.append(pl.lit(None, dtype=pl.String).alias(name))
             continue
         expr = transform_expr(pl.col(name), spec, strip=name not in ("question", "seed_question"))
-        if name in ("question", "seed_question"):
-            expr = normalise_expr(expr)
         exprs.append(expr.alias(name))
     exprs.append(_json_struct(raw, {k: f"m.{k}" for k in p.metadata}).alias("metadata"))
-    return raw.select(exprs)
+    return normalise_columns(raw.select(exprs), ["question", "seed_question"])
 
 
 def finish_trajectories(raw: pl.DataFrame, mapping: Mapping, i: int) -> pl.DataFrame:
@@ -340,10 +348,13 @@ def finish_trajectories(raw: pl.DataFrame, mapping: Mapping, i: int) -> pl.DataF
                                    _starts=starts, _ends=ends)
         extra["step_starts"], extra["step_ends"] = pl.col("_starts"), pl.col("_ends")
     given = transform_expr(pl.col("text"), t.text, strip=False)
-    text = normalise_expr(given)
     teacher = transform_expr(pl.col("teacher"), t.teacher, strip=True)
     sampling = _json_struct(frame, {k: f"s.{k}" for k in t.sampling}, extra)
     spans = pl.col("spans") if t.spans is not None else pl.lit(None, dtype=SPAN_DTYPE)
-    return frame.select(pl.col("_pos"), pl.col("_elem").cast(pl.Int64), text.alias("text"),
-                        (given != text).fill_null(False).alias("renormalised"), teacher.alias("teacher"), sampling.alias("sampling"),
-                        spans.alias("spans"))
+    out = frame.select(pl.col("_pos"), pl.col("_elem").cast(pl.Int64), given.alias("text"),
+                       pl.lit(False).alias("renormalised"), teacher.alias("teacher"), sampling.alias("sampling"),
+                       spans.alias("spans"))
+    if _needs_normalising(out.get_column("text")):
+        out = out.with_columns(text=normalise_expr(pl.col("text"))).with_columns(
+            renormalised=(pl.col("text") != out.get_column("text")).fill_null(False))
+    return out

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,41 +186,47 @@ def read_jsonl(path: Path, *, block_bytes: int, first_line: int = 1) -> Iterator
             if start:
                 buf, start = buf.removeprefix(BOM), False
             if chunk:
-                cut = buf.rfind(b"\n")
-                if cut == -1:  # one line longer than a block: keep reading until it ends
+                end = buf.rfind(b"\n") + 1
+                if end == 0:  # one line longer than a block: keep reading until it ends
                     rest = buf
                     continue
-                block, rest = buf[: cut + 1], buf[cut + 1:]
             else:
-                block, rest = buf, b""
-            if block.strip():
-                yield _jsonl_batch(str(path), block, line_no)
-            line_no += block.count(b"\n")
+                end = len(buf)
+            if _NONSPACE.search(buf, 0, end):
+                yield _jsonl_batch(str(path), buf, end, line_no)
+            line_no += buf.count(b"\n", 0, end)
+            rest = buf[end:]
             if not chunk:
                 return
 
 
-def _nonblank_lines(block: bytes, first_line: int) -> tuple[list[int], list[bytes]]:
+_NONSPACE = re.compile(rb"\S")
+
+
+def _nonblank_lines(block: bytes | memoryview, first_line: int) -> tuple[list[int], list[bytes]]:
     numbers, lines = [], []
-    for i, line in enumerate(block.split(b"\n")):
+    for i, line in enumerate(bytes(block).split(b"\n")):
         if line.strip():
             numbers.append(first_line + i)
             lines.append(line)
     return numbers, lines
 
 
-def _jsonl_batch(file: str, block: bytes, first_line: int) -> Batch:
-    n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+def _jsonl_batch(file: str, buf: bytes, end: int, first_line: int) -> Batch:
+    """Lines of buf[:end]: parsed by Arrow when every line is a well-typed object, else per line."""
+    block = memoryview(buf)[:end]
+    n_lines = buf.count(b"\n", 0, end) + (0 if buf.endswith(b"\n", 0, end) else 1)
     frame = None
     numbers: list[int] | range = range(first_line, first_line + n_lines)
     try:
-        block.decode("utf-8")  # pyarrow lets invalid UTF-8 through: check first
-        table = pajson.read_json(io.BytesIO(block), read_options=pajson.ReadOptions(block_size=1 << 20))
+        table = pajson.read_json(pa.BufferReader(pa.py_buffer(block)),
+                                 read_options=pajson.ReadOptions(block_size=1 << 20))
+        table.validate(full=True)  # Arrow lets invalid UTF-8 through the parse: this finds it
         if table.num_rows != n_lines:  # blank lines: find the numbers of the others
             numbers = _nonblank_lines(block, first_line)[0]
         if table.num_rows == len(numbers):
             frame = pl.from_arrow(table)
-    except (UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pl.exceptions.PolarsError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pl.exceptions.PolarsError):
         frame = None
     cache: dict = {}
 
@@ -242,7 +249,7 @@ def _jsonl_batch(file: str, block: bytes, first_line: int) -> Batch:
     def raw(pos: int) -> str:
         return lines()[1][pos][: RAW_CHARS * 4].decode("utf-8", errors="replace")
 
-    return Batch(file, ":", numbers, len(block), frame=frame, _slow=slow, _raw=raw)
+    return Batch(file, ":", numbers, end, frame=frame, _slow=slow, _raw=raw)
 
 
 def parse_json_line(line: bytes) -> tuple[object, str | None]:

@@ -12,21 +12,21 @@ read = accepted + quarantined + duplicates. The run commits after every file and
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
 import polars as pl
 import pyarrow as pa
 
-from pipeline.ingest.build import build_rows
+from pipeline.ingest.build import Built, build_rows
 from pipeline.ingest.extract import columns_for, fast_extract, finish_problems, finish_trajectories, slow_extract
 from pipeline.ingest.mapping import Mapping
 from pipeline.ingest.readers import Batch, Input, check_fields, discover, read_input
 from schemas import load_taxonomy
 from warehouse import Lake, RunReport
 
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20  # parsed at a time: small, so parsing stays light on memory
+INSERT_BYTES = 32 << 20  # written to the lake at a time: large, so the lake gets few big files
 CHECKPOINT_BYTES = 128 << 20
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
 
@@ -39,13 +39,15 @@ def plan(paths: list[Path], mapping: Mapping) -> list[Input]:
 
 
 def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | None = None, teacher: str | None = None,
-           progress=None, block_bytes: int = BLOCK_BYTES, checkpoint_bytes: int = CHECKPOINT_BYTES,
-           on_file: Callable[[Input, dict], None] | None = None) -> RunReport:
+           progress=None, block_bytes: int = BLOCK_BYTES, insert_bytes: int = INSERT_BYTES,
+           checkpoint_bytes: int = CHECKPOINT_BYTES, on_file: Callable[[Input, dict], None] | None = None) -> RunReport:
     """Ingest `paths` (files or folders) through `mapping`; returns the run's report.
 
     source / teacher: constants replacing the mapping's (`--source`, `--teacher`).
-    progress: a Rich Progress to advance by bytes read; on_file: called after each input
-    is committed with its counts so far.
+    block_bytes: input parsed per batch; insert_bytes: rows gathered per lake insert;
+    checkpoint_bytes: input between commits (and a commit after every input).
+    progress: a Rich Progress advanced by bytes read; on_file: called after each input is
+    committed, with the counts so far.
     """
     mapping = mapping.with_overrides(source=source, teacher=teacher)
     inputs = plan(paths, mapping)
@@ -58,21 +60,26 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
         for name in COUNTS:
             run.count(name, 0)
         for inp in inputs:
+            pending = _Pending(run)
             done = since = 0
             try:
                 for batch in read_input(inp, mapping, block_bytes=block_bytes):
-                    ingest_batch(run, batch, mapping, cols, labels)
+                    pending.add(build_batch(run, batch, mapping, cols, labels), batch.nbytes)
                     done += batch.nbytes
                     since += batch.nbytes
                     if progress:
                         progress.update(task, advance=batch.nbytes)
+                    if pending.nbytes >= insert_bytes:
+                        pending.flush()
                     if since >= checkpoint_bytes:
+                        pending.flush()
                         run.checkpoint()
                         since = 0
             except (OSError, ValueError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
                 # the file stopped being readable part way (changed, truncated, unreadable)
                 run.count("read")
                 run.quarantine(str(inp.path), str(inp.path), f"file unreadable: {str(exc).splitlines()[0][:300]}")
+            pending.flush()
             if progress:
                 progress.update(task, advance=max(inp.size - done, 0))
             run.count("files")
@@ -82,7 +89,8 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
     return run.report
 
 
-def ingest_batch(run, batch: Batch, mapping: Mapping, cols, labels: set[str]) -> None:
+def build_batch(run, batch: Batch, mapping: Mapping, cols, labels: set[str]) -> Built:
+    """Rows for one batch; its rejects go to the quarantine right away."""
     raw = fast_extract(batch.frame, cols) if batch.frame is not None else None
     if raw is None:
         raw = slow_extract(*batch.slow(), cols)
@@ -91,16 +99,40 @@ def ingest_batch(run, batch: Batch, mapping: Mapping, cols, labels: set[str]) ->
     built = build_rows(batch, problems, trajectories, mapping, labels, run.run_id)
     for pos, suffix, reason in built.rejects:
         run.quarantine(batch.file, batch.locator(pos) + suffix, reason, batch.raw(pos))
-    new = run.insert("problems", built.problems)
-    if built.seeds is not None:
-        run.insert("problems", built.seeds)
-    if built.trajectories is not None:
-        new = run.insert("trajectories", built.trajectories)
-    if built.spans is not None:
-        run.insert("spans", built.spans)
-    run.count("read", built.items)
-    run.count("accepted", new)
-    run.count("duplicates", built.valid - new)
+    return built
+
+
+class _Pending:
+    """Built rows gathered over batches and inserted together (anti-join on keys)."""
+
+    def __init__(self, run):
+        self.run = run
+        self.built: list[Built] = []
+        self.nbytes = 0
+
+    def add(self, built: Built, nbytes: int) -> None:
+        self.built.append(built)
+        self.nbytes += nbytes
+
+    def _insert(self, table: str, parts: list[pa.Table | None]) -> int | None:
+        parts = [p for p in parts if p is not None and p.num_rows]
+        if not parts:
+            return None
+        return self.run.insert(table, pa.concat_tables(parts, promote_options="permissive"))
+
+    def flush(self) -> None:
+        if not self.built:
+            return
+        built, self.built, self.nbytes = self.built, [], 0
+        new = self._insert("problems", [b.problems for b in built]) or 0
+        self._insert("problems", [b.seeds for b in built])
+        if any(b.trajectories is not None for b in built):
+            new = self._insert("trajectories", [b.trajectories for b in built]) or 0
+        self._insert("spans", [b.spans for b in built])
+        valid = sum(b.valid for b in built)
+        self.run.count("read", sum(b.items for b in built))
+        self.run.count("accepted", new)
+        self.run.count("duplicates", valid - new)
 
 
 def balance(counts: dict) -> str:
@@ -110,6 +142,3 @@ def balance(counts: dict) -> str:
                      f"quarantined {counts.get('quarantined', 0):,} +",
                      f"duplicates {counts.get('duplicates', 0):,}"])
 
-
-def counts_json(counts: dict) -> str:
-    return json.dumps({k: counts.get(k, 0) for k in COUNTS}, sort_keys=True)

@@ -1,0 +1,112 @@
+"""Benchmark: `stratagem ingest` against the floor and a typical per-row script.
+
+    .venv/bin/python bench/ingest.py                # 300,000 trajectories (~1.5 KB of text each)
+    .venv/bin/python bench/ingest.py --rows 50000   # quicker
+
+Generates a synthetic JSON-lines file in a temporary folder, then runs, each as its own
+subprocess (time = wall clock, memory = peak RSS of that process via getrusage):
+  - stratagem ingest FILE --mapping question-answer-solution (into a fresh lake),
+  - the floor: polars.read_ndjson(FILE).write_parquet(...),
+  - a typical script: per-row json.loads + a pydantic model + one pyarrow Parquet write,
+and prints the figures and the ratios. Targets: within 2.0x of the floor, at least 5x
+faster than the typical script, peak memory well under the file size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STRATAGEM = [sys.executable, "-m", "pipeline.cli"]
+
+_MEASURE = textwrap.dedent("""
+    import resource, subprocess, sys, time
+    t0 = time.perf_counter()
+    rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+    seconds = time.perf_counter() - t0
+    print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, rc)
+""")
+
+FLOOR = "import polars as pl, sys; pl.read_ndjson(sys.argv[1]).write_parquet(sys.argv[2])"
+
+TYPICAL = textwrap.dedent("""
+    import json, sys
+    import pyarrow as pa, pyarrow.parquet as pq
+    from pydantic import BaseModel
+
+    class Row(BaseModel):
+        question: str
+        answer: str
+        solution: str
+
+    cols = {"question": [], "answer": [], "solution": []}
+    with open(sys.argv[1], encoding="utf-8") as f:
+        for line in f:
+            row = Row(**json.loads(line))
+            for k in cols:
+                cols[k].append(getattr(row, k))
+    pq.write_table(pa.table(cols), sys.argv[2])
+""")
+
+
+def make_file(path: Path, rows: int, seed: int = 0) -> int:
+    rng = random.Random(seed)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(2, 9))) for _ in range(5000)]
+    cues = ["First, find", "Let me check", "Wait, that's wrong.", "Recall that", "Case 1:", "So the total is"]
+    paragraphs = []
+    for _ in range(4096):
+        sentence = " ".join(rng.choices(words, k=70))
+        paragraphs.append(f"{rng.choice(cues)} {sentence} = {rng.randint(1, 999)}.")
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(rows):
+            text = "\n".join(paragraphs[(i * k + 7 * k) % 4096] for k in (1, 3, 5))
+            solution = f"Step {i}. {text}\nThe answer is \\boxed{{{i % 997}}}."
+            question = f"Problem {i}: " + " ".join(words[(i * j) % 5000] for j in range(1, 30)) + "?"
+            f.write(json.dumps({"question": question, "answer": str(i % 997), "solution": solution}) + "\n")
+    return path.stat().st_size
+
+
+def measure(cmd: list[str]) -> tuple[float, int]:
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, cwd=REPO, check=True)
+    seconds, rss, rc = out.stdout.split()
+    if int(rc) != 0:
+        raise SystemExit(f"command failed ({rc}): {' '.join(cmd)}")
+    return float(seconds), int(rss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=300_000, help="trajectories in the synthetic file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="stratagem-bench-") as tmp:
+        tmp = Path(tmp)
+        data = tmp / "trajectories.jsonl"
+        t0 = time.perf_counter()
+        size = make_file(data, args.rows)
+        print(f"synthetic file: {args.rows:,} trajectories, {size / 2**20:,.0f} MiB (made in {time.perf_counter() - t0:.1f} s)")
+        results = {
+            "stratagem ingest": measure([*STRATAGEM, "ingest", str(data), "--mapping", "question-answer-solution",
+                                         "--teacher", "bench", "--root", str(tmp / "lake")]),
+            "floor (polars read_ndjson + write_parquet)": measure([sys.executable, "-c", FLOOR, str(data),
+                                                                  str(tmp / "floor.parquet")]),
+            "typical (json.loads + pydantic + pyarrow)": measure([sys.executable, "-c", TYPICAL, str(data),
+                                                                 str(tmp / "typical.parquet")]),
+        }
+    print(f"{'':45} {'seconds':>8} {'peak RSS MiB':>13} {'RSS / file':>11}")
+    for name, (seconds, rss) in results.items():
+        print(f"{name:45} {seconds:8.2f} {rss / 2**20:13.0f} {rss / size:11.2f}")
+    ours, floor, typical = (results[k][0] for k in results)
+    print(f"stratagem / floor   = {ours / floor:.2f}x   (target <= 2.0x)")
+    print(f"typical / stratagem = {typical / ours:.2f}x   (target >= 5x)")
+    print(f"stratagem peak RSS / file size = {results['stratagem ingest'][1] / size:.2f}")
+
+
+if __name__ == "__main__":
+    main()
