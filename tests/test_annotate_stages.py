@@ -219,3 +219,28 @@ def test_annotate_whitespace_and_megabyte_texts(lake):
     assert report.counts["read"] == 5 and report.counts["failed"] == 1 and report.counts["tagged"] == 4
     assert "empty or whitespace" in lake.scalar("SELECT reason FROM quarantine WHERE locator = 'ws-0'")
     assert lake.scalar("SELECT count(*) FROM spans WHERE trajectory_id = 'ws-1' AND label = 'verification'") == 5300
+
+
+def test_cli_annotate_and_describe_with_the_llm_annotators(lake_root, monkeypatch):
+    from llm_server import LLMTestServer  # tests/ is on sys.path (rootdir conftest)
+
+    with Lake.open(lake_root) as lk:
+        _fill(lk)
+    monkeypatch.setenv("STRATAGEM_TEST_KEY", "sk-secret-never-stored")
+    with LLMTestServer() as server:
+        flags = ["--root", str(lake_root), "--annotator", "llm", "--base-url", server.url, "--model", "test-model",
+                 "--api-key-env", "STRATAGEM_TEST_KEY", "--max-retries", "0", "--timeout", "10"]
+        server.inject("bad_label", times=1)
+        r = runner.invoke(app, ["annotate", *flags])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(app, ["describe", *flags, "-k", "2"])
+        assert r.exit_code == 0, r.output
+    with Lake.open(lake_root, read_only=True) as lk:
+        counts = {stage: json.loads(c) for stage, c in lk.rows("SELECT stage, counts FROM runs")}
+        assert counts["annotate"]["read"] == 3
+        assert counts["annotate"]["tagged"] + counts["annotate"].get("failed", 0) == 3  # every item: spans or an error
+        assert lk.scalar("SELECT count(*) FROM spans WHERE annotator_kind = 'llm'") > 0
+        assert lk.scalar("SELECT count(*) FROM llm_calls") >= 3
+        assert counts["describe"]["described"] + counts["describe"].get("failed", 0) == 3
+        dump = " ".join(str(v) for row in lk.rows("SELECT * FROM runs") for v in row)
+        assert "sk-secret" not in dump and "STRATAGEM_TEST_KEY" in dump
