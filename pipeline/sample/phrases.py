@@ -152,6 +152,9 @@ BAIT = (
     "Recall that the problem wants a single number.",
     "No need to ask what if the values changed; they are fixed.",
     "The numbers are small, so the arithmetic is quick.",
+    "Alternatively phrased, the question wants {goal}.",
+    "We need nothing beyond the numbers in the question.",
+    "Step 1 of any word problem is reading it closely, and that is done.",
 )
 IGNORE = (
     "The sentence \"{d}\" plays no part in the answer.",

@@ -6,12 +6,12 @@ three forms (original, reversed, extra step) plus distractor sentences.
 """
 from pipeline.sample.families.base import Calc, Family, Guess, Problem, Solution, money, num
 from pipeline.sample.families.counting import GardenPath, Outfits
-from pipeline.sample.families.money import Percentages, Shopping
+from pipeline.sample.families.money import Percentages, Shopping, Tickets
 from pipeline.sample.families.puzzles import Ages, Averages, NumberPuzzle
 from pipeline.sample.families.rates import UnitConversion, WorkRates
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Shopping(), WorkRates(), Ages(), Percentages(), UnitConversion(), Outfits(), GardenPath(), Averages(), NumberPuzzle(),
+    Shopping(), WorkRates(), Ages(), Percentages(), UnitConversion(), Outfits(), GardenPath(), Averages(), NumberPuzzle(), Tickets(),
 )}
 
 __all__ = ["FAMILIES", "Calc", "Family", "Guess", "Problem", "Solution", "money", "num"]

@@ -1,6 +1,6 @@
-"""Money families: shopping totals and percentage discounts with tax.
+"""Money families: shopping totals, percentage discounts with tax, and ticket prices by age.
 
-    from pipeline.sample.families.money import Shopping, Percentages
+    from pipeline.sample.families.money import Shopping, Percentages, Tickets
 """
 from __future__ import annotations
 
@@ -188,3 +188,107 @@ class Percentages(Family):
             f"{v['Q']} has a coupon for {v['k_other']}% off a different item.",
             f"The {v['store']} is {v['k_other']} minutes from {v['P']}'s home.",
         ])
+
+
+PLACES = ("museum", "zoo", "aquarium", "cinema", "science centre", "water park", "castle")
+
+
+class Tickets(Family):
+    """Ticket prices by age: every person falls in one of two cases."""
+
+    def __init__(self) -> None:
+        super().__init__("tickets", {"planning": 0.5, "decomposition": 0.3, "recall": 0.4, "verification": 0.55,
+                                     "backward_chaining": 0.1, "exploration": 0.2})
+
+    def numbers(self, rng: random.Random, difficulty: int) -> dict:
+        cut = rng.choice((12, 13, 16))
+        child = F(rng.choice((400, 450, 500, 600, 750, 800)), 100)
+        adult = child + rng.randint(3, 10)
+        n = 3 + difficulty + rng.randint(0, 1)
+        kids = rng.randint(1, n - 1)
+        ages = [rng.randint(2, cut - 1) for _ in range(kids)] + [rng.randint(cut + 1, 70) for _ in range(n - kids)]
+        if difficulty >= 2:                       # someone exactly at the cut-off pays the adult price
+            ages[-1] = cut
+        rng.shuffle(ages)
+        return {"cut": cut, "child": child, "adult": adult, "ages": ages, "fee": F(rng.choice((50, 75, 100, 150)), 100),
+                "k_other": rng.randint(3, 30)}
+
+    def names(self, rng: random.Random) -> dict:
+        p, q = two_people(rng)
+        return {"P": p, "Q": q, "place": rng.choice(PLACES)}
+
+    def _split(self, v: dict) -> tuple[list[int], list[int]]:
+        young = [a for a in v["ages"] if a < v["cut"]]
+        return young, [a for a in v["ages"] if a >= v["cut"]]
+
+    def _group(self, v: dict) -> str:
+        return f"{v['P']} buys tickets for a group of {len(v['ages'])} people aged {listing([str(a) for a in v['ages']])}."
+
+    def _facts(self, v: dict) -> tuple[str, ...]:
+        return (f"\"under {v['cut']}\" means younger than {v['cut']}, so someone who is exactly {v['cut']} pays the adult price",)
+
+    def _cases(self, v: dict) -> list[Calc]:
+        young, old = self._split(v)
+        ages = lambda xs: f"age{'s' if len(xs) > 1 else ''} {listing([str(a) for a in xs])}"
+        return [Calc("the children's tickets", f"{len(young)} × {money(v['child'])}", len(young) * v["child"], is_money=True,
+                     fact=0, case=f"the person is under {v['cut']} ({ages(young)})"),
+                Calc("the adults' tickets", f"{len(old)} × {money(v['adult'])}", len(old) * v["adult"], is_money=True,
+                     fact=0, case=f"the person is {v['cut']} or older ({ages(old)})")]
+
+    def _total(self, v: dict) -> F:
+        young, old = self._split(v)
+        return len(young) * v["child"] + len(old) * v["adult"]
+
+    def _check(self, v: dict) -> str:
+        young, n = self._split(v)[0], len(v["ages"])
+        full = n * v["adult"]
+        saved = len(young) * (v["adult"] - v["child"])
+        return (f"at the adult price everyone would pay {n} × {money(v['adult'])} = {money(full)}, each child saves "
+                f"{money(v['adult'] - v['child'])}, and {money(full)} − {len(young)} × {money(v['adult'] - v['child'])} = "
+                f"{money(full - saved)}")
+
+    def _statement(self, v: dict) -> tuple[str, ...]:
+        return (f"At the {v['place']}, a ticket costs {money(v['adult'])} for adults and {money(v['child'])} for children "
+                f"under {v['cut']}.", self._group(v))
+
+    def original(self, v: dict) -> Problem:
+        cases = self._cases(v)
+        total = Calc("the total", f"{cases[0].show()} + {cases[1].show()}", self._total(v), is_money=True)
+        n = len(v["ages"])
+        sol = Solution(plan=("sort the people by age into children and adults", "price each group and add"),
+                       calcs=(*cases, total), facts=self._facts(v), check=self._check(v),
+                       case_split=f"whether each person is under {v['cut']}",
+                       guesses=(Guess("everyone paying the adult price", f"{n} × {money(v['adult'])} = {money(n * v['adult'])}, "
+                                      "an upper bound for the total", True),))
+        return Problem(self.name, self._statement(v), "How much do the tickets cost altogether?", sol)
+
+    def reversed(self, v: dict) -> Problem:
+        young, old = self._split(v)
+        total = self._total(v)
+        kids = Calc("the children's tickets", f"{len(young)} × {money(v['child'])}", len(young) * v["child"], is_money=True, fact=0)
+        rest = Calc("the adults' tickets together", f"{money(total)} − {kids.show()}", len(old) * v["adult"], is_money=True)
+        one = Calc("the price of an adult ticket", f"{rest.show()} ÷ {len(old)}", v["adult"], is_money=True, fact=0)
+        sol = Solution(plan=("count the children and adults and take away what the children's tickets cost",
+                             "share the rest among the adults"),
+                       calcs=(kids, rest, one), facts=self._facts(v), check=self._check(v),
+                       need=("the price of an adult ticket", "what the adults' tickets cost together"))
+        facts = (f"At the {v['place']}, a ticket costs {money(v['child'])} for children under {v['cut']} and more for adults.",
+                 self._group(v), f"The tickets cost {money(total)} altogether.")
+        return Problem(self.name, facts, "How much does an adult ticket cost?", sol)
+
+    def extra_step(self, v: dict) -> Problem:
+        cases = self._cases(v)
+        n = len(v["ages"])
+        total = Calc("the cost of the tickets", f"{cases[0].show()} + {cases[1].show()}", self._total(v), is_money=True)
+        fees = Calc("the booking fees", f"{n} × {money(v['fee'])}", n * v["fee"], is_money=True)
+        pay = Calc("the total to pay", f"{total.show()} + {fees.show()}", total.value + fees.value, is_money=True)
+        sol = Solution(plan=("price the children's and adults' tickets separately", "add a booking fee for every ticket"),
+                       calcs=(*cases, total, fees, pay), facts=self._facts(v), check=self._check(v),
+                       case_split=f"whether each person is under {v['cut']}")
+        return Problem(self.name, self._statement(v) + (f"Booking online adds {money(v['fee'])} per ticket.",),
+                       f"How much does {v['P']} pay in total when booking online?", sol)
+
+    def distractor(self, v: dict, rng: random.Random) -> str:
+        return rng.choice([f"The {v['place']} opened {v['k_other']} years ago.",
+                           f"{v['Q']} went there {v['k_other'] % 6 + 2} weeks ago.",
+                           f"The {v['place']} has {v['k_other'] + 5} staff members."])
