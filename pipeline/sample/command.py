@@ -15,7 +15,13 @@ import typer
 
 from pipeline.console import fail, out, progress
 from pipeline.sample.generate import check_variants, records_per_seed, write_sample
+from pipeline.sample.families import FAMILIES
 from pipeline.sample.perturb import PERTURBATIONS
+
+HELP = (f"Generate the built-in sample: math word problems in {len(FAMILIES)} families ({', '.join(FAMILIES)}), "
+        f"GSM-Plus-style variants ({', '.join(PERTURBATIONS)}) with exact answers, and a procedural teacher's "
+        "step-by-step solutions with gold strategy spans (about 10% end with a wrong answer).\n\n"
+        "Writes the \"Sample JSONL\" format that `stratagem ingest --mapping stratagem-sample` reads.")
 
 
 def _variants(text: str) -> tuple[str, ...]:
@@ -40,7 +46,7 @@ def _check_out(dest: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("sample")
+    @app.command("sample", help=HELP)
     def sample_command(
         dest: Annotated[Path, typer.Option("--out", help="JSONL file to write (replaced atomically).",
                                            show_default=False)],
@@ -52,12 +58,7 @@ def register(app: typer.Typer) -> None:
                                "'all' (default) or 'none'.")] = "all",
         trajectories: Annotated[int, typer.Option("--trajectories", help="Teacher trajectories per problem.")] = 1,
     ) -> None:
-        """Generate the built-in sample: math word problems in 9 families, GSM-Plus-style variants
-        (numbers, names, distractor, reversed, extra_step) with exact answers, and a procedural
-        teacher's step-by-step solutions with gold strategy spans (about 10% end wrong).
-
-        Writes the "Sample JSONL" format that `stratagem ingest --mapping stratagem-sample` reads.
-        """
+        """Generate the built-in sample (see HELP)."""
         if n <= 0:
             fail(f"--n must be a positive number of seed problems, got {n}")
         if trajectories <= 0:
