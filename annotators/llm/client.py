@@ -55,8 +55,23 @@ MODES = {"md_json": instructor.Mode.MD_JSON, "json": instructor.Mode.JSON, "tool
 ERROR_CHARS = 300
 
 
+def env_int(name: str, default: int) -> int:
+    """An integer default from the environment (e.g. smaller budgets for a small local model)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise LLMConfigError(f"${name} must be an integer, got {value!r}") from None
+
+
 class LLMError(RuntimeError):
     """A failure of the LLM machinery itself (not of one item), with a one-line reason."""
+
+
+class LLMConfigError(LLMError, ValueError):
+    """Bad settings (flags, environment variables), found before any request is sent."""
 
 
 class EndpointUnreachable(LLMError):
@@ -173,20 +188,23 @@ class LLMClient:
         cache_dir: request cache folder (None: no cache)
         prices / prices_path: price table (default annotators/llm/prices.toml or $STRATAGEM_PRICES)
         mode: instructor mode for structured answers: md_json (works with any chat server) | json | tools
-        validation_retries: re-asks after an answer fails validation (instructor max_retries)
+        validation_retries: re-asks after an answer fails validation (instructor max_retries;
+            default $STRATAGEM_LLM_VALIDATION_RETRIES or 2)
         max_backoff_s: longest wait between retries, retry-after included
     """
 
     def __init__(self, base_url: str, model: str, *, concurrency: int = 8, max_retries: int = 3,
                  timeout_s: float = 60.0, api_key_env: str = "OPENAI_API_KEY", cache_dir: str | Path | None = None,
                  prices: PriceTable | None = None, prices_path: str | Path | None = None, mode: str = "md_json",
-                 validation_retries: int = 2, max_backoff_s: float = 60.0):
+                 validation_retries: int | None = None, max_backoff_s: float = 60.0):
+        if validation_retries is None:
+            validation_retries = env_int("STRATAGEM_LLM_VALIDATION_RETRIES", 2)
         if not base_url or not model:
-            raise LLMError("an LLM endpoint needs both a base URL and a model name")
+            raise LLMConfigError("an LLM endpoint needs both a base URL and a model name")
         if concurrency < 1 or max_retries < 0 or timeout_s <= 0 or validation_retries < 0:
-            raise LLMError("concurrency >= 1, max_retries >= 0, timeout_s > 0 and validation_retries >= 0 are required")
+            raise LLMConfigError("concurrency >= 1, max_retries >= 0, timeout_s > 0 and validation_retries >= 0 are required")
         if mode not in MODES:
-            raise LLMError(f"unknown instructor mode {mode!r}; known: {', '.join(MODES)}")
+            raise LLMConfigError(f"unknown instructor mode {mode!r}; known: {', '.join(MODES)}")
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.concurrency = concurrency

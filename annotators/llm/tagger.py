@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from annotators.base import LLMUsage, SpanOut, Tagger, TagItem, TagResult
-from annotators.llm.client import LLMClient, Session
+from annotators.llm.client import LLMClient, Session, env_int
 from annotators.segments import number_segments, segment
 from schemas import Taxonomy, load_taxonomy
 
@@ -160,21 +160,23 @@ class LLMTagger(Tagger):
         taxonomy: a Taxonomy or path (default: the packaged one)
         window_segments / window_overlap: segments per request and overlap between windows
         max_text_chars: longer texts become an error result instead of hundreds of calls
-        temperature / max_tokens: sampling for the tagging requests
+        temperature / max_tokens: sampling for the tagging requests (max_tokens default:
+            $STRATAGEM_LLM_MAX_TOKENS or 1024; the stage CLIs pass no such flag)
     """
 
     kind = "llm"
 
     def __init__(self, *, base_url: str, model: str, taxonomy: Taxonomy | str | Path | None = None,
                  window_segments: int = 40, window_overlap: int = 8, max_text_chars: int = 200_000,
-                 temperature: float = 0.0, max_tokens: int = 1024, **client_kwargs):
+                 temperature: float = 0.0, max_tokens: int | None = None, **client_kwargs):
         self.client = LLMClient(base_url, model, **client_kwargs)
         self.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
         if window_segments < 1 or not 0 <= window_overlap < window_segments:
             raise ValueError("need window_segments >= 1 and 0 <= window_overlap < window_segments")
         self.window_segments, self.window_overlap = window_segments, window_overlap
         self.max_text_chars = max_text_chars
-        self.sampling = {"temperature": temperature, "max_tokens": max_tokens}
+        self.sampling = {"temperature": temperature,
+                         "max_tokens": max_tokens or env_int("STRATAGEM_LLM_MAX_TOKENS", 1024)}
         self.name = f"llm:{model}"
         self.version = f"{PROMPT_VERSION}+{self.taxonomy.name}-{self.taxonomy.version}"
         self._system = system_prompt(self.taxonomy)
