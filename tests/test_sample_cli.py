@@ -12,10 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.sample import write_sample
+from pipeline.sample.command import register
+
+# The command on its own app (importing pipeline.cli would load every stage's module).
+app = typer.Typer()
+app.callback()(lambda: None)
+register(app)
 
 SCRIPT = Path(sys.executable).with_name("stratagem")
 
