@@ -1,0 +1,16 @@
+"""The HTML report: one static file (no server, no CDN) showing every stage of a lake, an
+export, trainer runs and an evaluation, with embedded plots.
+
+    stratagem report --root stratagem-data --export demo --runs stratagem-data/runs/sft --out report.html
+
+    from pipeline.report import build_report, ReportError
+    build_report(lake, export_dir=..., run_dirs=[...], eval_json=..., out=Path("report.html"))
+
+Modules: gather.py (read the lake read-only, the export manifest, metrics.jsonl, eval.json),
+plots.py (matplotlib -> base64 PNG), render.py (jinja2 template report.html.j2 -> file),
+command.py (the `stratagem report` command).
+"""
+from pipeline.report.gather import ReportError
+from pipeline.report.render import build_report
+
+__all__ = ["ReportError", "build_report"]

@@ -1,0 +1,267 @@
+"""Everything the report shows, read from the lake (read-only), an export folder, trainer run
+folders and an eval JSON into plain Python values (no plotting, no HTML here).
+
+    data = gather(lake, export_dir=Path("stratagem-data/exports/demo"),
+                  run_dirs=[Path("stratagem-data/runs/sft")], eval_json=Path("stratagem-data/runs/eval.json"))
+    data.tables, data.runs, data.agreement, data.examples, data.training, data.evaluation, ...
+
+A section with nothing to show is an empty value; the template says so. `lake` may be None
+(a report of training runs only).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotators.agreement import compare
+from schemas import TABLES, Taxonomy, load_taxonomy
+from trainer.metrics import read_metrics
+
+GOLD = "gold"
+AGREEMENT_DOCS = 1000   # trajectories per comparison (first by id): stable figures at any lake size
+EXAMPLES = 3            # trajectories rendered with their spans
+STRATEGY_EXAMPLES = 4   # strategy descriptions shown in full
+
+
+class ReportError(ValueError):
+    """Nothing to report, or an input that cannot be read: one line for the user."""
+
+
+@dataclass
+class ReportData:
+    root: str = ""
+    snapshot_id: int | None = None
+    taxonomy: Taxonomy | None = None
+    tables: dict[str, int] = field(default_factory=dict)             # table -> rows
+    runs: list[dict] = field(default_factory=list)                   # one per stage run, oldest first
+    quarantine: list[dict] = field(default_factory=list)             # stage, reason, n
+    labels: dict[str, dict[str, int]] = field(default_factory=dict)  # annotator -> label -> spans
+    spans_per_trajectory: dict[str, list[int]] = field(default_factory=dict)  # annotator -> per trajectory
+    agreement: dict = field(default_factory=dict)                    # names, matrices, per-label vs gold
+    examples: list[dict] = field(default_factory=list)               # trajectories with spans per annotator
+    strategies: dict = field(default_factory=dict)                   # totals, flags, examples
+    export: dict = field(default_factory=dict)                       # manifest summary
+    training: list[dict] = field(default_factory=list)               # name, config, metrics rows
+    evaluation: dict = field(default_factory=dict)                   # eval.json as written by `stratagem eval`
+
+    def is_empty(self) -> bool:
+        return not (any(self.tables.values()) or self.export or self.training or self.evaluation)
+
+
+def _annotator_key(kind: str, annotator: str) -> str:
+    return GOLD if kind == GOLD else annotator
+
+
+# Current spans of each annotator at its latest version (gold: every gold span), as one key.
+_SPANS = """
+    WITH cur AS (SELECT * FROM spans WHERE superseded_by IS NULL),
+    latest AS (SELECT annotator, arg_max(annotator_version, run_id) AS v FROM cur
+               WHERE annotator_kind <> 'gold' GROUP BY annotator)
+    SELECT CASE WHEN c.annotator_kind = 'gold' THEN 'gold' ELSE c.annotator END AS who, c.*
+    FROM cur c LEFT JOIN latest l ON c.annotator = l.annotator
+    WHERE c.annotator_kind = 'gold' OR c.annotator_version = l.v
+"""
+
+
+def _lake_tables(lake) -> dict[str, int]:
+    have = {r[0] for r in lake.rows(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'lake'")}
+    return {name: int(lake.scalar(f"SELECT count(*) FROM {name}")) for name in TABLES if name in have}
+
+
+def _runs(lake) -> list[dict]:
+    rows = lake.rows("""SELECT run_id, stage, status, started_at, finished_at, counts, tokens_in, tokens_out, cost_usd
+                        FROM runs ORDER BY started_at, run_id""")
+    runs = []
+    for run_id, stage, status, started, finished, counts, t_in, t_out, cost in rows:
+        seconds = (finished - started).total_seconds() if started and finished else None
+        runs.append({"run_id": run_id, "stage": stage, "status": status, "started_at": str(started)[:19],
+                     "seconds": seconds, "counts": json.loads(counts) if counts else {},
+                     "tokens_in": t_in or 0, "tokens_out": t_out or 0, "cost_usd": cost})
+    return runs
+
+
+def _label_counts(lake) -> tuple[dict, dict]:
+    labels: dict[str, dict[str, int]] = {}
+    for who, label, n in lake.rows(f"SELECT who, label, count(*) FROM ({_SPANS}) GROUP BY ALL ORDER BY ALL"):
+        labels.setdefault(who, {})[label] = int(n)
+    per_traj: dict[str, list[int]] = {}
+    for who, counts in lake.rows(f"""
+            SELECT who, list(n ORDER BY trajectory_id) FROM (
+                SELECT who, trajectory_id, count(*) AS n FROM ({_SPANS}) GROUP BY ALL) GROUP BY who ORDER BY who"""):
+        per_traj[who] = [int(c) for c in counts]
+    return labels, per_traj
+
+
+def _spans_for(lake, ids: list[str]) -> dict[str, dict[str, list[tuple[int, int, str]]]]:
+    """who -> trajectory_id -> spans, for the given trajectories."""
+    out: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
+    for who, tid, s, e, lab in lake.rows(
+            f'SELECT who, trajectory_id, start, "end", label FROM ({_SPANS}) '
+            "WHERE trajectory_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) ORDER BY ALL", [ids]):
+        out.setdefault(who, {}).setdefault(tid, []).append((int(s), int(e), lab))
+    return out
+
+
+def _texts(lake, ids: list[str]) -> dict[str, str]:
+    return dict(lake.rows("SELECT trajectory_id, text FROM trajectories "
+                          "WHERE trajectory_id IN (SELECT unnest(CAST(? AS VARCHAR[])))", [ids]))
+
+
+def _agreement(lake, names: list[str], taxonomy: Taxonomy) -> dict:
+    """Pairwise overlap F1 and token kappa (row = prediction, column = reference) and per-label
+    figures of each annotator against gold, over the first AGREEMENT_DOCS shared trajectories."""
+    if len(names) < 2:
+        return {}
+    ids = [r[0] for r in lake.rows(f"""
+        SELECT trajectory_id FROM ({_SPANS}) GROUP BY trajectory_id HAVING count(DISTINCT who) >= 2
+        ORDER BY trajectory_id LIMIT ?""", [AGREEMENT_DOCS])]
+    if not ids:
+        return {}
+    spans, texts = _spans_for(lake, ids), _texts(lake, ids)
+    f1 = [[None] * len(names) for _ in names]
+    kappa = [[None] * len(names) for _ in names]
+    docs = [[0] * len(names) for _ in names]
+    vs_gold: dict[str, dict] = {}
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            both = sorted(set(spans.get(a, {})) & set(spans.get(b, {})))
+            docs[i][j] = len(both)
+            if i == j or not both:
+                continue
+            result = compare({d: texts[d] for d in both}, spans[a], spans[b], labels=list(taxonomy.names))
+            f1[i][j], kappa[i][j] = result.overlap.f1, result.overall_kappa
+            if b == GOLD:
+                vs_gold[a] = {"trajectories": len(both), "exact_f1": result.exact.f1, "overlap_f1": result.overlap.f1,
+                              "kappa": result.overall_kappa,
+                              "labels": {lab: {"overlap_f1": r.overlap.f1, "kappa": r.kappa, "spans": r.exact.n_pred,
+                                               "gold": r.exact.n_ref} for lab, r in result.labels.items()}}
+    return {"names": names, "overlap_f1": f1, "kappa": kappa, "docs": docs, "vs_gold": vs_gold,
+            "limit": AGREEMENT_DOCS}
+
+
+def _examples(lake, names: list[str]) -> list[dict]:
+    """A few trajectories (of different families where possible) annotated by the most annotators."""
+    ids = [r[0] for r in lake.rows(f"""
+        WITH per AS (SELECT trajectory_id, count(DISTINCT who) AS n, count(*) AS spans FROM ({_SPANS})
+                     GROUP BY trajectory_id)
+        SELECT t.trajectory_id FROM per JOIN trajectories t USING (trajectory_id) JOIN problems p USING (problem_id)
+        QUALIFY row_number() OVER (PARTITION BY coalesce(p.family, p.source)
+                                   ORDER BY per.n DESC, per.spans DESC, t.trajectory_id) = 1
+        ORDER BY per.n DESC, per.spans DESC, t.trajectory_id LIMIT ?""", [EXAMPLES])]
+    if not ids:
+        return []
+    spans = _spans_for(lake, ids)
+    rows = lake.rows("""
+        SELECT t.trajectory_id, t.text, t.teacher, p.question, p.reference_answer, p.family, p.perturbation,
+               v.is_correct
+        FROM trajectories t JOIN problems p USING (problem_id)
+        LEFT JOIN (SELECT trajectory_id, bool_or(is_correct) AS is_correct FROM verdicts GROUP BY 1) v
+            USING (trajectory_id)
+        WHERE t.trajectory_id IN (SELECT unnest(CAST(? AS VARCHAR[])))""", [ids])
+    by_id = {r[0]: r for r in rows}
+    out = []
+    for tid in ids:
+        _, text, teacher, question, answer, family, pert, correct = by_id[tid]
+        out.append({"trajectory_id": tid, "text": text, "teacher": teacher, "question": question, "answer": answer,
+                    "family": family, "perturbation": pert, "is_correct": correct,
+                    "annotations": {who: spans[who][tid] for who in names if tid in spans.get(who, {})}})
+    return out
+
+
+def _strategies(lake, has_curated: bool) -> dict:
+    total, leak_free, selected = lake.rows("""
+        SELECT count(*), count(*) FILTER (WHERE len(leakage_flags) = 0), count(*) FILTER (WHERE selected)
+        FROM strategies WHERE superseded_by IS NULL""")[0]
+    if not total:
+        return {}
+    flags = [{"flag": f, "n": int(n)} for f, n in lake.rows("""
+        SELECT split_part(f, ':', 1) AS flag, count(*) FROM
+            (SELECT unnest(leakage_flags) AS f FROM strategies WHERE superseded_by IS NULL) GROUP BY 1 ORDER BY 2 DESC""")]
+    by_annotator = [{"annotator": a, "kind": k, "n": int(n), "leak_free": int(lf)} for a, k, n, lf in lake.rows("""
+        SELECT annotator, annotator_kind, count(*), count(*) FILTER (WHERE len(leakage_flags) = 0)
+        FROM strategies WHERE superseded_by IS NULL GROUP BY ALL ORDER BY ALL""")]
+    # Leak-free descriptions (those the latest curated set uses first) and one flagged one when any.
+    curated = ("s.strategy_id IN (SELECT strategy_id FROM curated WHERE run_id = "
+               "(SELECT max(run_id) FROM curated))") if has_curated else "false"
+    examples = [{"question": q, "answer": a, "problem_type": pt, "approach": ap, "steps": list(st or []),
+                 "flags": list(fl or []), "rank": rk, "annotator": an, "selected": sel, "curated": cur}
+                for q, a, pt, ap, st, fl, rk, an, sel, cur in lake.rows(f"""
+        WITH s AS (SELECT s.*, p.question, p.reference_answer, {curated} AS in_curated,
+                          row_number() OVER (PARTITION BY len(s.leakage_flags) > 0
+                                             ORDER BY {curated} DESC, s.selected DESC, s.rank NULLS LAST,
+                                                      s.strategy_id) AS i
+                   FROM strategies s JOIN problems p USING (problem_id) WHERE s.superseded_by IS NULL)
+        SELECT question, reference_answer, problem_type, approach, steps, leakage_flags, rank, annotator, selected,
+               in_curated
+        FROM s WHERE (len(leakage_flags) = 0 AND i <= ?) OR (len(leakage_flags) > 0 AND i <= 1)
+        ORDER BY len(leakage_flags) > 0, i""", [STRATEGY_EXAMPLES - 1])]
+    return {"total": int(total), "leak_free": int(leak_free), "selected": int(selected), "flags": flags,
+            "by_annotator": by_annotator, "examples": examples}
+
+
+def gather_lake(lake, data: ReportData) -> None:
+    data.root = str(lake.root)
+    data.snapshot_id = lake.snapshot_id()
+    data.tables = _lake_tables(lake)
+    if "runs" in data.tables:
+        data.runs = _runs(lake)
+    if "quarantine" in data.tables:
+        data.quarantine = [{"stage": s, "reason": r, "n": int(n)} for s, r, n in lake.rows(
+            "SELECT stage, reason, count(*) FROM quarantine GROUP BY ALL ORDER BY 3 DESC, 1, 2 LIMIT 50")]
+    if data.tables.get("spans"):
+        data.labels, data.spans_per_trajectory = _label_counts(lake)
+        names = sorted(n for n in data.labels if n != GOLD) + ([GOLD] if GOLD in data.labels else [])
+        data.agreement = _agreement(lake, names, data.taxonomy)
+        data.examples = _examples(lake, names)
+    if data.tables.get("strategies"):
+        data.strategies = _strategies(lake, bool(data.tables.get("curated")))
+
+
+def gather_export(export_dir: Path) -> dict:
+    manifest_path = export_dir / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportError(f"cannot read export manifest {manifest_path}: {exc}") from exc
+    return {"path": str(export_dir), "name": manifest.get("export_name", export_dir.name),
+            "created_at": manifest.get("created_at"), "snapshot_id": manifest.get("snapshot_id"),
+            "schema_version": manifest.get("schema_version"), "counts": manifest.get("counts", {}),
+            "files": len(manifest.get("files", {})), "taxonomy": manifest.get("taxonomy", {}).get("name")}
+
+
+def gather_run(run_dir: Path) -> dict:
+    metrics_path = run_dir / "metrics.jsonl"
+    if not metrics_path.is_file():
+        raise ReportError(f"{run_dir} is not a trainer run folder (no metrics.jsonl)")
+    try:
+        metrics = read_metrics(metrics_path)
+        config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportError(f"cannot read trainer run {run_dir}: {exc}") from exc
+    return {"name": run_dir.name, "path": str(run_dir), "algo": config.get("algo", run_dir.name),
+            "model": config.get("model"), "max_steps": config.get("max_steps"), "metrics": metrics}
+
+
+def gather_eval(eval_json: Path) -> dict:
+    try:
+        report = json.loads(eval_json.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportError(f"cannot read eval report {eval_json}: {exc}") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("results"), list):
+        raise ReportError(f"{eval_json} is not a `stratagem eval --json` report (no results list)")
+    return report
+
+
+def gather(lake, *, export_dir: Path | None, run_dirs: list[Path], eval_json: Path | None,
+           taxonomy: Taxonomy | None = None) -> ReportData:
+    data = ReportData(taxonomy=taxonomy or load_taxonomy())
+    if lake is not None:
+        gather_lake(lake, data)
+    if export_dir is not None:
+        data.export = gather_export(export_dir)
+    data.training = [gather_run(d) for d in run_dirs]
+    if eval_json is not None:
+        data.evaluation = gather_eval(eval_json)
+    return data

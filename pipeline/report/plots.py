@@ -1,0 +1,158 @@
+"""The report's plots: matplotlib figures (Agg, no pyplot state) returned as `data:image/png;base64,...`
+URIs, so the HTML file embeds them and needs nothing else.
+
+    uri = label_distribution({"rules": {"planning": 3}}, taxonomy)   # None when there is nothing to draw
+
+Each function takes the plain values of `gather.ReportData` and returns a URI or None.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+ANNOTATOR_HATCHES = ("", "//", "..", "xx", "\\\\", "++")
+SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def to_uri(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list]:
+    fig = Figure(figsize=(width, height))
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    for ax in axes:
+        ax.spines[["top", "right"]].set_visible(False)
+    return fig, list(axes)
+
+
+def bar_counts(counts: dict[str, int], title: str, colour: str = "#4c72b0") -> str | None:
+    if not counts:
+        return None
+    fig, (ax,) = _figure(7, 0.35 * len(counts) + 1.2)
+    names = list(counts)[::-1]
+    ax.barh(names, [counts[n] for n in names], color=colour)
+    for i, n in enumerate(names):
+        ax.annotate(f"{counts[n]:,}", (counts[n], i), xytext=(3, 0), textcoords="offset points", va="center",
+                    fontsize=8)
+    ax.set_title(title, loc="left", fontsize=10)
+    return to_uri(fig)
+
+
+def label_distribution(labels: dict[str, dict[str, int]], taxonomy) -> str | None:
+    """Spans per label, one bar per annotator (hatched), bars in the taxonomy's label colours."""
+    if not labels:
+        return None
+    names = list(taxonomy.names) + sorted({lab for c in labels.values() for lab in c} - set(taxonomy.names))
+    colours = {lab.name: lab.color for lab in taxonomy.labels}
+    who = list(labels)
+    width = 0.8 / len(who)
+    fig, (ax,) = _figure(9, 3.6)
+    for k, annotator in enumerate(who):
+        xs = [i + (k - (len(who) - 1) / 2) * width for i in range(len(names))]
+        ax.bar(xs, [labels[annotator].get(n, 0) for n in names], width=width * 0.95,
+               color=[colours.get(n, "#999999") for n in names], hatch=ANNOTATOR_HATCHES[k % len(ANNOTATOR_HATCHES)],
+               edgecolor="white", label=annotator)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("spans")
+    legend = ax.legend(title="annotator (hatch)", fontsize=8)
+    for handle in legend.legend_handles:
+        handle.set_facecolor("#bbbbbb")
+    return to_uri(fig)
+
+
+def spans_histogram(per_traj: dict[str, list[int]]) -> str | None:
+    if not any(per_traj.values()):
+        return None
+    top = max(max(v) for v in per_traj.values() if v)
+    bins = [b - 0.5 for b in range(0, top + 2)]
+    fig, (ax,) = _figure(7, 3)
+    for k, (who, values) in enumerate(per_traj.items()):
+        ax.hist(values, bins=bins, histtype="step", linewidth=2, color=SERIES_COLOURS[k % len(SERIES_COLOURS)],
+                label=f"{who} (mean {sum(values) / max(len(values), 1):.1f})")
+    ax.set_xlabel("spans per annotated trajectory")
+    ax.set_ylabel("trajectories")
+    ax.legend(fontsize=8)
+    return to_uri(fig)
+
+
+def agreement_heatmaps(agreement: dict) -> str | None:
+    """Overlap F1 and token kappa between every pair (row = prediction, column = reference)."""
+    if not agreement:
+        return None
+    names = agreement["names"]
+    size = 1.2 + 0.7 * len(names)
+    fig, axes = _figure(2 * size + 1, size, ncols=2)
+    for ax, key, title in zip(axes, ("overlap_f1", "kappa"), ("span F1 (overlap)", "token Cohen's kappa")):
+        grid = [[math.nan if v is None else v for v in row] for row in agreement[key]]
+        ax.imshow(grid, vmin=-0.2 if key == "kappa" else 0.0, vmax=1.0, cmap="viridis")
+        for i, row in enumerate(agreement[key]):
+            for j, v in enumerate(row):
+                ax.text(j, i, "–" if v is None else f"{v:.2f}", ha="center", va="center", fontsize=9,
+                        color="white" if v is not None and v < 0.6 else "black")
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_xlabel("reference")
+        ax.set_ylabel("prediction")
+        ax.set_title(title, fontsize=10)
+    return to_uri(fig)
+
+
+_PANELS = (("loss", ("loss", "loss_sft", "loss_grpo", "loss_sd", "loss_kl_ref")),
+           ("pass rate", ("pass_rate_unguided", "pass_rate_guided", "reward_mean")),
+           ("alpha (SGPO weight)", ("alpha_mean", "alpha_nonzero_frac", "kl_clipped_frac")))
+
+
+def training_curves(run: dict) -> str | None:
+    """Loss parts, pass rates (unguided / guided) and alpha per step of one trainer run."""
+    rows = [m for m in run["metrics"] if isinstance(m.get("step"), (int, float))]
+    if not rows:
+        return None
+    fig, axes = _figure(12, 3, ncols=3)
+    for ax, (title, keys) in zip(axes, _PANELS):
+        drawn = 0
+        for k, key in enumerate(keys):
+            pts = [(m["step"], m[key]) for m in rows if isinstance(m.get(key), (int, float))]
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, marker="o", markersize=3, color=SERIES_COLOURS[k], label=key)
+                drawn += 1
+        if drawn:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, f"not logged by {run['algo']}", ha="center", va="center", transform=ax.transAxes,
+                    color="#777777")
+        if title != "loss":
+            ax.set_ylim(-0.05, 1.05)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step")
+    return to_uri(fig)
+
+
+def eval_accuracy(evaluation: dict, label) -> str | None:
+    """Accuracy per split (original first, then perturbations), one bar per model."""
+    results, splits = evaluation.get("results") or [], evaluation.get("splits") or []
+    if not results or not splits:
+        return None
+    width = 0.8 / len(results)
+    fig, (ax,) = _figure(9, 3.4)
+    for k, r in enumerate(results):
+        xs = [i + (k - (len(results) - 1) / 2) * width for i in range(len(splits))]
+        accs = [r.get("accuracy", {}).get(s, 0.0) for s in splits]
+        ax.bar(xs, accs, width=width * 0.95, color=SERIES_COLOURS[k % len(SERIES_COLOURS)],
+               label=label(r.get("model", "?")))
+        for x, acc in zip(xs, accs):
+            ax.annotate(f"{acc:.2f}", (x, acc), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=7)
+    ax.set_xticks(range(len(splits)), [s.removeprefix("test_") for s in splits], rotation=20, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.axvline(0.5, color="#999999", linewidth=0.8, linestyle="--")
+    ax.legend(fontsize=8)
+    return to_uri(fig)
