@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "pipeline.curate",
     "pipeline.export.command",
     "pipeline.labelstudio.command",
+    "pipeline.report.command",
 ]
 
 for _name in COMMAND_MODULES:
