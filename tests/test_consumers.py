@@ -159,3 +159,13 @@ def test_trl_grpo_trains_two_steps_with_the_plan_in_the_reward(folder, tmp_path)
             assert isinstance(plan, list) and plan
             assert all(isinstance(p, dict) and set(p) == {"label", "start", "end"} and isinstance(p["start"], int)
                        for p in plan)
+
+
+def test_our_trainer_reads_the_export(folder):
+    from trainer.data import load_export
+
+    exp = load_export(folder)
+    counts = json.loads((folder / "manifest.json").read_text())["counts"]
+    assert sorted(exp.splits()) == sorted(counts)
+    assert len(exp.split("train")) == counts["train"]
+    assert {s for s in counts if s.startswith("test_")} == set(exp.test_splits())

@@ -11,7 +11,7 @@ from pipeline.cli import app
 from pipeline.curate import CurateError, curate
 from pipeline.curate_logic import SpanIn, consensus_precedence, consensus_vote, near_duplicate_pairs
 from pipeline.policy import Policy, PolicyError, load_policy, policy_from_dict
-from test_export_fixtures import fill_lake, make_family, make_world, merge, span, strategy
+from test_export_fixtures import fill_lake, make_family, make_tokenizer, make_world, merge, span, strategy
 from warehouse import Lake
 
 
@@ -206,3 +206,15 @@ def test_curate_cli_reports_and_warns_on_empty(lake_root):
     result = CliRunner().invoke(app, ["curate", "--root", str(lake_root)])
     assert result.exit_code == 0, result.output
     assert "dropped.incorrect" in result.output and "curated set is empty" in result.output
+
+
+def test_token_length_filter_with_a_named_tokenizer(lake_root, tmp_path):
+    tok = make_tokenizer(tmp_path / "tok")
+    with Lake.open(lake_root) as lake:
+        fill_lake(lake, make_world(4, perturbations=()))
+        ok = curate(lake, policy_from_dict({"filters": {"tokenizer": str(tok), "max_tokens": 500}})).counts
+        assert ok["accepted"] == 4
+        few = curate(lake, policy_from_dict({"filters": {"tokenizer": str(tok.parent), "min_tokens": 500}})).counts
+        assert few["dropped.length_tokens"] == 4
+        with pytest.raises(ValueError, match="tokenizer 'no/such/tokenizer'"):
+            curate(lake, policy_from_dict({"filters": {"tokenizer": "no/such/tokenizer", "max_tokens": 5}}))

@@ -73,7 +73,9 @@ def test_export_folder_layout_and_types(curated_lake):
     r = rows[0]
     assert r["id"] == r["trajectory_id"]
     assert r["prompt"] == [{"role": "user", "content": r["question"] + PROMPT_SUFFIX}]
-    assert r["strategy"].startswith("Problem type: ") and "\nSteps:\n1. " in r["strategy"]
+    assert r["strategy"] == ("Problem type: " + r["strategy_problem_type"] + "\nApproach: " + r["strategy_approach"]
+                             + "\nSteps:" + "".join(f"\n{i}. {s}" for i, s in enumerate(r["strategy_steps"], 1)))
+    assert r["strategy_steps"] and r["strategy_problem_type"]
     assert r["teacher_completion"][r["strategy_plan"][0]["start"]:r["strategy_plan"][0]["end"]]
 
     for split in splits:

@@ -8,7 +8,8 @@
                        extra_info{split, index, id, strategy, strategy_plan, teacher_completion}
     rl.openrlhf.jsonl  {"input": [...], "label": json.dumps({"answer", "strategy", "strategy_plan"})}
 
-    write_split(native_split_frame, folder)   # polars DataFrame of one split -> the four files
+    write_split(native_split_table, folder)   # Arrow table of one split -> the four files
+    split_jobs(native_split_table, folder)    # the same as four callables, for a thread pool
 
 JSONL is written by polars (vectorised, deterministic, UTF-8, no timestamps); Parquet by
 pyarrow with explicit schemas so that empty plans keep their struct type.
@@ -46,17 +47,34 @@ def _completion() -> pl.Expr:
     return pl.concat_list(pl.struct(role=pl.lit("assistant"), content=pl.col("teacher_completion"))).alias("completion")
 
 
-def write_split(frame: pl.DataFrame, folder: Path) -> None:
+def verl_table(table: pa.Table) -> pa.Table:
+    """The verl rows of one split, built from the native Arrow columns without copying the text."""
+    n = table.num_rows
+    col = lambda name: table[name].combine_chunks()
+    reward = pa.StructArray.from_arrays([pa.array(["rule"] * n, pa.string()), col("answer")],
+                                        fields=list(VERL_SCHEMA.field("reward_model").type))
+    extra = pa.StructArray.from_arrays(
+        [col("split"), pa.array(range(n), pa.int64()), col("id"), col("strategy"), col("strategy_plan"),
+         col("teacher_completion")], fields=list(VERL_SCHEMA.field("extra_info").type))
+    return pa.table([col("source"), col("prompt"), pa.array([ABILITY] * n, pa.string()), reward, extra],
+                    schema=VERL_SCHEMA)
+
+
+def split_jobs(table: pa.Table, folder: Path) -> list:
+    """Zero-argument callables that write the four files of one split (run them in any order, or threads)."""
     folder.mkdir(parents=True, exist_ok=True)
-    frame.select("prompt", _completion(), "id").write_ndjson(folder / "sft.trl.jsonl")
-    frame.select("prompt", pl.col("answer").alias("solution"), "teacher_completion", "strategy", "strategy_plan",
-                 "id").write_ndjson(folder / "rl.trl.jsonl")
+    frame = pl.from_arrow(table)
     label = pl.struct(pl.col("answer"), pl.col("strategy"), pl.col("strategy_plan")).struct.json_encode()
-    frame.select(pl.col("prompt").alias("input"), label.alias("label")).write_ndjson(folder / "rl.openrlhf.jsonl")
-    verl = frame.select(
-        pl.col("source").alias("data_source"), "prompt", pl.lit(ABILITY).alias("ability"),
-        pl.struct(style=pl.lit("rule"), ground_truth=pl.col("answer")).alias("reward_model"),
-        pl.struct(split=pl.col("split"), index=pl.int_range(pl.len(), dtype=pl.Int64), id=pl.col("id"),
-                  strategy=pl.col("strategy"), strategy_plan=pl.col("strategy_plan"),
-                  teacher_completion=pl.col("teacher_completion")).alias("extra_info"))
-    write_parquet(verl.to_arrow().cast(VERL_SCHEMA), folder / "rl.verl.parquet")
+    return [
+        lambda: frame.select("prompt", _completion(), "id").write_ndjson(folder / "sft.trl.jsonl"),
+        lambda: frame.select("prompt", pl.col("answer").alias("solution"), "teacher_completion", "strategy",
+                             "strategy_plan", "id").write_ndjson(folder / "rl.trl.jsonl"),
+        lambda: frame.select(pl.col("prompt").alias("input"), label.alias("label")).write_ndjson(
+            folder / "rl.openrlhf.jsonl"),
+        lambda: write_parquet(verl_table(table), folder / "rl.verl.parquet"),
+    ]
+
+
+def write_split(table: pa.Table, folder: Path) -> None:
+    for job in split_jobs(table, folder):
+        job()

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from annotators.agreement import compare
 from pipeline.export.native import split_order
@@ -34,32 +35,36 @@ def licence_for(source: str, recorded: str | None) -> str:
     return next((lic for key, lic in KNOWN_LICENSES if key in low), "unknown: check the source before use")
 
 
+def _value_counts(column) -> dict[str, int]:
+    vc = pc.value_counts(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+    return dict(sorted(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()),
+                       key=lambda kv: (kv[0] is None, kv[0] or "")))
+
+
 def card_stats(table: pa.Table, lake, snapshot_id: int) -> dict:
-    ids = table["id"].to_pylist()
-    plans = table["strategy_plan"].to_pylist()
-    sources = Counter(table["source"].to_pylist())
+    plans = table["strategy_plan"].combine_chunks()
     licences = dict(lake.rows("""
         SELECT source, min(coalesce(json_extract_string(metadata, '$.license'), json_extract_string(metadata, '$.licence')))
         FROM problems AT (VERSION => ?) GROUP BY 1""", [snapshot_id]))
-    stats = {
-        "splits": dict(sorted(Counter(table["split"].to_pylist()).items(), key=lambda kv: split_order(kv[0]))),
-        "sources": {s: (n, licence_for(s, licences.get(s))) for s, n in sorted(sources.items())},
-        "families": dict(sorted(Counter(table["family"].to_pylist()).items())),
-        "perturbations": dict(sorted(Counter(table["perturbation"].to_pylist()).items())),
-        "teachers": dict(sorted(Counter(table["teacher"].to_pylist()).items())),
-        "labels": dict(sorted(Counter(s["label"] for p in plans for s in p).items())),
-        "spans_per_trajectory": [len(p) for p in plans],
-        "agreement": _agreement(table, ids, plans, lake, snapshot_id),
+    return {
+        "splits": dict(sorted(_value_counts(table["split"]).items(), key=lambda kv: split_order(kv[0]))),
+        "sources": {s: (n, licence_for(s, licences.get(s))) for s, n in _value_counts(table["source"]).items()},
+        "families": _value_counts(table["family"]),
+        "perturbations": _value_counts(table["perturbation"]),
+        "teachers": _value_counts(table["teacher"]),
+        "labels": _value_counts(pc.struct_field(pc.list_flatten(plans), "label")) if len(plans) else {},
+        "spans_per_trajectory": pc.list_value_length(plans).to_pylist(),
+        "agreement": _agreement(table, lake, snapshot_id),
     }
-    return stats
 
 
-def _agreement(table: pa.Table, ids: list[str], plans: list[list[dict]], lake, snapshot_id: int) -> list[dict]:
-    sample = sorted(range(len(ids)), key=ids.__getitem__)[:AGREEMENT_DOCS]
+def _agreement(table: pa.Table, lake, snapshot_id: int) -> list[dict]:
+    sample = table.take(pc.sort_indices(table["id"])[:AGREEMENT_DOCS]).select(
+        ["id", "teacher_completion", "strategy_plan"]).to_pylist()
     if not sample:
         return []
-    texts = {ids[i]: table["teacher_completion"][i].as_py() for i in sample}
-    consensus = {ids[i]: [(s["start"], s["end"], s["label"]) for s in plans[i]] for i in sample}
+    texts = {r["id"]: r["teacher_completion"] for r in sample}
+    consensus = {r["id"]: [(s["start"], s["end"], s["label"]) for s in r["strategy_plan"]] for r in sample}
     lake.con.register("_card_ids", pa.table({"trajectory_id": list(texts)}))
     try:
         rows = lake.rows("""

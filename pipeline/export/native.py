@@ -3,6 +3,9 @@ curate run at one DuckLake snapshot, in a fixed column order and a deterministic
 
     table, filtered = read_native(lake, snapshot_id, curate_run_id, max_prompt_chars=4096)
 
+The strategy text is rendered in the query: "Problem type: ...\nApproach: ...\nSteps:\n1. ...\n2. ..."
+("" when the problem has no selected strategy).
+
 Columns (shared formats, "Export folder"): id, split, problem_id, family_seed_id, family,
 perturbation, source, question, answer, prompt, trajectory_id, teacher, teacher_completion,
 strategy, strategy_problem_type, strategy_approach, strategy_steps, strategy_plan.
@@ -32,19 +35,19 @@ def split_order(split: str) -> tuple:
     return ({"train": 0, "val": 1, "test_original": 2}.get(split, 3), split)
 
 
-def render_strategy(problem_type: str | None, approach: str | None, steps: list[str] | None) -> str:
-    if problem_type is None and approach is None and not steps:
-        return ""
-    lines = [f"Problem type: {problem_type or ''}", f"Approach: {approach or ''}", "Steps:"]
-    lines += [f"{i}. {step}" for i, step in enumerate(steps or [], 1)]
-    return "\n".join(lines)
-
-
 _QUERY = """
     SELECT c.trajectory_id AS id, c.split, c.problem_id, c.family_seed_id, coalesce(p.family, '') AS family,
            p.perturbation, p.source, p.question, coalesce(p.reference_answer, '') AS answer,
+           [{'role': 'user', 'content': p.question || $suffix}] AS prompt,
            c.trajectory_id, t.teacher, t.text AS teacher_completion,
-           s.problem_type, s.approach, s.steps, c.plan
+           CASE WHEN s.strategy_id IS NULL THEN '' ELSE
+               'Problem type: ' || coalesce(s.problem_type, '') || chr(10) || 'Approach: ' || coalesce(s.approach, '')
+               || chr(10) || 'Steps:'
+               || array_to_string(list_transform(coalesce(s.steps, []), (x, i) -> chr(10) || i || '. ' || x), '')
+           END AS strategy,
+           coalesce(s.problem_type, '') AS strategy_problem_type, coalesce(s.approach, '') AS strategy_approach,
+           coalesce(s.steps, []) AS strategy_steps, c.plan AS strategy_plan,
+           length(p.question) + length($suffix) AS prompt_chars
     FROM curated c AT (VERSION => $s)
     JOIN problems p AT (VERSION => $s) ON p.problem_id = c.problem_id
     JOIN trajectories t AT (VERSION => $s) ON t.trajectory_id = c.trajectory_id
@@ -58,33 +61,19 @@ _QUERY = """
 def read_native(lake, snapshot_id: int, curate_run_id: str, *, max_prompt_chars: int | None = None,
                 max_prompt_tokens: int | None = None, token_counter=None) -> tuple[pa.Table, dict[str, int]]:
     """The native table and how many rows each prompt-length filter removed."""
-    raw = lake.query(_QUERY, {"s": snapshot_id, "run": curate_run_id})
+    raw = lake.query(_QUERY, {"s": snapshot_id, "run": curate_run_id, "suffix": PROMPT_SUFFIX})
     n = raw.num_rows
-    content = pc.binary_join_element_wise(raw["question"], pa.scalar(PROMPT_SUFFIX), "")
-    role = pa.array(["user"] * n, pa.string())
-    prompt = pa.ListArray.from_arrays(pa.array(range(n + 1), pa.int32()),
-                                      pa.StructArray.from_arrays([role, content.combine_chunks()], fields=list(MESSAGE)))
-    types, approaches, steps = (raw[c].to_pylist() for c in ("problem_type", "approach", "steps"))
-    strategy = [render_strategy(a, b, c) for a, b, c in zip(types, approaches, steps)]
-    cols = {name: raw[name] for name in ("id", "split", "problem_id", "family_seed_id", "family", "perturbation",
-                                         "source", "question", "answer")}
-    cols |= {"prompt": prompt, "trajectory_id": raw["trajectory_id"], "teacher": raw["teacher"],
-             "teacher_completion": raw["teacher_completion"], "strategy": pa.array(strategy, pa.string()),
-             "strategy_problem_type": pc.fill_null(raw["problem_type"], ""),
-             "strategy_approach": pc.fill_null(raw["approach"], ""),
-             "strategy_steps": pc.fill_null(raw["steps"], pa.scalar([], pa.list_(pa.string()))),
-             "strategy_plan": raw["plan"]}
-    table = pa.table([pa.chunked_array(cols[f.name]).cast(f.type) if not isinstance(cols[f.name], pa.Array)
-                      else cols[f.name].cast(f.type) for f in NATIVE_SCHEMA], schema=NATIVE_SCHEMA)
+    lengths = raw["prompt_chars"]
+    table = raw.drop_columns(["prompt_chars"]).cast(NATIVE_SCHEMA)
 
     filtered: dict[str, int] = {}
     keep = None
-    lengths = pc.utf8_length(content)
     if max_prompt_chars is not None:
         keep = pc.less_equal(lengths, max_prompt_chars)
         filtered["prompt_chars"] = n - pc.sum(keep).as_py() if n else 0
     if max_prompt_tokens is not None and token_counter is not None and n:
-        ok = pa.array([c <= max_prompt_tokens for c in token_counter(content.to_pylist())])
+        contents = [q + PROMPT_SUFFIX for q in table["question"].to_pylist()]
+        ok = pa.array([c <= max_prompt_tokens for c in token_counter(contents)])
         filtered["prompt_tokens"] = pc.sum(pc.and_(keep, pc.invert(ok)) if keep is not None else pc.invert(ok)).as_py()
         keep = ok if keep is None else pc.and_(keep, ok)
     if keep is not None and n:

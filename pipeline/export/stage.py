@@ -17,14 +17,15 @@ import json
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import polars as pl
+import pyarrow.compute as pc
 from rich.progress import Progress
 
-from pipeline.export.adapters import write_parquet, write_split
+from pipeline.export.adapters import split_jobs, write_parquet
 from pipeline.export.card import card_stats, write_card
 from pipeline.export.native import PROMPT_TEMPLATE, read_native
 from pipeline.export.tokens import load_token_counter
@@ -137,18 +138,13 @@ def _build(lake, target: Path, spec: dict, *, replace: bool, progress: Progress 
         raise ExportError(f"nothing to export: the curated set of run {spec['run_ids']['curate']} is empty "
                           f"after filtering ({why}); no folder written")
     splits = list(dict.fromkeys(table["split"].to_pylist()))
-    task = progress.add_task(f"export {spec['export_name']}", total=len(splits) + 2) if progress else None
+    task = progress.add_task(f"export {spec['export_name']}", total=4 * len(splits) + 2) if progress else None
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        write_parquet(table, tmp / "data.parquet")
-        frame = pl.from_arrow(table)
-        _advance(progress, task)
-        for split in splits:
-            write_split(frame.filter(pl.col("split") == split), tmp / split)
-            _advance(progress, task)
+        write_formats(table, splits, tmp, on_file=lambda: _advance(progress, task))
         manifest = dict(spec)
         manifest["counts"] = _counts(table)
         manifest["filtered"] = filtered
@@ -165,6 +161,18 @@ def _build(lake, target: Path, spec: dict, *, replace: bool, progress: Progress 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ExportResult(target, manifest)
+
+
+def write_formats(table, splits: list[str], folder: Path, on_file=lambda: None) -> None:
+    """data.parquet plus the four adapter files of every split, written in parallel threads
+    (polars and pyarrow release the GIL while encoding)."""
+    jobs = [lambda: write_parquet(table, folder / "data.parquet")]
+    for split in splits:
+        jobs += split_jobs(table.filter(pc.equal(table["split"], split)), folder / split)
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+            on_file()
 
 
 def _counts(table) -> dict[str, int]:
