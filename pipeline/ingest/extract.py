@@ -132,8 +132,8 @@ def fast_extract(frame: pl.DataFrame, cols: list[Column]) -> pl.DataFrame | None
         if expr is None:
             return None
         exprs.append(expr.alias(col.name))
-    try:
-        out = frame.select(exprs) if frame.height else frame.select(exprs).clear()
+    try:  # with_columns: constants and absent fields get one value per row
+        out = frame.with_columns(exprs).select([c.name for c in cols])
     except pl.exceptions.PolarsError:
         return None
     fitted = []

@@ -26,7 +26,7 @@ from schemas import load_taxonomy
 from warehouse import Lake, RunReport
 
 BLOCK_BYTES = 4 << 20  # parsed at a time: small, so parsing stays light on memory
-INSERT_BYTES = 32 << 20  # written to the lake at a time: large, so the lake gets few big files
+INSERT_BYTES = 16 << 20  # written to the lake at a time: larger means fewer, bigger files but more memory
 CHECKPOINT_BYTES = 128 << 20
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
 
