@@ -11,7 +11,9 @@ tokens), consensus spans (policy [spans]), at least N strategy spans. Per proble
 selected strategy description and one trajectory. Near-duplicate problems are collapsed and
 their families merged; each family (seed + perturbed variants) gets one split from a stable
 hash, perturbed variants of test seeds go to `test_<perturbation>`.
-Counts satisfy read = accepted + duplicates + sum(dropped.*).
+Counts satisfy read = accepted + duplicates + sum(dropped.*) (with `quarantined` counting the
+quarantine rows, which are trajectories without a problem and unusable spans: offsets for
+another text, labels outside the taxonomy).
 """
 from __future__ import annotations
 
@@ -55,13 +57,13 @@ def _candidates(lake: Lake, snapshot: int, with_text: bool) -> list[dict]:
         ORDER BY t.trajectory_id""", {"s": snapshot}).to_pylist()
 
 
-def _spans(lake: Lake, snapshot: int) -> dict[str, list[tuple[str, SpanIn]]]:
-    by_traj: dict[str, list[tuple[str, SpanIn]]] = defaultdict(list)
+def _spans(lake: Lake, snapshot: int) -> dict[str, list[tuple[str, str, SpanIn]]]:
+    by_traj: dict[str, list[tuple[str, str, SpanIn]]] = defaultdict(list)
     for r in lake.query("""
-            SELECT trajectory_id, text_sha, start, "end", label, annotator_kind, annotator, confidence, run_id
+            SELECT span_id, trajectory_id, text_sha, start, "end", label, annotator_kind, annotator, confidence, run_id
             FROM spans AT (VERSION => ?) WHERE superseded_by IS NULL""", [snapshot]).to_pylist():
-        by_traj[r["trajectory_id"]].append((r["text_sha"], SpanIn(r["start"], r["end"], r["label"],
-                                            r["annotator_kind"], r["annotator"], r["confidence"], r["run_id"])))
+        by_traj[r["trajectory_id"]].append((r["span_id"], r["text_sha"], SpanIn(
+            r["start"], r["end"], r["label"], r["annotator_kind"], r["annotator"], r["confidence"], r["run_id"])))
     return by_traj
 
 
@@ -108,6 +110,8 @@ def curate(lake: Lake, policy: Policy) -> RunReport:
             reason = None
             if not r["has_problem"]:
                 reason = "no_problem"
+                run.quarantine("trajectories", f"trajectory:{r['trajectory_id']}",
+                               f"problem {r['problem_id']} is not in the lake")
             elif r["source"] in excluded:
                 reason = "excluded_source"
             elif f.correct_only and r["is_correct"] is None:
@@ -121,11 +125,15 @@ def curate(lake: Lake, policy: Policy) -> RunReport:
                 reason = "length_tokens"
             if reason is None:
                 usable = []
-                for sha, s in spans.get(r["trajectory_id"], ()):
+                for span_id, sha, s in spans.get(r["trajectory_id"], ()):
                     if sha != r["text_sha"] or s.end > r["n_chars"]:
-                        run.count("spans.stale")  # offsets refer to another text
+                        run.count("spans.stale")
+                        run.quarantine("spans", f"span:{span_id}", "span offsets refer to another text "
+                                       f"(text_sha or length differs from trajectory {r['trajectory_id']})")
                     elif s.label not in labels:
                         run.count("spans.unknown_label")
+                        run.quarantine("spans", f"span:{span_id}", f"label {s.label!r} is not in taxonomy "
+                                       f"{taxonomy.name} {taxonomy.version}")
                     else:
                         usable.append(s)
                 r["plan"], r["span_source"] = _plan(policy, usable)

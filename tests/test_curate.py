@@ -132,8 +132,11 @@ def test_spans_for_another_text_or_label_are_not_used(lake_root):
     fam["spans"] = [stale]
     with Lake.open(lake_root) as lake:
         fill_lake(lake, fam)
-        c = curate(lake, load_policy()).counts
-        assert c["spans.stale"] == 1 and c["dropped.too_few_spans"] == 1
+        report = curate(lake, load_policy())
+        c = report.counts
+        assert c["spans.stale"] == 1 and c["dropped.too_few_spans"] == 1 and c["quarantined"] == 1
+        reasons = lake.rows("SELECT locator, reason FROM quarantine WHERE run_id = ?", [report.run_id])
+        assert reasons[0][0] == f"span:{stale.span_id}" and "another text" in reasons[0][1]
 
 
 def test_near_duplicates_are_collapsed_and_their_families_merged(lake_root):

@@ -115,6 +115,8 @@ def write_card(folder: Path, meta: dict, stats: dict) -> list[str]:
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
     written = []
+    order = {name: i for i, name in enumerate(meta["taxonomy"]["labels"])}
+    stats = stats | {"labels": dict(sorted(stats["labels"].items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))}
     per_traj = stats["spans_per_trajectory"]
     hist = Counter(per_traj)
     for name, counts, title, xlabel in (
