@@ -32,7 +32,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from annotators.base import SpanOut, Tagger, TagItem, TagResult
-from annotators.segments import MAX_CHARS, segment
+from annotators.segments import MAX_CHARS, bounds, cut_long, segment
 from schemas.taxonomy import Taxonomy, load_taxonomy
 
 RULES_VERSION = "1"
@@ -55,12 +55,26 @@ class Batch:
         # segmenting the texts joined by one gives each text's own segments, in one call.
         sep = "\n" if mode == "sentence" else "\n\n"
         joined = sep.join(texts)
-        segs = np.array(segment(joined, mode=mode, max_chars=max_chars), dtype=np.int64).reshape(-1, 2)
+        if mode == "sentence":
+            starts, ends = (np.array(b, dtype=np.int64) for b in bounds(joined))
+            keep = starts < ends
+            starts, ends = starts[keep], ends[keep]
+            if (ends - starts > max_chars).any():  # rare: cut over-long segments exactly as `segment` does
+                segs: list[tuple[int, int]] = []
+                for a, b in zip(starts.tolist(), ends.tolist()):
+                    if b - a > max_chars:
+                        cut_long(joined, a, b, max_chars, segs)
+                    else:
+                        segs.append((a, b))
+                starts, ends = np.array(segs, dtype=np.int64).reshape(-1, 2).T
+        else:
+            segs = np.array(segment(joined, mode=mode, max_chars=max_chars), dtype=np.int64).reshape(-1, 2)
+            starts, ends = segs[:, 0], segs[:, 1]
         lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
         offsets = np.concatenate(([0], np.cumsum(lengths + len(sep))[:-1])) if len(texts) else lengths
-        doc = np.searchsorted(offsets, segs[:, 0], side="right") - 1
-        seg_texts = [joined[s:e] for s, e in segs.tolist()]
-        return cls(doc, segs[:, 0] - offsets[doc], segs[:, 1] - offsets[doc], seg_texts)
+        doc = np.searchsorted(offsets, starts, side="right") - 1
+        seg_texts = [joined[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+        return cls(doc, starts - offsets[doc], ends - offsets[doc], seg_texts)
 
 
 def label_patterns(taxonomy: Taxonomy) -> list[str]:

@@ -10,9 +10,10 @@ last whitespace before the limit, or hard at the limit).
     number_segments(text, segs)          # "[S1] ...\\n[S2] ..." for an LLM prompt
 
 Sentence rules: every line break ends a segment; inside a line a segment ends after
-`.`, `!` or `?` (plus closing quotes/brackets) followed by whitespace and a character
-that can start a sentence (not a lowercase letter), unless the word before the stop is
-a known abbreviation ("Dr.", "e.g.") or a single letter.
+`.`, `!` or `?` (plus closing quotes/brackets) followed by blanks and a character that
+can start a sentence (anything but a lowercase ASCII letter), unless the stop is a dot
+right after a known abbreviation ("Dr.", "etc.") or a single letter ("e.g.", "x.").
+One compiled regular expression finds every break (`bounds`), a single C-level pass.
 """
 from __future__ import annotations
 
@@ -24,14 +25,35 @@ Segments = list[tuple[int, int]]
 MAX_CHARS = 1000
 
 _PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
-# a line break, or a sentence stop (+ closing quotes/brackets) followed by blanks and a visible character
-_BOUNDARY = re.compile(r"\n|[.!?]+[\"'\u201d\u2019)\]]*(?=[^\S\n]+([^\s]))")
-_WORD_BEFORE = re.compile(r"([A-Za-z]+)\.?$")
-_ABBREVIATIONS = frozenset(
-    "dr mr mrs ms prof sr jr st vs etc eg ie cf approx fig eq no vol ca al resp".split())
+_ABBREVIATIONS = "dr mr mrs ms prof sr jr st vs etc eg ie cf approx fig eq no vol ca al resp".split()
+# Where a segment ends and the next begins, as one alternation:
+#   (1) whitespace holding a line break (the break and the blanks around it), or
+#   (2) a run of sentence stops (+ closing quotes/brackets), then blanks (3), then a character
+#       other than a lowercase ASCII letter; when the run starts with a dot, the letters right
+#       before it must be neither a single letter nor a known abbreviation.
+_NOT_ABBREVIATION = "(?<!(?<![A-Za-z])[A-Za-z])" + "".join(
+    f"(?<!(?<![A-Za-z])(?i:{a}))" for a in _ABBREVIATIONS)
+_BREAK = re.compile(r"([^\S\n]*\n\s*)|(?=[.!?])(?<![.!?])(?:(?=[!?])|" + _NOT_ABBREVIATION
+                    + r")([.!?]+[\"'\u201d\u2019)\]]*)([^\S\n]+)(?=[^\sa-z])")
 
 
-def _cap(text: str, start: int, end: int, max_chars: int, out: Segments) -> None:
+def bounds(text: str) -> tuple[list[int], list[int]]:
+    """Start and end offsets of the sentence segments of `text` before any max_chars cut
+    (empty ones, where start >= end, included)."""
+    starts = [len(text) - len(text.lstrip())]
+    ends = []
+    for m in _BREAK.finditer(text):
+        if m.start(1) >= 0:
+            ends.append(m.start(1))
+            starts.append(m.end(1))
+        else:
+            ends.append(m.end(2))
+            starts.append(m.end(3))
+    ends.append(len(text.rstrip()))
+    return starts, ends
+
+
+def cut_long(text: str, start: int, end: int, max_chars: int, out: Segments) -> None:
     """Append [start, end) without its outer whitespace to out, cut into pieces of at most max_chars."""
     piece = text[start:end]
     stripped = piece.strip()
@@ -55,14 +77,6 @@ def _cap(text: str, start: int, end: int, max_chars: int, out: Segments) -> None
         out.append((start, end))
 
 
-def _is_abbreviation(text: str, line_start: int, stop: int) -> bool:
-    m = _WORD_BEFORE.search(text, max(line_start, stop - 12), stop + 1)
-    if not m:
-        return False
-    word = m.group(1)
-    return len(word) == 1 or word.lower() in _ABBREVIATIONS
-
-
 def segment(text: str, *, mode: Literal["sentence", "paragraph"] = "sentence",
             max_chars: int = MAX_CHARS) -> Segments:
     """Split `text` into segments; see the module docstring for the rules."""
@@ -71,19 +85,15 @@ def segment(text: str, *, mode: Literal["sentence", "paragraph"] = "sentence",
     out: Segments = []
     if mode == "paragraph":
         for m in _PARAGRAPH.finditer(text):
-            _cap(text, m.start(), m.end(), max_chars, out)
+            cut_long(text, m.start(), m.end(), max_chars, out)
         return out
     if mode != "sentence":
         raise ValueError(f"unknown segmentation mode {mode!r} (sentence | paragraph)")
-    seg_start = line_start = 0
-    for m in _BOUNDARY.finditer(text):
-        if m.group(1) is None:  # a line break
-            _cap(text, seg_start, m.start(), max_chars, out)
-            seg_start = line_start = m.end()
-        elif not text[m.start(1)].islower() and not _is_abbreviation(text, line_start, m.start()):
-            _cap(text, seg_start, m.end(), max_chars, out)
-            seg_start = m.end()
-    _cap(text, seg_start, len(text), max_chars, out)
+    for start, end in zip(*bounds(text)):
+        if end - start > max_chars:
+            cut_long(text, start, end, max_chars, out)
+        elif start < end:
+            out.append((start, end))
     return out
 
 

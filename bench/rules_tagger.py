@@ -6,8 +6,9 @@
 Prints, all measured in this run:
 1. speed of the three backends (polars, compiled regex, Aho-Corasick) on the same slice;
 2. MB/s and trajectories/s of the default backend on >= 200k sample trajectories
-   (`pipeline.sample.generate_records`), against the naive per-trajectory Python loop over
-   the same patterns (`annotators.rules.naive_tag`) on a slice of them, with outputs compared;
+   (`pipeline.sample.generate_records`); then, on a slice of them, the default backend and
+   the naive per-trajectory Python loop over the same patterns (`annotators.rules.naive_tag`)
+   taking turns block by block, with their outputs compared, and the speed-up;
 3. agreement with the sample's gold spans (a seed the cues were not tuned on);
 4. agreement with the silver sentence labels of ../shared/data/r1-traces (when present),
    on the half used while tuning the cues (correct_base_solution) and the held-out half.
@@ -72,16 +73,24 @@ def speed(n_seeds: int, naive_slice: int) -> None:
         print(f"  {backend:7s} {len(head) / s:>10,.0f} traj/s {head_mb / s:>7.2f} MB/s")
     tagger = RulesTagger(backend=DEFAULT_BACKEND)
     results, s = timed(lambda: tag_all(tagger, texts))
-    fast_tps, fast_mbs = len(texts) / s, mb / s
     print(f"default backend ({DEFAULT_BACKEND}) on all {len(texts):,}: {s:.1f} s, "
-          f"{fast_tps:,.0f} traj/s, {fast_mbs:.2f} MB/s, {sum(len(r.spans) for r in results):,} spans")
+          f"{len(texts) / s:,.0f} traj/s, {mb / s:.2f} MB/s, {sum(len(r.spans) for r in results):,} spans")
     regexes = compile_patterns(label_patterns(tagger.taxonomy))
-    naive, s = timed(lambda: [naive_tag(t, regexes, tagger.labels) for t in head])
-    naive_tps, naive_mbs = len(head) / s, head_mb / s
-    same = all(a == b.spans for a, b in zip(naive, results[: len(head)]))
-    print(f"naive per-trajectory loop on the first {len(head):,}: {naive_tps:,.0f} traj/s, {naive_mbs:.2f} MB/s; "
-          f"identical spans: {same}")
-    print(f"speed-up of the default backend over the naive loop: {fast_tps / naive_tps:.1f}x (target >= 5x)")
+    # The naive loop and the default backend take turns on the same blocks of the slice, so
+    # both see the same machine load (this box is shared); the ratio is the figure to trust.
+    fast_s = naive_s = 0.0
+    same = True
+    for lo in range(0, len(head), 2000):
+        block = head[lo: lo + 2000]
+        fast, s = timed(lambda: tag_all(tagger, block))
+        fast_s += s
+        naive, s = timed(lambda: [naive_tag(t, regexes, tagger.labels) for t in block])
+        naive_s += s
+        same = same and all(a == b.spans for a, b in zip(naive, fast))
+    print(f"on the first {len(head):,}, interleaved in blocks of 2,000: default backend {len(head) / fast_s:,.0f} traj/s "
+          f"({head_mb / fast_s:.2f} MB/s), naive per-trajectory loop {len(head) / naive_s:,.0f} traj/s "
+          f"({head_mb / naive_s:.2f} MB/s); identical spans: {same}")
+    print(f"speed-up of the default backend over the naive loop: {naive_s / fast_s:.1f}x (target >= 5x)")
 
 
 def _report(title: str, rep) -> None:
