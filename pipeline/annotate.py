@@ -136,6 +136,16 @@ def build_tagger(annotator: str, taxonomy: Taxonomy, **options) -> Tagger:
         fail(f"cannot start annotator {annotator!r}: {exc}")
 
 
+def unreachable_errors(annotator: str) -> tuple[type[Exception], ...]:
+    """The exception an LLM annotator raises when its endpoint cannot be reached at all
+    (imported only for llm, so the rules path never loads the openai client)."""
+    if annotator != "llm":
+        return ()
+    from annotators.llm.client import EndpointUnreachable
+
+    return (EndpointUnreachable,)
+
+
 def taxonomy_or_fail(path: Path | None) -> Taxonomy:
     try:
         return load_taxonomy(path)
@@ -188,6 +198,9 @@ def register(app: typer.Typer) -> None:
             config = {k: str(v) for k, v in options.items()}
         tagger = build_tagger(annotator, taxonomy, **options)
         with lake_for(root, holder="annotate") as lake, progress() as bar:
-            report = annotate(lake, tagger, taxonomy=taxonomy, source=source, limit=limit,
-                              batch_size=batch_size, config=config, progress_bar=bar)
+            try:
+                report = annotate(lake, tagger, taxonomy=taxonomy, source=source, limit=limit,
+                                  batch_size=batch_size, config=config, progress_bar=bar)
+            except unreachable_errors(annotator) as exc:
+                fail(f"{exc} (batches committed before stay; nothing from the unfinished batch was written)", code=1)
         print_report(report)

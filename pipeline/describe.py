@@ -25,7 +25,7 @@ from annotators import DescribeItem, Describer, SpanOut, describer_names, get_de
 from annotators.leakage import leakage_flags
 from pipeline.annotate import (
     BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, TaxonomyOpt, TimeoutOpt, llm_call_rows, llm_options,
-    taxonomy_or_fail,
+    taxonomy_or_fail, unreachable_errors,
 )
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import LLMCall, Strategy, content_id, to_arrow
@@ -174,6 +174,9 @@ def register(app: typer.Typer) -> None:
             fail(f"cannot start describer {annotator!r}: {exc}")
         config = {"k": k} | {key: str(v) for key, v in options.items()}
         with lake_for(root, holder="describe") as lake, progress() as bar:
-            report = describe(lake, describer, source=source, limit=limit, batch_size=batch_size,
-                              config=config, progress_bar=bar)
+            try:
+                report = describe(lake, describer, source=source, limit=limit, batch_size=batch_size,
+                                  config=config, progress_bar=bar)
+            except unreachable_errors(annotator) as exc:
+                fail(f"{exc} (batches committed before stay; nothing from the unfinished batch was written)", code=1)
         print_report(report)

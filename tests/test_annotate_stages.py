@@ -244,3 +244,19 @@ def test_cli_annotate_and_describe_with_the_llm_annotators(lake_root, monkeypatc
         assert counts["describe"]["described"] + counts["describe"].get("failed", 0) == 3
         dump = " ".join(str(v) for row in lk.rows("SELECT * FROM runs") for v in row)
         assert "sk-secret" not in dump and "STRATAGEM_TEST_KEY" in dump
+
+
+def test_cli_llm_endpoint_down_is_one_message_and_writes_nothing(lake_root):
+    import socket
+
+    with Lake.open(lake_root) as lk:
+        _fill(lk)
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for cmd in ("annotate", "describe"):
+        r = runner.invoke(app, [cmd, "--root", str(lake_root), "--annotator", "llm", "--base-url",
+                                f"http://127.0.0.1:{port}/v1", "--model", "m", "--max-retries", "0", "--timeout", "2"])
+        assert r.exit_code == 1 and "cannot reach" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    with Lake.open(lake_root, read_only=True) as lk:
+        assert lk.count("spans") == lk.count("strategies") == lk.count("runs") == 0
