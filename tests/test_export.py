@@ -171,7 +171,7 @@ def test_rebuild_is_byte_for_byte_after_new_data(curated_lake, tmp_path):
     result = run_cli("export", "--check", folder / "manifest.json")
     assert result.exit_code == 2 and "train/rl.trl.jsonl: differs" in result.output
 
-    result = run_cli("export", "--rebuild", folder / "manifest.json", "--root", curated_lake)
+    result = run_cli("export", "--rebuild", folder / "manifest.json")  # the lake it sits in
     assert result.exit_code == 0, result.output
     assert {f: (folder / f).read_bytes() for f in files_of(folder)} == original  # manifest included
     assert check(folder / "manifest.json") == []

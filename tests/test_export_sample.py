@@ -14,7 +14,7 @@ from pipeline.describe import describe
 from pipeline.export import check, export, rebuild
 from pipeline.ingest.mapping import load_mapping
 from pipeline.ingest.stage import ingest
-from pipeline.policy import load_policy
+from pipeline.policy import load_policy, policy_from_dict
 from pipeline.sample.generate import write_sample
 from pipeline.verify import verify
 from annotators import get_describer, get_tagger
@@ -57,3 +57,33 @@ def test_sample_to_export_end_to_end(tmp_path, lake_root):
     with Lake.open(lake_root, read_only=True) as lake:
         assert rebuild(lake, result.path / "manifest.json").mismatches == []
     assert check(result.path / "manifest.json") == []
+
+
+def test_gsm_plus_variants_stay_with_their_seeds(shared_data, tmp_path, lake_root):
+    """Real GSM-Plus (first 400 rows: 50 seeds x 8 perturbation types): every variant lands with its
+    seed, test seeds' variants form test_<perturbation> sets named after the mapping's types."""
+    head = tmp_path / "gsmplus_head.jsonl"
+    with open(shared_data / "gsm-plus" / "gsmplus_testmini.jsonl", encoding="utf-8") as src:
+        head.write_text("".join(line for _, line in zip(range(400), src)), encoding="utf-8")
+    taxonomy = load_taxonomy()
+    with Lake.open(lake_root) as lake:
+        ingest(lake, [head], load_mapping("gsm-plus"))
+        verify(lake)
+        annotate(lake, get_tagger("rules", taxonomy=taxonomy), taxonomy=taxonomy)
+        describe(lake, get_describer("rules", k=2, taxonomy=taxonomy))
+        # GSM8K-style solutions rarely carry strategy cues: keep rows without spans here
+        report = curate(lake, policy_from_dict({"filters": {"min_strategy_spans": 0},
+                                                "splits": {"train": 0.5, "val": 0.1, "test": 0.4}}))
+        rows = lake.query("SELECT c.split, c.family_seed_id, p.perturbation FROM curated c "
+                          "JOIN problems p USING (problem_id) WHERE c.run_id = ?", [report.run_id]).to_pylist()
+        result = export(lake, "gsm-plus")
+    assert report.counts["accepted"] > 250 and report.counts["dropped.not_verified"] > 0, report.counts
+    where = defaultdict(set)
+    for r in rows:
+        where[r["family_seed_id"]].add("test" if r["split"].startswith("test_") else r["split"])
+        if r["split"].startswith("test_"):
+            assert r["split"] == f"test_{r['perturbation']}"
+    assert all(len(s) == 1 for s in where.values())
+    splits = set(json.loads((result.path / "manifest.json").read_text())["counts"])
+    assert {"test_numbers", "test_distractor"} <= splits, splits
+    assert "CC BY-SA 4.0" in (result.path / "README.md").read_text()

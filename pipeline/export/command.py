@@ -2,7 +2,7 @@
 
     stratagem export gsm-v1                                  # -> <root>/exports/gsm-v1/
     stratagem export gsm-v1 --max-prompt-tokens 512 --tokenizer path/to/tokenizer.json --force
-    stratagem export --rebuild <root>/exports/gsm-v1/manifest.json
+    stratagem export --rebuild <root>/exports/gsm-v1/manifest.json   # the lake: --root, else the one it sits in
     stratagem export --check <root>/exports/gsm-v1/manifest.json
 """
 from __future__ import annotations
@@ -16,6 +16,12 @@ from pipeline.console import RootOpt, console, fail, lake_for, out, progress
 from pipeline.export.stage import DEFAULT_MAX_PROMPT_CHARS, ExportError, check, export, rebuild
 from pipeline.export.tokens import TokenizerError
 from schemas import TaxonomyError
+
+
+def _root_of(manifest: Path) -> Path | None:
+    """The lake an export folder sits in (<root>/exports/NAME/manifest.json), if it is one."""
+    candidate = manifest.resolve().parent.parent.parent
+    return candidate if (candidate / "catalog.ducklake").is_file() else None
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +47,11 @@ def register(app: typer.Typer) -> None:
             "--out", help="With --rebuild: write the rebuilt export here instead of in place.")] = None,
     ) -> None:
         """Export the curated set as a versioned folder: manifest.json, README.md dataset card with plots,
-        data.parquet (all splits) and per split sft.trl.jsonl, rl.trl.jsonl, rl.verl.parquet, rl.openrlhf.jsonl."""
+        data.parquet (all splits) and per split sft.trl.jsonl, rl.trl.jsonl, rl.verl.parquet, rl.openrlhf.jsonl.
+
+        [bold]stratagem export v1[/] writes <root>/exports/v1/ from the latest curate run at the lake's current
+        snapshot; [bold]--rebuild exports/v1/manifest.json[/] rewrites it byte for byte from the snapshot the
+        manifest records; [bold]--check exports/v1/manifest.json[/] lists every file that differs."""
         modes = sum(x is not None for x in (name, rebuild_manifest, check_manifest))
         if modes != 1:
             fail("give exactly one of: an export NAME, --rebuild MANIFEST, --check MANIFEST")
@@ -56,6 +66,8 @@ def register(app: typer.Typer) -> None:
                     fail(f"{len(problems)} file(s) of {check_manifest.parent} differ from the manifest")
                 out.print(f"all files of {check_manifest.parent} match {check_manifest.name}")
                 return
+            if root is None and rebuild_manifest is not None:
+                root = _root_of(rebuild_manifest)
             with lake_for(root, read_only=True) as lake, progress() as bar:
                 if rebuild_manifest is not None:
                     result = rebuild(lake, rebuild_manifest, out=out_dir, force=force, progress=bar)
