@@ -17,6 +17,7 @@ Faults on demand, for the next `times` requests (optionally only of one kind):
         server.inject("429", times=2, retry_after="0")
         ...
         server.log        # one RequestRecord per request received (kind, body sha, status, fault)
+                          # (GET /v1/_stats gives the counts to another process)
         server.hold_after(5)  # after 5 successful answers, hold new requests until release()
 
 Run standalone (benchmarks, manual checks):  python tests/llm_server.py --port 8123 --latency 0.1
@@ -37,6 +38,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 FAULTS = ("429", "500", "hang", "malformed", "length", "bad_quote", "out_of_bounds", "bad_label")
 _SEGMENT = re.compile(r"^\[S(\d+)\] (.*)$", re.MULTILINE)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # many clients connect at once (the default backlog is 5)
 
 
 @dataclass(frozen=True)
@@ -108,8 +114,7 @@ class LLMTestServer:
         self._successes = 0
         self.in_flight = 0
         self.max_in_flight = 0  # most chat requests being answered at once
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ control
@@ -196,7 +201,10 @@ class LLMTestServer:
                 self.wfile.write(payload)
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path.rstrip("/").endswith("/_stats"):  # for benchmarks in another process
+                    self._send(200, json.dumps({"requests": len(server.log), "successes": server.successes,
+                                                "max_in_flight": server.max_in_flight}).encode())
+                elif self.path.rstrip("/").endswith("/models"):
                     self._send(200, json.dumps({"object": "list", "data": [{"id": server.model, "object": "model"}]}).encode())
                 else:
                     self._send(404, b'{"error": {"message": "not found"}}')

@@ -218,6 +218,13 @@ class LLMClient:
         self.max_backoff_s = max_backoff_s
         self.requests_sent = 0  # HTTP requests put on the wire by this client, all runs together
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests observe backoff here
+        self._ssl = None
+
+    def ssl_context(self):
+        """One TLS context for all pools (building one reads the CA bundle: ~0.1 s each)."""
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        return self._ssl
 
     def _api_key(self) -> str:
         return os.environ.get(self.api_key_env) or PLACEHOLDER_KEY
@@ -249,30 +256,41 @@ class LLMClient:
 
 
 class Session:
-    """One event loop's HTTP clients; made by `LLMClient.run`."""
+    """One event loop's HTTP clients; made by `LLMClient.run`.
+
+    Connections are split over several small pools (about 4 connections each) and each request
+    takes the least busy one: httpcore checks every pooled connection on every request, so
+    one big pool costs CPU in proportion to the concurrency.
+    """
+
+    POOL_SIZE = 4
 
     def __init__(self, client: LLMClient):
         self.client = client
         self.semaphore = asyncio.Semaphore(client.concurrency)
-        limits = httpx.Limits(max_connections=client.concurrency + 4, max_keepalive_connections=client.concurrency + 4)
-        self.transport = _CountingTransport(httpx.AsyncHTTPTransport(limits=limits))
-        self.http = httpx.AsyncClient(transport=self.transport, timeout=httpx.Timeout(client.timeout_s))
-        self.openai = openai.AsyncOpenAI(base_url=client.base_url, api_key=client._api_key(), max_retries=0,
-                                         timeout=client.timeout_s, http_client=self.http)
-        self._instructor = None
+        n = max(1, -(-client.concurrency // self.POOL_SIZE))
+        per_pool = -(-client.concurrency // n) + 2
+        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+        self.transports = [_CountingTransport(httpx.AsyncHTTPTransport(limits=limits, verify=client.ssl_context()))
+                           for _ in range(n)]
+        self.http = [httpx.AsyncClient(transport=t, timeout=httpx.Timeout(client.timeout_s)) for t in self.transports]
+        self.openai = [openai.AsyncOpenAI(base_url=client.base_url, api_key=client._api_key(), max_retries=0,
+                                          timeout=client.timeout_s, http_client=h) for h in self.http]
+        self._instructor: list = [None] * n
+        self._busy = [0] * n
 
-    @property
-    def instructor(self):
-        if self._instructor is None:  # only structured requests need it
-            self._instructor = instructor.from_openai(self.openai, mode=MODES[self.client.mode])
-        return self._instructor
+    def instructor(self, pool: int):
+        if self._instructor[pool] is None:  # only structured requests need it
+            self._instructor[pool] = instructor.from_openai(self.openai[pool], mode=MODES[self.client.mode])
+        return self._instructor[pool]
 
     async def __aenter__(self) -> "Session":
         return self
 
     async def __aexit__(self, *exc) -> None:
-        self.client.requests_sent += self.transport.sent
-        await self.http.aclose()
+        self.client.requests_sent += sum(t.sent for t in self.transports)
+        for h in self.http:
+            await h.aclose()
 
     async def chat(self, messages: list[dict], *, sampling: dict, prompt_version: str,
                    response_model: type[BaseModel] | None = None, context: dict | None = None,
@@ -325,15 +343,20 @@ class Session:
         for retry in range(c.max_retries + 1):
             try:
                 async with self.semaphore:
-                    if response_model is None:
-                        resp = await self.openai.chat.completions.create(model=c.model, messages=messages, **sampling)
-                        choice = resp.choices[0]
-                        value, finish = choice.message.content or "", choice.finish_reason
-                    else:
-                        value = await self.instructor.create(
-                            response_model=response_model, messages=messages, max_retries=c.validation_retries,
-                            context=context, hooks=hooks, model=c.model, **sampling)
-                        finish = "stop"
+                    pool = min(range(len(self._busy)), key=self._busy.__getitem__)
+                    self._busy[pool] += 1
+                    try:
+                        if response_model is None:  # plain text: the SDK's request path, minus its typing layers
+                            raw = await self.openai[pool].post("/chat/completions", cast_to=httpx.Response, body={
+                                "model": c.model, "messages": messages, **sampling})
+                            value, finish = _plain_answer(raw)
+                        else:
+                            value = await self.instructor(pool).create(
+                                response_model=response_model, messages=messages, max_retries=c.validation_retries,
+                                context=context, hooks=hooks, model=c.model, **sampling)
+                            finish = "stop"
+                    finally:
+                        self._busy[pool] -= 1
             except Exception as exc:  # noqa: BLE001 - every failure becomes a value or a retry
                 cause = _root_cause(exc)
                 wait = self._retry_wait(cause, retry)
@@ -345,7 +368,7 @@ class Session:
                                               f"{c.scrub(str(cause.__cause__ or cause))}") from None
                 return Outcome(key, error=c.scrub(_describe(cause)), status=_status(cause, attempts))
             dumped = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-            c.cache.put(key, {"value": dumped, "finish_reason": finish, "model": c.model})
+            await asyncio.to_thread(c.cache.put, key, {"value": dumped, "finish_reason": finish, "model": c.model})
             return Outcome(key, value, finish, status="length" if finish == "length" else "ok")
         raise AssertionError("unreachable")
 
@@ -358,11 +381,27 @@ class Session:
             hinted = retry_after_seconds(cause.response.headers if cause.response is not None else None)
             if hinted is not None:
                 return min(hinted, c.max_backoff_s)
-        elif isinstance(cause, (json.JSONDecodeError, openai.APIResponseValidationError)):
+        elif isinstance(cause, (json.JSONDecodeError, MalformedResponse, openai.APIResponseValidationError)):
             pass  # a garbled response body: the next try may be fine
         elif not isinstance(cause, openai.APIConnectionError):
             return None  # validation failures and cut-off answers: the same request will not do better
         return min(c.max_backoff_s, 0.25 * 2 ** retry) * (0.5 + random.random() / 2)
+
+
+class MalformedResponse(ValueError):
+    """A 200 answer whose body is not a chat completion."""
+
+
+def _plain_answer(raw: httpx.Response) -> tuple[str, str | None]:
+    data = raw.json()
+    try:
+        choice = data["choices"][0]
+        content = choice["message"].get("content") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise MalformedResponse("response body has no choices[0].message") from None
+    if not isinstance(content, str):
+        raise MalformedResponse("choices[0].message.content is not text")
+    return content, choice.get("finish_reason")
 
 
 def _mark_invalid(attempts: list[dict], error: Exception) -> None:
