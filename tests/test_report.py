@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from pipeline.report import ReportError, build_report
 from pipeline.report.command import register
 from pipeline.report.render import highlight_spans
-from schemas import Problem, Span, Trajectory, content_id, normalise_text, text_sha, to_arrow
+from schemas import Problem, Span, Strategy, Trajectory, content_id, normalise_text, text_sha, to_arrow
 from test_report_fixtures import demo_root
 from warehouse import Lake
 
@@ -131,6 +131,12 @@ def _hostile_lake(root: Path) -> None:
         lake.insert("trajectories", to_arrow([Trajectory(trajectory_id=tid, problem_id=pid, teacher="t", text=text,
                                                          text_sha=text_sha(text), n_chars=len(text))], Trajectory))
         lake.insert("spans", to_arrow(spans, Span))
+        lake.insert("strategies", to_arrow([
+            Strategy(strategy_id=f"s{i}", problem_id=pid, source_trajectory_id=tid, problem_type="<i>sum</i>",
+                     approach="Add the two numbers.", steps=steps, leakage_flags=flags, rank=rank,
+                     annotator_kind="rule", annotator="rules")
+            for i, (steps, flags, rank) in enumerate(((["Add them."], [], 1), (["Add them to get 5."], ["answer:5"], None)))],
+            Strategy))
 
 
 def test_report_escapes_data_and_says_what_is_missing(tmp_path: Path):
@@ -142,8 +148,9 @@ def test_report_escapes_data_and_says_what_is_missing(tmp_path: Path):
     assert "&lt;script&gt;alert(&#39;q&#39;)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "teacher" not in re.findall(r"<th>([^<]*)</th>", html)  # gold spans are listed as gold
     assert "rules against gold, per label" in html
-    for message in ("No stage runs recorded", "Nothing was quarantined", "No strategy descriptions in the lake yet",
-                    "No export given", "No trainer runs given", "No evaluation given"):
+    assert "&lt;i&gt;sum&lt;/i&gt;" in html and "2 candidate descriptions" in html
+    assert "flagged answer:5" in html and "<li>Add them to get 5.</li>" in html and html.count("leak-free</span>") == 2
+    for message in ("No stage runs recorded", "Nothing was quarantined", "No export given", "No trainer runs given", "No evaluation given"):
         assert message in html, message
 
 
@@ -152,6 +159,7 @@ def test_report_of_runs_only_without_a_lake(demo: Path, tmp_path: Path):
                        out=tmp_path / "sub" / "r.html")
     html = out.read_text()
     assert "sgpo: sgpo on tiny" in html and "No strategy spans in the lake yet" in html
+    assert "No strategy descriptions in the lake yet" in html and "No export given" in html
     assert html.count("data:image/png;base64,") == 2  # training curves + eval accuracy
     with pytest.raises(ReportError, match="nothing to report"):
         build_report(None, export_dir=None, run_dirs=[], eval_json=None, out=tmp_path / "x.html")

@@ -37,7 +37,7 @@ class ReportData:
     runs: list[dict] = field(default_factory=list)                   # one per stage run, oldest first
     quarantine: list[dict] = field(default_factory=list)             # stage, reason, n
     labels: dict[str, dict[str, int]] = field(default_factory=dict)  # annotator -> label -> spans
-    spans_per_trajectory: dict[str, list[int]] = field(default_factory=dict)  # annotator -> per trajectory
+    spans_per_trajectory: dict[str, dict[int, int]] = field(default_factory=dict)  # annotator -> spans -> trajectories
     agreement: dict = field(default_factory=dict)                    # names, matrices, per-label vs gold
     examples: list[dict] = field(default_factory=list)               # trajectories with spans per annotator
     strategies: dict = field(default_factory=dict)                   # totals, flags, examples
@@ -86,11 +86,11 @@ def _label_counts(lake) -> tuple[dict, dict]:
     labels: dict[str, dict[str, int]] = {}
     for who, label, n in lake.rows(f"SELECT who, label, count(*) FROM ({_SPANS}) GROUP BY ALL ORDER BY ALL"):
         labels.setdefault(who, {})[label] = int(n)
-    per_traj: dict[str, list[int]] = {}
-    for who, counts in lake.rows(f"""
-            SELECT who, list(n ORDER BY trajectory_id) FROM (
-                SELECT who, trajectory_id, count(*) AS n FROM ({_SPANS}) GROUP BY ALL) GROUP BY who ORDER BY who"""):
-        per_traj[who] = [int(c) for c in counts]
+    per_traj: dict[str, dict[int, int]] = {}
+    for who, n, trajectories in lake.rows(f"""
+            SELECT who, n, count(*) FROM (SELECT who, trajectory_id, count(*) AS n FROM ({_SPANS}) GROUP BY ALL)
+            GROUP BY ALL ORDER BY ALL"""):
+        per_traj.setdefault(who, {})[int(n)] = int(trajectories)
     return labels, per_traj
 
 

@@ -67,15 +67,19 @@ def label_distribution(labels: dict[str, dict[str, int]], taxonomy) -> str | Non
     return to_uri(fig)
 
 
-def spans_histogram(per_traj: dict[str, list[int]]) -> str | None:
+def spans_histogram(per_traj: dict[str, dict[int, int]]) -> str | None:
+    """Trajectories per number of spans (a histogram computed in SQL), one line per annotator."""
     if not any(per_traj.values()):
         return None
-    top = max(max(v) for v in per_traj.values() if v)
-    bins = [b - 0.5 for b in range(0, top + 2)]
+    top = max(max(h) for h in per_traj.values() if h)
     fig, (ax,) = _figure(7, 3)
-    for k, (who, values) in enumerate(per_traj.items()):
-        ax.hist(values, bins=bins, histtype="step", linewidth=2, color=SERIES_COLOURS[k % len(SERIES_COLOURS)],
-                label=f"{who} (mean {sum(values) / max(len(values), 1):.1f})")
+    for k, (who, hist) in enumerate(per_traj.items()):
+        xs = list(range(0, top + 2))
+        total = sum(hist.values())
+        mean = sum(n * c for n, c in hist.items()) / max(total, 1)
+        ax.step(xs, [hist.get(x, 0) for x in xs], where="mid", linewidth=2, color=SERIES_COLOURS[k % len(SERIES_COLOURS)],
+                label=f"{who} (mean {mean:.1f})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("spans per annotated trajectory")
     ax.set_ylabel("trajectories")
     ax.legend(fontsize=8)

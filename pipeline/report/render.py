@@ -83,11 +83,13 @@ def render(data: ReportData) -> str:
         "splits": plots.bar_counts(data.export.get("counts", {}), "rows per split") if data.export else None,
         "eval": plots.eval_accuracy(data.evaluation, model_label),
     }
+    span_stats = {who: {"trajectories": sum(h.values()), "spans": sum(n * c for n, c in h.items()),
+                        "max": max(h) if h else 0} for who, h in data.spans_per_trajectory.items()}
     for run in data.training:
         run["figure"] = plots.training_curves(run)
         run["last"] = run["metrics"][-1] if run["metrics"] else {}
     return _environment().get_template(TEMPLATE).render(
-        d=data, figures=figures, colours=colours, labels=tax.labels,
+        d=data, figures=figures, span_stats=span_stats, colours=colours, labels=tax.labels,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
