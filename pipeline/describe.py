@@ -16,7 +16,6 @@ Counts: read = described + failed; candidates = leak_free + leaking.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
