@@ -32,9 +32,10 @@ class Built:
     seeds: pa.Table | None = None
     trajectories: pa.Table | None = None
     spans: pa.Table | None = None
-    rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    rejects: list[tuple] = field(default_factory=list)
     items: int = 0
     valid: int = 0
+    files: int = 0
 
 
 def _each_value(series: pl.Series, fn) -> pl.Series:

@@ -7,13 +7,15 @@
 
 Every record is either stored, counted as a duplicate (its content id is already in the
 lake, so re-ingest is a no-op), or quarantined with its file, line / row and reason:
-read = accepted + quarantined + duplicates. The run commits after every file and every
-`checkpoint_bytes` of input, so a killed run keeps what it committed and a rerun skips it.
+read = accepted + quarantined + duplicates. The run commits after every input and every
+`checkpoint_bytes` of input, so a killed run keeps what it committed and a rerun skips it. Parsing runs on the main thread
+while a writer thread inserts the previous rows (DuckDB and Arrow release the GIL).
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import polars as pl
 import pyarrow as pa
@@ -45,7 +47,7 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
 
     source / teacher: constants replacing the mapping's (`--source`, `--teacher`).
     block_bytes: input parsed per batch; insert_bytes: rows gathered per lake insert;
-    checkpoint_bytes: input between commits (and a commit after every input).
+    checkpoint_bytes: input between commits inside a file (each input ends with a commit).
     progress: a Rich Progress advanced by bytes read; on_file: called after each input is
     committed, with the counts so far.
     """
@@ -56,63 +58,109 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
     config = {"mapping": mapping.describe(), "paths": [str(Path(p).resolve()) for p in paths],
               "source": mapping.source_name, "teacher": teacher}
     task = progress.add_task("ingest", total=sum(i.size for i in inputs)) if progress else None
-    with lake.run("ingest", config) as run:
+    with lake.run("ingest", config) as run, _Writer(run) as writer:
         for name in COUNTS:
             run.count(name, 0)
+        since = 0
         for inp in inputs:
-            pending = _Pending(run)
-            done = since = 0
-            try:
-                for batch in read_input(inp, mapping, block_bytes=block_bytes):
-                    pending.add(build_batch(run, batch, mapping, cols, labels), batch.nbytes)
-                    done += batch.nbytes
-                    since += batch.nbytes
-                    if progress:
-                        progress.update(task, advance=batch.nbytes)
-                    if pending.nbytes >= insert_bytes:
-                        pending.flush()
-                    if since >= checkpoint_bytes:
-                        pending.flush()
-                        run.checkpoint()
-                        since = 0
-            except (OSError, ValueError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
-                # the file stopped being readable part way (changed, truncated, unreadable)
-                run.count("read")
-                run.quarantine(str(inp.path), str(inp.path), f"file unreadable: {str(exc).splitlines()[0][:300]}")
-            pending.flush()
+            done = 0
+            for batch in _batches(inp, mapping, block_bytes, writer):
+                writer.add(build_batch(batch, mapping, cols, labels, run.run_id), batch.nbytes)
+                done += batch.nbytes
+                since += batch.nbytes
+                if progress:
+                    progress.update(task, advance=batch.nbytes)
+                if writer.nbytes >= insert_bytes:
+                    writer.flush()
+                if since >= checkpoint_bytes:
+                    writer.checkpoint()
+                    since = 0
+            writer.add(Built(files=1), 0)
+            writer.flush()
             if progress:
                 progress.update(task, advance=max(inp.size - done, 0))
-            run.count("files")
-            run.checkpoint()
+            writer.checkpoint()
+            since = 0
             if on_file:
-                on_file(inp, dict(run.counts))
+                on_file(inp, writer.counts())
     return run.report
 
 
-def build_batch(run, batch: Batch, mapping: Mapping, cols, labels: set[str]) -> Built:
-    """Rows for one batch; its rejects go to the quarantine right away."""
+def _batches(inp: Input, mapping: Mapping, block_bytes: int, writer: "_Writer") -> Iterator[Batch]:
+    """The input's batches; a file that stops being readable part way is one quarantined item."""
+    batches = read_input(inp, mapping, block_bytes=block_bytes)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (OSError, ValueError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
+            reason = f"file unreadable: {str(exc).splitlines()[0][:300]}"
+            writer.add(Built(rejects=[(str(inp.path), str(inp.path), reason, None)], items=1), 0)
+            return
+        yield batch
+
+
+def build_batch(batch: Batch, mapping: Mapping, cols, labels: set[str], run_id: str) -> Built:
+    """Rows and rejects (source, locator, reason, raw) for one batch."""
     raw = fast_extract(batch.frame, cols) if batch.frame is not None else None
     if raw is None:
         raw = slow_extract(*batch.slow(), cols)
     problems = finish_problems(raw, mapping)
     trajectories = [finish_trajectories(raw, mapping, i) for i in range(len(mapping.trajectory))]
-    built = build_rows(batch, problems, trajectories, mapping, labels, run.run_id)
-    for pos, suffix, reason in built.rejects:
-        run.quarantine(batch.file, batch.locator(pos) + suffix, reason, batch.raw(pos))
+    built = build_rows(batch, problems, trajectories, mapping, labels, run_id)
+    built.rejects = [(batch.file, batch.locator(pos) + suffix, reason, batch.raw(pos))
+                     for pos, suffix, reason in built.rejects]
     return built
 
 
-class _Pending:
-    """Built rows gathered over batches and inserted together (anti-join on keys)."""
+class _Writer:
+    """Writes gathered rows on one background thread while the next batches are parsed.
+
+    Only this thread touches the lake between `flush` and `wait`; `checkpoint` and
+    `counts` wait for it first, so the lake and the run's counts are never shared."""
 
     def __init__(self, run):
         self.run = run
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="ingest-writer")
+        self.future = None
         self.built: list[Built] = []
         self.nbytes = 0
+
+    def __enter__(self) -> "_Writer":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+            self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
 
     def add(self, built: Built, nbytes: int) -> None:
         self.built.append(built)
         self.nbytes += nbytes
+
+    def flush(self) -> None:
+        if self.built:
+            self.wait()
+            self.future = self.pool.submit(self._write, self.built)
+            self.built, self.nbytes = [], 0
+
+    def wait(self) -> None:
+        future, self.future = self.future, None
+        if future is not None:
+            future.result()
+
+    def checkpoint(self) -> None:
+        self.flush()
+        self.wait()
+        self.run.checkpoint()
+
+    def counts(self) -> dict:
+        self.wait()
+        return dict(self.run.counts)
 
     def _insert(self, table: str, parts: list[pa.Table | None]) -> int | None:
         parts = [p for p in parts if p is not None and p.num_rows]
@@ -120,19 +168,20 @@ class _Pending:
             return None
         return self.run.insert(table, pa.concat_tables(parts, promote_options="permissive"))
 
-    def flush(self) -> None:
-        if not self.built:
-            return
-        built, self.built, self.nbytes = self.built, [], 0
+    def _write(self, built: list[Built]) -> None:
+        run = self.run
+        for b in built:
+            for source, locator, reason, raw in b.rejects:
+                run.quarantine(source, locator, reason, raw)
         new = self._insert("problems", [b.problems for b in built]) or 0
         self._insert("problems", [b.seeds for b in built])
         if any(b.trajectories is not None for b in built):
             new = self._insert("trajectories", [b.trajectories for b in built]) or 0
         self._insert("spans", [b.spans for b in built])
-        valid = sum(b.valid for b in built)
-        self.run.count("read", sum(b.items for b in built))
-        self.run.count("accepted", new)
-        self.run.count("duplicates", valid - new)
+        run.count("read", sum(b.items for b in built))
+        run.count("accepted", new)
+        run.count("duplicates", sum(b.valid for b in built) - new)
+        run.count("files", sum(b.files for b in built))
 
 
 def balance(counts: dict) -> str:
