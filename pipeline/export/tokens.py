@@ -30,6 +30,8 @@ def load_token_counter(name: str) -> TokenCounter:
         except Exception as exc:  # tokenizers raises a bare Exception on bad files
             raise TokenizerError(f"cannot load tokenizer {name}: {str(exc).splitlines()[0]}") from None
         return lambda texts: [len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)]
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1:  # a path, and no hub model id (org/name)
+        raise TokenizerError(f"tokenizer {name!r}: no such tokenizer.json or folder holding one")
     try:
         from transformers import AutoTokenizer
 
