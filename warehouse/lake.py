@@ -228,8 +228,10 @@ class Lake:
                 key = TABLES[table].key
                 on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM i."{k}"' for k in key)
                 keys = ", ".join(f'"{k}"' for k in key)
+                incoming = "_incoming" if _unique_key(data, key) else \
+                    f"(SELECT * FROM _incoming QUALIFY row_number() OVER (PARTITION BY {keys}) = 1)"
                 sql = (f"INSERT INTO lake.{table} ({cols}) "
-                       f"SELECT {cols} FROM (SELECT * FROM _incoming QUALIFY row_number() OVER (PARTITION BY {keys}) = 1) i "
+                       f"SELECT {cols} FROM {incoming} i "
                        f"WHERE NOT EXISTS (SELECT 1 FROM lake.{table} t WHERE {on})")
             else:
                 sql = f"INSERT INTO lake.{table} ({cols}) SELECT {cols} FROM _incoming"
@@ -243,6 +245,15 @@ class Lake:
         from warehouse.runs import RunContext
 
         return RunContext.start(self, stage, config or {})
+
+
+def _unique_key(data: pa.Table, key: tuple[str, ...]) -> bool:
+    """True when a one-column key has no repeats in `data` (then no dedup window is needed)."""
+    if len(key) != 1:
+        return False
+    import pyarrow.compute as pc
+
+    return pc.count_distinct(data.column(key[0]), mode="all").as_py() == data.num_rows
 
 
 def _connect(root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
