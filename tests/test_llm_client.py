@@ -3,7 +3,6 @@ retries and backoff, timeouts, accounting per attempt, the request cache, prices
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap

@@ -13,7 +13,6 @@ once to a plain HF folder (DESIGN section 7), cached under $STRATAGEM_MODEL_CACH
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from schemas import load_taxonomy
+from trainer.data import sha256_file
 from warehouse import Lake
 
 pytestmark = pytest.mark.slow
@@ -48,19 +48,11 @@ def _gguf_path() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def converted_model() -> Path:
     """The GGUF as a plain Llama folder (de-quantised fp32), converted once and cached."""
     gguf = _gguf_path()
     cache = Path(os.environ.get("STRATAGEM_MODEL_CACHE") or Path(tempfile.gettempdir()) / "stratagem-model-cache")
-    target = cache / f"smollm2-135m-instruct-{_sha256(gguf)[:16]}"
+    target = cache / f"smollm2-135m-instruct-{sha256_file(gguf)[:16]}"
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM

@@ -366,7 +366,8 @@ class Session:
                 if isinstance(cause, openai.APIConnectionError) and not isinstance(cause, openai.APITimeoutError):
                     raise EndpointUnreachable(f"cannot reach the LLM endpoint {c.base_url}: "
                                               f"{c.scrub(str(cause.__cause__ or cause))}") from None
-                return Outcome(key, error=c.scrub(_describe(cause)), status=_status(cause, attempts))
+                status, message = _classify(cause, attempts)
+                return Outcome(key, error=c.scrub(message), status=status)
             dumped = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
             await asyncio.to_thread(c.cache.put, key, {"value": dumped, "finish_reason": finish, "model": c.model})
             return Outcome(key, value, finish, status="length" if finish == "length" else "ok")
@@ -407,31 +408,21 @@ def _plain_answer(raw: httpx.Response) -> tuple[str, str | None]:
 def _mark_invalid(attempts: list[dict], error: Exception) -> None:
     for a in reversed(attempts):
         if a["status"] == "ok":
-            a.update(status="invalid", error=_describe(error))
+            a.update(status="invalid", error=_classify(error, attempts)[1])
             return
 
 
-def _describe(exc: BaseException) -> str:
+def _classify(exc: BaseException, attempts: list[dict]) -> tuple[str, str]:
+    """(llm_calls status, one-line message) for a final failure."""
     if isinstance(exc, IncompleteOutputException):
-        return "answer cut off at max_tokens (finish_reason: length) before the JSON was complete"
+        return "length", "answer cut off at max_tokens (finish_reason: length) before the JSON was complete"
     if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {exc.message}"
+        return f"http_{exc.status_code}", f"HTTP {exc.status_code}: {exc.message}"
     if isinstance(exc, openai.APITimeoutError):
-        return "request timed out"
+        return "timeout", "request timed out"
     if isinstance(exc, ValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"answer failed validation: {where + ': ' if where else ''}{first.get('msg', exc)}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _status(exc: BaseException, attempts: list[dict]) -> str:
-    if isinstance(exc, IncompleteOutputException):
-        return "length"
-    if isinstance(exc, openai.APIStatusError):
-        return f"http_{exc.status_code}"
-    if isinstance(exc, openai.APITimeoutError):
-        return "timeout"
-    if isinstance(exc, (ValidationError, ValueError)):
-        return "invalid"
-    return attempts[-1]["status"] if attempts else "error"
+        return "invalid", f"answer failed validation: {where + ': ' if where else ''}{first.get('msg', exc)}"
+    status = "invalid" if isinstance(exc, ValueError) else (attempts[-1]["status"] if attempts else "error")
+    return status, f"{type(exc).__name__}: {exc}"

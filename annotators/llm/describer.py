@@ -20,8 +20,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from annotators.base import Description, DescribeItem, DescribeResult, Describer, LLMUsage
 from annotators.leakage import leakage_flags
-from annotators.llm.client import LLMClient, Session, env_int
-from schemas import Taxonomy, load_taxonomy
+from annotators.llm.annotator import LLMAnnotator
+from annotators.llm.client import Session
+from schemas import Taxonomy
 
 PROMPT_VERSION = "describe-v1"
 MAX_TRAJECTORY_CHARS = 12_000
@@ -59,26 +60,19 @@ def system_prompt(taxonomy: Taxonomy) -> str:
         '{"problem_type": "...", "approach": "...", "steps": ["...", "..."]}.')
 
 
-class LLMDescriber(Describer):
+class LLMDescriber(LLMAnnotator, Describer):
     """Strategy descriptions from any OpenAI-compatible chat model (see module docstring).
 
     Args: the `LLMClient` arguments, plus k (candidates per problem), taxonomy,
     temperature (for sampling the K candidates), max_tokens (default $STRATAGEM_LLM_MAX_TOKENS or 512).
     """
 
-    kind = "llm"
-
     def __init__(self, *, base_url: str, model: str, k: int = 5, taxonomy: Taxonomy | str | Path | None = None,
                  temperature: float = 0.7, max_tokens: int | None = None, **client_kwargs):
         if k < 1:
             raise ValueError("k must be >= 1")
-        self.client = LLMClient(base_url, model, **client_kwargs)
-        self.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
+        self.setup(base_url, model, taxonomy, PROMPT_VERSION, temperature, max_tokens, 512, client_kwargs)
         self.k = k
-        self.sampling = {"temperature": temperature,
-                         "max_tokens": max_tokens or env_int("STRATAGEM_LLM_MAX_TOKENS", 512)}
-        self.name = f"llm:{model}"
-        self.version = f"{PROMPT_VERSION}+{self.taxonomy.name}-{self.taxonomy.version}"
         self._system = system_prompt(self.taxonomy)
 
     def describe(self, items, on_done=None) -> list[DescribeResult]:

@@ -27,9 +27,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from annotators.base import LLMUsage, SpanOut, Tagger, TagItem, TagResult
-from annotators.llm.client import LLMClient, Session, env_int
+from annotators.llm.annotator import LLMAnnotator
+from annotators.llm.client import Session
 from annotators.segments import number_segments, segment
-from schemas import Taxonomy, load_taxonomy
+from schemas import Taxonomy
 
 PROMPT_VERSION = "tag-v1"
 FUZZY_MIN_RATIO = 0.8
@@ -152,7 +153,7 @@ def system_prompt(taxonomy: Taxonomy) -> str:
         "rather than paraphrase. Tag only clear cases; an empty list is a valid answer.")
 
 
-class LLMTagger(Tagger):
+class LLMTagger(LLMAnnotator, Tagger):
     """Tags strategies with any OpenAI-compatible chat model (see module docstring).
 
     Args: the `LLMClient` arguments (base_url, model, concurrency, max_retries, timeout_s,
@@ -164,21 +165,14 @@ class LLMTagger(Tagger):
             $STRATAGEM_LLM_MAX_TOKENS or 1024; the stage CLIs pass no such flag)
     """
 
-    kind = "llm"
-
     def __init__(self, *, base_url: str, model: str, taxonomy: Taxonomy | str | Path | None = None,
                  window_segments: int = 40, window_overlap: int = 8, max_text_chars: int = 200_000,
                  temperature: float = 0.0, max_tokens: int | None = None, **client_kwargs):
-        self.client = LLMClient(base_url, model, **client_kwargs)
-        self.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
+        self.setup(base_url, model, taxonomy, PROMPT_VERSION, temperature, max_tokens, 1024, client_kwargs)
         if window_segments < 1 or not 0 <= window_overlap < window_segments:
             raise ValueError("need window_segments >= 1 and 0 <= window_overlap < window_segments")
         self.window_segments, self.window_overlap = window_segments, window_overlap
         self.max_text_chars = max_text_chars
-        self.sampling = {"temperature": temperature,
-                         "max_tokens": max_tokens or env_int("STRATAGEM_LLM_MAX_TOKENS", 1024)}
-        self.name = f"llm:{model}"
-        self.version = f"{PROMPT_VERSION}+{self.taxonomy.name}-{self.taxonomy.version}"
         self._system = system_prompt(self.taxonomy)
 
     def tag(self, items, on_done=None) -> list[TagResult]:
