@@ -86,6 +86,85 @@ def _plan(policy: Policy, spans: list[SpanIn]):
     return consensus_annotator(spans, sp.annotator)
 
 
+def _filter_reason(r: dict, f) -> str | None:
+    """Why a trajectory is left out by the policy's [filters], or None."""
+    if r["source"] in f.exclude_sources:
+        return "excluded_source"
+    if f.correct_only and r["is_correct"] is None:
+        return "not_verified"
+    if f.correct_only and not r["is_correct"]:
+        return "incorrect"
+    if r["n_chars"] < f.min_chars or (f.max_chars is not None and r["n_chars"] > f.max_chars):
+        return "length_chars"
+    if f.tokenizer and ((f.min_tokens is not None and r["n_tokens"] < f.min_tokens)
+                        or (f.max_tokens is not None and r["n_tokens"] > f.max_tokens)):
+        return "length_tokens"
+    return None
+
+
+def _usable_spans(run, r: dict, spans: list[tuple[str, str, SpanIn]], taxonomy) -> list[SpanIn]:
+    """The trajectory's spans that fit its text and the taxonomy; the others are quarantined."""
+    usable = []
+    for span_id, sha, s in spans:
+        if sha != r["text_sha"] or s.end > r["n_chars"]:
+            run.count("spans.stale")
+            run.quarantine("spans", f"span:{span_id}", "span offsets refer to another text "
+                           f"(text_sha or length differs from trajectory {r['trajectory_id']})")
+        elif s.label not in taxonomy.names:
+            run.count("spans.unknown_label")
+            run.quarantine("spans", f"span:{span_id}", f"label {s.label!r} is not in taxonomy "
+                           f"{taxonomy.name} {taxonomy.version}")
+        else:
+            usable.append(s)
+    return usable
+
+
+def _choose_per_problem(policy: Policy, kept: list[dict], strategies: dict[str, list[dict]],
+                        drop: Counter) -> dict[str, dict]:
+    """One strategy and one trajectory per problem (policy [strategy] and [selection])."""
+    by_problem: dict[str, list[dict]] = defaultdict(list)
+    for r in kept:
+        by_problem[r["problem_id"]].append(r)
+    order = policy.strategy.order
+    sign = -1 if policy.selection.trajectory == "longest" else 1
+    chosen: dict[str, dict] = {}
+    for pid, trajs in by_problem.items():
+        cands = [s for s in strategies.get(pid, [])
+                 if not (policy.strategy.leak_free and s["leakage_flags"])
+                 and (s["annotator_kind"] in order or s["selected"] or s["edited"])]
+        best = min(cands, key=lambda s: strategy_sort_key(s, order)) if cands else None
+        if best is None and policy.strategy.required:
+            drop["no_strategy" if not strategies.get(pid) else "no_usable_strategy"] += len(trajs)
+            continue
+        source = best["source_trajectory_id"] if best and policy.selection.prefer_strategy_source else None
+        pick = min(trajs, key=lambda r: (r["trajectory_id"] != source, sign * r["n_chars"], r["trajectory_id"]))
+        if len(trajs) > 1:
+            drop["not_selected"] += len(trajs) - 1
+        chosen[pid] = pick | {"strategy_id": best["strategy_id"] if best else None}
+    return chosen
+
+
+def _collapse_duplicates(policy: Policy, chosen: dict[str, dict]) -> tuple[UnionFind, int]:
+    """Drop near-duplicate problems in place (of each pair the variant, else the larger id) and
+    merge the families of every near-duplicate pair, so that they share a split."""
+    groups = UnionFind()
+    if not policy.dedup.enabled:
+        return groups, 0
+    pairs = near_duplicate_pairs({p: r["question"] for p, r in chosen.items()},
+                                 policy.dedup.similarity, policy.dedup.shingle_words)
+    dropped: set[str] = set()
+    for a, b in pairs:
+        ra, rb = chosen[a], chosen[b]
+        if ra["family_seed_id"] == rb["family_seed_id"] and ra["perturbation"] != rb["perturbation"]:
+            continue  # variants of one seed are similar by design
+        groups.union(ra["family_seed_id"], rb["family_seed_id"])
+        if a not in dropped and b not in dropped:
+            dropped.add(max(a, b, key=lambda p: (chosen[p]["perturbation"] != "original", p)))
+    for p in dropped:
+        del chosen[p]
+    return groups, len(dropped)
+
+
 def curate(lake: Lake, policy: Policy) -> RunReport:
     """Apply `policy` to the lake as it stands; write the curated set in one run."""
     taxonomy = load_taxonomy(policy.taxonomy)
@@ -95,48 +174,24 @@ def curate(lake: Lake, policy: Policy) -> RunReport:
         _check_annotator(lake, policy, snap)
         rows = _candidates(lake, snap, with_text=bool(f.tokenizer))
         run.count("read", len(rows))
-        drop = Counter()
         if f.tokenizer:
             from pipeline.export.tokens import load_token_counter
 
-            counts = load_token_counter(f.tokenizer)([r["text"] or "" for r in rows])
-            for r, n in zip(rows, counts):
+            for r, n in zip(rows, load_token_counter(f.tokenizer)([r["text"] or "" for r in rows])):
                 r["n_tokens"] = n
-        excluded = set(f.exclude_sources)
         spans = _spans(lake, snap)
-        labels = set(taxonomy.names)
+        drop: Counter = Counter()
         kept: list[dict] = []
         for r in rows:
-            reason = None
             if not r["has_problem"]:
-                reason = "no_problem"
+                drop["no_problem"] += 1
                 run.quarantine("trajectories", f"trajectory:{r['trajectory_id']}",
                                f"problem {r['problem_id']} is not in the lake")
-            elif r["source"] in excluded:
-                reason = "excluded_source"
-            elif f.correct_only and r["is_correct"] is None:
-                reason = "not_verified"
-            elif f.correct_only and not r["is_correct"]:
-                reason = "incorrect"
-            elif r["n_chars"] < f.min_chars or (f.max_chars is not None and r["n_chars"] > f.max_chars):
-                reason = "length_chars"
-            elif f.tokenizer and ((f.min_tokens is not None and r["n_tokens"] < f.min_tokens)
-                                  or (f.max_tokens is not None and r["n_tokens"] > f.max_tokens)):
-                reason = "length_tokens"
+                continue
+            reason = _filter_reason(r, f)
             if reason is None:
-                usable = []
-                for span_id, sha, s in spans.get(r["trajectory_id"], ()):
-                    if sha != r["text_sha"] or s.end > r["n_chars"]:
-                        run.count("spans.stale")
-                        run.quarantine("spans", f"span:{span_id}", "span offsets refer to another text "
-                                       f"(text_sha or length differs from trajectory {r['trajectory_id']})")
-                    elif s.label not in labels:
-                        run.count("spans.unknown_label")
-                        run.quarantine("spans", f"span:{span_id}", f"label {s.label!r} is not in taxonomy "
-                                       f"{taxonomy.name} {taxonomy.version}")
-                    else:
-                        usable.append(s)
-                r["plan"], r["span_source"] = _plan(policy, usable)
+                r["plan"], r["span_source"] = _plan(policy, _usable_spans(run, r, spans.get(r["trajectory_id"], []),
+                                                                          taxonomy))
                 if len(r["plan"]) < f.min_strategy_spans:
                     reason = "too_few_spans"
             if reason:
@@ -144,50 +199,8 @@ def curate(lake: Lake, policy: Policy) -> RunReport:
             else:
                 kept.append(r)
 
-        # one strategy and one trajectory per problem
-        strategies = _strategies(lake, snap)
-        by_problem: dict[str, list[dict]] = defaultdict(list)
-        for r in kept:
-            by_problem[r["problem_id"]].append(r)
-        chosen: dict[str, dict] = {}
-        for pid, trajs in by_problem.items():
-            cands = strategies.get(pid, [])
-            if policy.strategy.leak_free:
-                cands = [s for s in cands if not s["leakage_flags"]]
-            cands = [s for s in cands if s["annotator_kind"] in policy.strategy.order or s["selected"] or s["edited"]]
-            best = min(cands, key=lambda s: strategy_sort_key(s, policy.strategy.order)) if cands else None
-            if best is None and policy.strategy.required:
-                drop["no_strategy" if not strategies.get(pid) else "no_usable_strategy"] += len(trajs)
-                continue
-            sign = -1 if policy.selection.trajectory == "longest" else 1
-            source = best["source_trajectory_id"] if best and policy.selection.prefer_strategy_source else None
-            pick = min(trajs, key=lambda r: (r["trajectory_id"] != source, sign * r["n_chars"], r["trajectory_id"]))
-            if len(trajs) > 1:
-                drop["not_selected"] += len(trajs) - 1
-            chosen[pid] = pick | {"strategy_id": best["strategy_id"] if best else None}
-
-        # near-duplicate problems: keep one (originals first), merge the families
-        groups = UnionFind()
-        duplicates = 0
-        if policy.dedup.enabled:
-            pairs = near_duplicate_pairs({p: r["question"] for p, r in chosen.items()},
-                                         policy.dedup.similarity, policy.dedup.shingle_words)
-            dup_of = UnionFind()
-            for a, b in pairs:
-                if chosen[a]["family_seed_id"] == chosen[b]["family_seed_id"] and (
-                        chosen[a]["perturbation"] != chosen[b]["perturbation"]):
-                    continue  # variants of one seed are similar by design
-                dup_of.union(a, b)
-                groups.union(chosen[a]["family_seed_id"], chosen[b]["family_seed_id"])
-            clusters: dict[str, list[str]] = defaultdict(list)
-            for pid in chosen:
-                clusters[dup_of.find(pid)].append(pid)
-            for members in clusters.values():
-                keep = min(members, key=lambda p: (chosen[p]["perturbation"] != "original", p))
-                for p in members:
-                    if p != keep:
-                        del chosen[p]
-                        duplicates += 1
+        chosen = _choose_per_problem(policy, kept, _strategies(lake, snap), drop)
+        groups, duplicates = _collapse_duplicates(policy, chosen)
         run.count("duplicates", duplicates)
 
         sp = policy.splits

@@ -221,3 +221,17 @@ def test_token_length_filter_with_a_named_tokenizer(lake_root, tmp_path):
         assert few["dropped.length_tokens"] == 4
         with pytest.raises(ValueError, match="tokenizer 'no/such/tokenizer'"):
             curate(lake, policy_from_dict({"filters": {"tokenizer": "no/such/tokenizer", "max_tokens": 5}}))
+
+
+def test_duplicate_collapse_keeps_variants_of_one_seed():
+    from pipeline.curate import _collapse_duplicates
+
+    q = "A farmer has 12 cows and buys 7 more cows at the market on Monday. How many cows does he have now?"
+    chosen = {"pA": {"question": q, "family_seed_id": "f1", "perturbation": "original"},
+              "pB": {"question": q.replace("Monday", "Friday"), "family_seed_id": "f1", "perturbation": "names"},
+              "pC": {"question": q.replace("Monday", "Friday"), "family_seed_id": "f2", "perturbation": "original"},
+              "pD": {"question": "Something else entirely, about trains.", "family_seed_id": "f3",
+                     "perturbation": "original"}}
+    groups, dropped = _collapse_duplicates(policy_from_dict({"dedup": {"similarity": 0.7}}), chosen)
+    assert dropped == 1 and set(chosen) == {"pA", "pB", "pD"}
+    assert groups.find("f1") == groups.find("f2") != groups.find("f3")
