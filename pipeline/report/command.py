@@ -71,16 +71,16 @@ def register(app: typer.Typer) -> None:
     def report_command(
         root: RootOpt = None,
         export: Annotated[str | None, typer.Option(
-            "--export", help="Export name under <root>/exports (default: the newest one there, if any).",
+            "--export", metavar="NAME", help="Export name under <root>/exports (default: the newest one there, if any).",
             show_default=False)] = None,
         runs: Annotated[list[Path] | None, typer.Option(
-            "--runs", help="Trainer output folder holding metrics.jsonl (repeatable; default: every one under "
+            "--runs", metavar="DIR", help="Trainer output folder holding metrics.jsonl (repeatable; default: every one under "
                            "<root>/runs).", show_default=False)] = None,
         eval_file: Annotated[Path | None, typer.Option(
-            "--eval", help="JSON written by `stratagem eval --json` (default: <root>/runs/eval.json if present).",
+            "--eval", metavar="FILE", help="JSON written by `stratagem eval --json` (default: <root>/runs/eval.json if present).",
             show_default=False)] = None,
         out_file: Annotated[Path | None, typer.Option(
-            "--out", help="HTML file to write (default: <root>/report.html).", show_default=False)] = None,
+            "--out", metavar="FILE.html", help="HTML file to write (default: <root>/report.html).", show_default=False)] = None,
     ) -> None:
         """Write one static HTML file (plots embedded, no server, no network) showing counts per stage and
         quarantine reasons, strategy labels, spans per trajectory, agreement between annotators and gold,

@@ -208,8 +208,9 @@ def gather_lake(lake, data: ReportData) -> None:
     if "runs" in data.tables:
         data.runs = _runs(lake)
     if "quarantine" in data.tables:
-        data.quarantine = [{"stage": s, "reason": r, "n": int(n)} for s, r, n in lake.rows(
-            "SELECT stage, reason, count(*) FROM quarantine GROUP BY ALL ORDER BY 3 DESC, 1, 2 LIMIT 50")]
+        data.quarantine = [{"stage": s, "reason": r, "n": int(n), "example": loc} for s, r, n, loc in lake.rows(
+            "SELECT stage, reason, count(*), min(locator) FROM quarantine GROUP BY stage, reason "
+            "ORDER BY 3 DESC, 1, 2 LIMIT 50")]
     if data.tables.get("spans"):
         data.labels, data.spans_per_trajectory = _label_counts(lake)
         names = sorted(n for n in data.labels if n != GOLD) + ([GOLD] if GOLD in data.labels else [])

@@ -76,7 +76,8 @@ def render(data: ReportData) -> str:
     figures = {
         "tables": plots.bar_counts({k: v for k, v in data.tables.items() if v}, "rows per table"),
         "quarantine": plots.bar_counts({f"{q['stage']}: {q['reason'][:60]}": q["n"] for q in data.quarantine[:15]},
-                                       "quarantined inputs by stage and reason", colour="#c44e52"),
+                                       "quarantined inputs by stage and reason", colour="#c44e52")
+        if len(data.quarantine) > 1 else None,
         "labels": plots.label_distribution(data.labels, tax),
         "spans": plots.spans_histogram(data.spans_per_trajectory),
         "agreement": plots.agreement_heatmaps(data.agreement),
