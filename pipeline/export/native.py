@@ -78,4 +78,4 @@ def read_native(lake, snapshot_id: int, curate_run_id: str, *, max_prompt_chars:
         keep = ok if keep is None else pc.and_(keep, ok)
     if keep is not None and n:
         table = table.filter(keep)
-    return table, filtered
+    return table.combine_chunks(), filtered

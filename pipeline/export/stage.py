@@ -167,8 +167,14 @@ def write_formats(table, splits: list[str], folder: Path, on_file=lambda: None) 
     """data.parquet plus the four adapter files of every split, written in parallel threads
     (polars and pyarrow release the GIL while encoding)."""
     jobs = [lambda: write_parquet(table, folder / "data.parquet")]
-    for split in splits:
-        jobs += split_jobs(table.filter(pc.equal(table["split"], split)), folder / split)
+    counts = _counts(table)
+    offset = 0
+    for split in splits:  # rows come grouped by split (read_native's order): slices share the buffers
+        part = table.slice(offset, counts[split])
+        offset += counts[split]
+        if pc.count_distinct(part["split"]).as_py() != 1:
+            raise AssertionError("native rows are not grouped by split")
+        jobs += split_jobs(part, folder / split)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for future in [pool.submit(job) for job in jobs]:
             future.result()
