@@ -23,11 +23,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import duckdb
 import typer
 
+from annotators.llm import public_url
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import LLMCall, Trajectory, content_id, normalise_text, text_sha, to_arrow
 from warehouse import Lake, LakeError, RunReport
@@ -38,15 +39,6 @@ PROMPT_VERSION = "generate-v1"
 
 def prompt_messages(question: str) -> list[dict]:
     return [{"role": "user", "content": question + PROMPT_SUFFIX}]
-
-
-def public_url(url: str) -> str:
-    """The endpoint without credentials or query string, safe to store in a run's config."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def select_problem_ids(lake: Lake, where: str) -> list[str]:
@@ -181,7 +173,7 @@ def register(app: typer.Typer) -> None:
         from annotators.llm.prices import PriceError
         from warehouse.lake import resolve_root
 
-        if not urlsplit(base_url).scheme in ("http", "https") or not urlsplit(base_url).hostname:
+        if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).hostname:
             fail(f"--base-url {public_url(base_url)!r} is not an http(s) URL")
         problem_ids = None
         if where is not None:

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from annotators.llm.client import LLMClient
 from llm_server import LLMTestServer
 from pipeline.cli import app
-from pipeline.generate import generate, public_url
+from annotators.llm import public_url
+from pipeline.generate import generate
 from schemas import Problem, content_id, normalise_text, to_arrow
 from warehouse import Lake
 

@@ -13,6 +13,17 @@ factories for the name "llm" to the annotator registry.
 """
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
+
+def public_url(url: str) -> str:
+    """The endpoint without credentials or query string: safe to print or store in a run's config."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
 
 def make_tagger(**kwargs):
     from annotators.llm.tagger import LLMTagger

@@ -45,6 +45,7 @@ from instructor.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
 
 from annotators.base import LLMUsage
+from annotators.llm import public_url
 from annotators.llm.cache import RequestCache, json_sha, request_key
 from annotators.llm.prices import PriceTable, load_prices
 
@@ -364,7 +365,7 @@ class Session:
                     await c.sleep(wait)
                     continue
                 if isinstance(cause, openai.APIConnectionError) and not isinstance(cause, openai.APITimeoutError):
-                    raise EndpointUnreachable(f"cannot reach the LLM endpoint {c.base_url}: "
+                    raise EndpointUnreachable(f"cannot reach the LLM endpoint {public_url(c.base_url)}: "
                                               f"{c.scrub(str(cause.__cause__ or cause))}") from None
                 status, message = _classify(cause, attempts)
                 return Outcome(key, error=c.scrub(message), status=status)
