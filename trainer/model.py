@@ -118,8 +118,11 @@ def load_model(spec: str | ModelSpec, device: str = "auto", dtype: str = "auto",
         folder, name = str(spec.path.parent), spec.path.name
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        # weights are dequantised on load: drop the GGUF quantizer so checkpoints save as plain safetensors
+        model.hf_quantizer = None
         if getattr(model.config, "quantization_config", None) is not None:
-            del model.config.quantization_config  # weights are dequantised on load; a plain checkpoint follows
+            del model.config.quantization_config
+        model.config.architectures = [type(model).__name__]
     else:
         tokenizer = AutoTokenizer.from_pretrained(spec.path)
         model = AutoModelForCausalLM.from_pretrained(spec.path, use_safetensors=True, dtype=dt)

@@ -40,6 +40,7 @@ class TrainResult:
     metrics_path: Path
     steps: int
     last_metrics: dict
+    param_digest: str = ""         # sha256 of this rank's final parameters
 
 
 def _dist_init() -> tuple[int, int]:
@@ -181,7 +182,7 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
         writer.close()
     if world > 1:
         dist.barrier()
-    return TrainResult(out, final, out / "metrics.jsonl", cfg.max_steps, metrics)
+    return TrainResult(out, final, out / "metrics.jsonl", cfg.max_steps, metrics, param_digest(policy))
 
 
 def _apply(model, params, opt, sched, cfg: TrainConfig, world: int) -> float:
