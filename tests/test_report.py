@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from pipeline.report import ReportError, build_report
 from pipeline.report.command import register
+from pipeline.report.gather import stage_totals
 from pipeline.report.render import highlight_spans
 from schemas import Problem, Span, Strategy, Trajectory, content_id, normalise_text, text_sha, to_arrow
 from test_report_fixtures import demo_root
@@ -86,6 +87,9 @@ def test_report_shows_every_stage(report: Path, demo: Path):
     for stage in ("ingest", "verify", "annotate", "describe", "curate"):
         assert f"<td>{stage}</td>" in html
     assert "Nothing was quarantined" not in html  # the broken sample line was
+    # per-stage totals: ingest read 73 lines, accepted 72, quarantined 1, no duplicates
+    assert re.search(r'<td>ingest</td><td class="num">1</td><td class="num ">0</td>\s*<td class="num">73</td>'
+                     r'<td class="num">72</td><td class="num">1</td>\s*<td class="num">0</td>', html)
     with Lake.open(demo, read_only=True) as lake:
         reasons = [r[0] for r in lake.rows("SELECT DISTINCT reason FROM quarantine")]
         n_spans = lake.scalar("SELECT count(*) FROM spans WHERE annotator = 'rules'")
@@ -102,6 +106,17 @@ def test_report_shows_every_stage(report: Path, demo: Path):
 
 def _escaped(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;")
+
+
+def test_stage_totals_sum_runs_and_leave_unknown_counts_empty():
+    runs = [{"stage": "ingest", "status": "ok", "seconds": 1.5, "counts": {"read": 3, "accepted": 2, "quarantined": 1}},
+            {"stage": "verify", "status": "ok", "seconds": None, "counts": {"read": 2, "correct": 2}},
+            {"stage": "ingest", "status": "failed", "seconds": 0.5, "counts": {"read": 4, "accepted": 4}}]
+    assert stage_totals(runs) == [
+        {"stage": "ingest", "runs": 2, "failed": 1, "read": 7, "accepted": 6, "quarantined": 1, "duplicates": None,
+         "seconds": 2.0},
+        {"stage": "verify", "runs": 1, "failed": 0, "read": 2, "accepted": None, "quarantined": None, "duplicates": None,
+         "seconds": 0.0}]
 
 
 def test_highlight_spans_escapes_and_colours():

@@ -22,6 +22,7 @@ GOLD = "gold"
 AGREEMENT_DOCS = 1000   # trajectories per comparison (first by id): stable figures at any lake size
 EXAMPLES = 3            # trajectories rendered with their spans
 STRATEGY_EXAMPLES = 4   # strategy descriptions shown in full
+RUNS_SHOWN = 30         # latest stage runs listed one by one (every run counts in the per-stage totals)
 
 
 class ReportError(ValueError):
@@ -35,6 +36,7 @@ class ReportData:
     taxonomy: Taxonomy | None = None
     tables: dict[str, int] = field(default_factory=dict)             # table -> rows
     runs: list[dict] = field(default_factory=list)                   # one per stage run, oldest first
+    stages: list[dict] = field(default_factory=list)                 # per stage: runs and summed counts
     quarantine: list[dict] = field(default_factory=list)             # stage, reason, n
     labels: dict[str, dict[str, int]] = field(default_factory=dict)  # annotator -> label -> spans
     spans_per_trajectory: dict[str, dict[int, int]] = field(default_factory=dict)  # annotator -> spans -> trajectories
@@ -80,6 +82,23 @@ def _runs(lake) -> list[dict]:
                      "seconds": seconds, "counts": json.loads(counts) if counts else {},
                      "tokens_in": t_in or 0, "tokens_out": t_out or 0, "cost_usd": cost})
     return runs
+
+
+def stage_totals(runs: list[dict]) -> list[dict]:
+    """Per stage, in order of first run: runs, failed runs, and the counts every stage keeps, summed."""
+    stages: dict[str, dict] = {}
+    for run in runs:
+        row = stages.setdefault(run["stage"], {"stage": run["stage"], "runs": 0, "failed": 0, "read": None,
+                                               "accepted": None, "quarantined": None, "duplicates": None,
+                                               "seconds": 0.0})
+        row["runs"] += 1
+        row["failed"] += run["status"] != "ok"
+        row["seconds"] += run["seconds"] or 0.0
+        for key in ("read", "accepted", "quarantined", "duplicates"):
+            value = run["counts"].get(key)
+            if isinstance(value, int):  # None: no run of this stage keeps that count
+                row[key] = (row[key] or 0) + value
+    return list(stages.values())
 
 
 def _label_counts(lake) -> tuple[dict, dict]:
@@ -207,6 +226,7 @@ def gather_lake(lake, data: ReportData) -> None:
     data.tables = _lake_tables(lake)
     if "runs" in data.tables:
         data.runs = _runs(lake)
+        data.stages = stage_totals(data.runs)
     if "quarantine" in data.tables:
         data.quarantine = [{"stage": s, "reason": r, "n": int(n), "example": loc} for s, r, n, loc in lake.rows(
             "SELECT stage, reason, count(*), min(locator) FROM quarantine GROUP BY stage, reason "

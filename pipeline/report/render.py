@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from pipeline.report import plots
-from pipeline.report.gather import ReportData, ReportError, gather
+from pipeline.report.gather import RUNS_SHOWN, ReportData, ReportError, gather
 
 TEMPLATE = "report.html.j2"
 
@@ -90,7 +90,7 @@ def render(data: ReportData) -> str:
         run["figure"] = plots.training_curves(run)
         run["last"] = run["metrics"][-1] if run["metrics"] else {}
     return _environment().get_template(TEMPLATE).render(
-        d=data, figures=figures, span_stats=span_stats, colours=colours, labels=tax.labels,
+        d=data, figures=figures, span_stats=span_stats, run_limit=RUNS_SHOWN, colours=colours, labels=tax.labels,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
