@@ -140,7 +140,8 @@ def _hostile_lake(root: Path) -> None:
                   start=s, end=e, label=lab, annotator_kind=kind, annotator=who, alignment="segment", run_id="r")
              for s, e, lab, kind, who in ((0, 61, "decomposition", "gold", "teacher"),
                                           (62, 86, "verification", "gold", "teacher"),
-                                          (0, 20, "decomposition", "rule", "rules"))]
+                                          (0, 20, "decomposition", "rule", "rules"),
+                                          (62, 75, "verification", "llm", "llm"))]
     with Lake.open(root) as lake:
         lake.insert("problems", to_arrow([Problem(problem_id=pid, source="hostile", question=question,
                                                   reference_answer="5")], Problem))
@@ -163,7 +164,8 @@ def test_report_escapes_data_and_says_what_is_missing(tmp_path: Path):
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(&#39;q&#39;)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "teacher" not in re.findall(r"<th>([^<]*)</th>", html)  # gold spans are listed as gold
-    assert "rules against gold, per label" in html
+    assert "rules against gold, per label" in html and "llm against gold, per label" in html
+    assert "<th>llm</th><th>rules</th><th>gold</th>" in html  # the 3 x 3 matrix, gold last
     assert "&lt;i&gt;sum&lt;/i&gt;" in html and "2 candidate descriptions" in html
     assert "flagged answer:5" in html and "<li>Add them to get 5.</li>" in html and html.count("leak-free</span>") == 2
     for message in ("No stage runs recorded", "Nothing was quarantined", "No export given", "No trainer runs given", "No evaluation given"):
