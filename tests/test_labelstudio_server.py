@@ -280,6 +280,13 @@ def test_two_annotators_edit_delete_and_strategy_choice(admin, annotators, lake)
     assert sorted(h[1:] for h in history[1:]) == [(0, 2, new_tag), (0, 3, None)]
     current = lake.rows("SELECT annotator, problem_type FROM current_strategies WHERE annotator_kind = 'human'")
     assert current == [("ls:ann1@stratagem.test", "type 1")]
+    # the last annotation of the task goes too: the task now has none, and everything is retracted
+    annotators["ann1"].request("DELETE", f"/api/annotations/{a1['id']}")
+    report = pull(lake, admin, TAX, project="two annotators")
+    assert report.counts["annotations.retracted"] == 1
+    assert human_spans(lake) == []
+    assert lake.rows("SELECT * FROM current_strategies WHERE annotator_kind = 'human'") == []
+    assert lake.scalar("SELECT count(*) FROM spans WHERE annotator_kind = 'human' AND superseded_by = 'retracted'") == 2
 
 
 def test_bad_results_and_changed_text_are_quarantined(admin, annotators, lake):

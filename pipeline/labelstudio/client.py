@@ -94,14 +94,21 @@ class LSClient:
 
     # ------------------------------------------------------------ tasks
     def iter_tasks(self, project_id: int, *, fields: str = "all", updated_since: str | None = None,
-                   page_size: int = 100, on_page: Callable[[int], None] | None = None) -> Iterator[dict]:
-        """Every task of a project (optionally only those updated after an ISO date ending
-        in Z); the page past the end answers 404, which ends the iteration."""
+                   annotated: bool | None = None, page_size: int = 100,
+                   on_page: Callable[[int], None] | None = None) -> Iterator[dict]:
+        """Every task of a project, optionally only those updated after an ISO date (it must
+        end in Z) and/or with (annotated=True) or without (False) annotations. The page past
+        the end answers 404, which ends the iteration."""
         params: dict = {"project": project_id, "fields": fields, "page_size": page_size}
+        items = []
         if updated_since:
-            params["query"] = json.dumps({"filters": {"conjunction": "and", "items": [
-                {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime",
-                 "value": updated_since}]}})
+            items.append({"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime",
+                          "value": updated_since})
+        if annotated is not None:
+            items.append({"filter": "filter:tasks:total_annotations", "operator": "greater" if annotated else "equal",
+                          "type": "Number", "value": 0})
+        if items:
+            params["query"] = json.dumps({"filters": {"conjunction": "and", "items": items}})
         page, seen = 1, 0
         while True:
             resp = self.request("GET", "/api/tasks", params=params | {"page": page}, ok=(200, 404))

@@ -3,7 +3,8 @@
     report = pull(lake, client, taxonomy, project="stratagem review")
 
 Incremental: only tasks updated since the last pull (per project, `reviews.last_pulled_at`,
-minus a safety margin; reprocessing is a no-op). Every result is validated (offsets in
+minus a safety margin; reprocessing is a no-op), read in full only when they have
+annotations (those without are listed cheaply, and only when there is something to retract). Every result is validated (offsets in
 range, `text[start:end]` equal to the stored text, labels in the taxonomy, task text
 unchanged since push) and failures are quarantined. Each annotation version gets a tag
 `p<project>.t<part>.a<annotation id>@<updated_at>` stored as `annotator_version`:
@@ -216,9 +217,13 @@ def pull(lake, client: LSClient, taxonomy, *, project: str = DEFAULT_PROJECT, pa
     config = {"project": project, "ls_project": pid, "url": client.url, "since": since,
               "taxonomy": taxonomy.version, "full": full}
     with lake.run("review-pull", config) as run:
-        tasks = list(client.iter_tasks(pid, fields="all", updated_since=since, page_size=page_size, on_page=on_page))
-        run.count("tasks", len(tasks))
         state = _Pull(lake, run, pid, taxonomy, users)
+        tasks = list(client.iter_tasks(pid, fields="all", updated_since=since, annotated=True, page_size=page_size,
+                                       on_page=on_page))
+        if state.tags:  # tasks whose last annotation was deleted: needed only to retract what we hold
+            tasks += client.iter_tasks(pid, fields="task_only", updated_since=since, annotated=False,
+                                       page_size=max(page_size, 1000))
+        run.count("tasks", len(tasks))
         for task in tasks:
             state.task(task)
         state.write()
