@@ -150,9 +150,19 @@ def test_server_state_busy_port_and_credentials(ls, tmp_path):
     assert proc.returncode == 2 and "already in use" in proc.stderr
     assert server.stop(tmp_path / "other") is False  # nothing of ours runs there: nothing is killed
     # the server listens on loopback only
-    listening = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
-    lines = [ln for ln in listening.splitlines() if f":{ls.port} " in ln]
-    assert lines and all("127.0.0.1:" in ln for ln in lines)
+    assert _listening_addresses(ls.port) == {"0100007F"}
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Hex local addresses of sockets in LISTEN state on `port` (from /proc/net/tcp{,6})."""
+    found = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(name).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(addr)
+    return found
 
 
 def test_unreachable_server_and_wrong_token_are_explained(ls, lake):

@@ -1,0 +1,76 @@
+"""`review push` selection policies and task building over a real lake (no server needed).
+
+    .venv/bin/pytest tests/test_labelstudio_select.py
+"""
+from __future__ import annotations
+
+import pytest
+
+from pipeline.labelstudio.client import ReviewError
+from pipeline.labelstudio.push import build_tasks, select_trajectories
+from schemas import Problem, Span, Strategy, Trajectory, content_id, text_sha, to_arrow
+from warehouse import Lake
+
+
+def _span(tid, text, start, end, label, annotator, conf, kind="rule"):
+    return Span(span_id=content_id("span", tid, start, end, label, annotator), trajectory_id=tid,
+                text_sha=text_sha(text), start=start, end=end, label=label, annotator_kind=kind,
+                annotator=annotator, confidence=conf, alignment="segment", run_id=f"run-{annotator}")
+
+
+@pytest.fixture
+def lake(tmp_path):
+    with Lake.open(tmp_path / "lake") as lake:
+        texts = {f"t{i}": f"Trajectory {i}: first find x. Let me check 😀 it. " * 3 for i in range(4)}
+        lake.insert("problems", to_arrow([Problem(problem_id="p", source="s", question="Q?")], Problem))
+        lake.insert("trajectories", to_arrow([Trajectory(trajectory_id=t, problem_id="p", teacher="x", text=x,
+                                                         text_sha=text_sha(x), n_chars=len(x))
+                                              for t, x in texts.items()], Trajectory))
+        spans = []
+        for i, (t, x) in enumerate(texts.items()):
+            spans.append(_span(t, x, 0, 10, "planning", "rules", 0.2 * (i + 1)))
+            # the LLM agrees with the rules on t0 only; on t3 it disagrees on every span
+            spans.append(_span(t, x, 0, 10, "planning" if i == 0 else "recall", "llm", 0.9))
+            if i == 3:
+                spans.append(_span(t, x, 20, 30, "verification", "llm", 0.9))
+        spans.append(_span("t1", texts["t1"], 5, 9, "exploration", "ls:a@b", None, kind="human"))
+        lake.insert("spans", to_arrow(spans, Span))
+        lake.insert("strategies", to_arrow([Strategy(
+            strategy_id=f"s{r}", problem_id="p", source_trajectory_id="t0", problem_type=f"type {r}",
+            approach="a", steps=["s"], rank=r, annotator_kind="llm", annotator="d") for r in (2, 1, 3)], Strategy))
+        yield lake
+
+
+def test_policies(lake):
+    assert sorted(select_trajectories(lake, "random", 10, None)) == ["t0", "t1", "t2", "t3"]
+    assert select_trajectories(lake, "random", 2, None, seed=1) == select_trajectories(lake, "random", 2, None, seed=1)
+    assert select_trajectories(lake, "low-confidence", 2, "rules") == ["t0", "t1"]
+    assert select_trajectories(lake, "disagreement", 4, None)[-1] == "t0"  # full agreement comes last
+    assert select_trajectories(lake, "disagreement", 1, None) != ["t0"]
+    assert select_trajectories(lake, "sql:SELECT trajectory_id FROM trajectories WHERE trajectory_id > 't1' "
+                                     "ORDER BY 1 DESC", 5, None) == ["t3", "t2"]
+    with pytest.raises(ReviewError, match="trajectory_id column"):
+        select_trajectories(lake, "sql:SELECT 1 AS x", 5, None)
+    with pytest.raises(ReviewError, match="only SELECT"):
+        select_trajectories(lake, "sql:DELETE FROM trajectories", 5, None)
+    with pytest.raises(ReviewError, match="unknown --select"):
+        select_trajectories(lake, "everything", 5, None)
+    assert lake.count("trajectories") == 4
+
+
+def test_build_tasks_parts_predictions_and_candidates(lake):
+    specs, missing = build_tasks(lake, ["t1", "nope"], annotator="rules", k=2, max_chars=60)
+    assert missing == ["nope"]
+    text = lake.scalar("SELECT text FROM trajectories WHERE trajectory_id = 't1'")
+    assert "".join(s.data["text"] for s in specs) == text and len(specs) > 1
+    assert [s.key for s in specs] == [f"t1#{i}" for i in range(len(specs))]
+    first = specs[0]
+    assert first.data["strategy_ids"] == ["s1", "s2"]  # ranked, K=2
+    assert first.data["candidates"].startswith("Candidate 1\nProblem type: type 1")
+    assert specs[1].data["candidates"].startswith("(candidate")
+    # predictions: only the chosen annotator's spans (not the human one), model_version set
+    assert [p["model_version"] for p in first.predictions] == ["rules"]
+    assert [(r["value"]["start"], r["value"]["end"]) for r in first.predictions[0]["result"]] == [(0, 10)]
+    assert all(not s.predictions for s in specs[1:]) and first.prediction_run_id == "run-rules"
+    no_pred, _ = build_tasks(lake, ["t1"], annotator=None, max_chars=60)
+    assert all(s.predictions == [] for s in no_pred)
