@@ -61,6 +61,7 @@ def test_export_folder_layout_and_types(curated_lake):
                 "counts", "files", "prompt_template", "max_prompt_chars"):
         assert key in manifest
     assert manifest["taxonomy"]["labels"][0] == "planning" and manifest["run_ids"]["curate"]
+    assert policy_from_dict(manifest["policy"]).filters.min_strategy_spans == 0  # reusable as a policy
 
     data = pq.read_table(folder / "data.parquet")
     assert data.column_names == COLUMNS
@@ -204,3 +205,18 @@ def test_cli_flag_errors(curated_lake, tmp_path):
     assert result.exit_code == 2 and "cannot read manifest" in result.output
     (tmp_path / "bad.json").write_text("{not json")
     assert "not valid JSON" in run_cli("export", "--check", tmp_path / "bad.json").output
+
+
+def test_taxonomy_changed_since_curate_is_refused(lake_root, tmp_path):
+    from schemas.taxonomy import DEFAULT_TAXONOMY
+
+    tax = tmp_path / "taxonomy.toml"
+    tax.write_bytes(DEFAULT_TAXONOMY.read_bytes())
+    with Lake.open(lake_root) as lake:
+        fill_lake(lake, make_world(3))
+        curate(lake, policy_from_dict({"taxonomy": str(tax)}))
+        assert export(lake, "ok").manifest["taxonomy"]["sha256"]
+        tax.write_bytes(DEFAULT_TAXONOMY.read_bytes() + b"\n# edited\n")
+        with pytest.raises(ExportError, match="changed since curate run"):
+            export(lake, "later")
+    assert not (lake_root / "exports" / "later").exists()

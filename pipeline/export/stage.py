@@ -103,7 +103,11 @@ def export(lake, name: str, *, curate_run: str | None = None, max_prompt_chars: 
     if config is None:
         raise ExportError(f"no curate run {run_id!r} in the lake")
     policy = json.loads(config)
+    curated_sha = policy.pop("taxonomy_sha256", None)  # recorded by curate next to the policy
     taxonomy = load_taxonomy(policy.get("taxonomy"))
+    if curated_sha and curated_sha != taxonomy.sha256:
+        raise ExportError(f"taxonomy {taxonomy.name} changed since curate run {run_id} (sha256 {curated_sha[:12]} "
+                          f"then, {taxonomy.sha256[:12]} now): run `stratagem curate` again")
     spec = {
         "schema_version": EXPORT_SCHEMA_VERSION,
         "export_name": name,
