@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
 
 from pipeline.console import RootOpt, console, fail, lake_for, print_report
+from pipeline.console import progress as progress_bar
 from pipeline.curate_logic import (SpanIn, UnionFind, consensus_annotator, consensus_precedence, consensus_vote,
                                    near_duplicate_pairs, perturbation_split, split_of, strategy_sort_key)
 from pipeline.policy import Policy, PolicyError, load_policy
@@ -165,7 +167,7 @@ def _collapse_duplicates(policy: Policy, chosen: dict[str, dict]) -> tuple[Union
     return groups, len(dropped)
 
 
-def curate(lake: Lake, policy: Policy) -> RunReport:
+def curate(lake: Lake, policy: Policy, *, progress: Progress | None = None) -> RunReport:
     """Apply `policy` to the lake as it stands; write the curated set in one run."""
     taxonomy = load_taxonomy(policy.taxonomy)
     f = policy.filters
@@ -182,7 +184,10 @@ def curate(lake: Lake, policy: Policy) -> RunReport:
         spans = _spans(lake, snap)
         drop: Counter = Counter()
         kept: list[dict] = []
-        for r in rows:
+        task = progress.add_task("curate", total=len(rows)) if progress else None
+        for i, r in enumerate(rows):
+            if task is not None and i % 1000 == 999:
+                progress.advance(task, 1000)
             if not r["has_problem"]:
                 drop["no_problem"] += 1
                 run.quarantine("trajectories", f"trajectory:{r['trajectory_id']}",
@@ -199,6 +204,8 @@ def curate(lake: Lake, policy: Policy) -> RunReport:
             else:
                 kept.append(r)
 
+        if task is not None:
+            progress.update(task, completed=len(rows))
         chosen = _choose_per_problem(policy, kept, _strategies(lake, snap), drop)
         groups, duplicates = _collapse_duplicates(policy, chosen)
         run.count("duplicates", duplicates)
@@ -243,9 +250,9 @@ def register(app: typer.Typer) -> None:
             policy = load_policy(policy_file)
         except PolicyError as exc:
             fail(str(exc))
-        with lake_for(root, holder="curate") as lake:
+        with lake_for(root, holder="curate") as lake, progress_bar(transient=True) as bar:
             try:
-                report = curate(lake, policy)
+                report = curate(lake, policy, progress=bar)
             except (CurateError, TaxonomyError, ValueError) as exc:
                 fail(str(exc).splitlines()[0])
         print_report(report)
