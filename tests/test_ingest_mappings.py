@@ -242,3 +242,22 @@ sampling = { score = { field = "scores", each = true } }
                             for t, extra in (("problems", ""), ("trajectories", ", source_file"))]
     assert tables["fast"] == tables["slow"]
     assert len(tables["fast"][1]) == 40
+
+
+def test_json_object_with_a_records_list(lake, tmp_path):
+    path = tmp_path / "wrapped.json"
+    path.write_text(json.dumps({"meta": {"v": 1}, "data": {"items": [
+        {"question": "W1?", "answer": "1", "solution": "w1"}, {"question": "W2?", "answer": "2", "solution": "w2"}]}}))
+    mapping = mapping_file(tmp_path / "wrapped.toml", """
+records = "data.items"
+[problem]
+question = "question"
+answer = "answer"
+[[trajectory]]
+text = "solution"
+teacher = { const = "t" }
+""")
+    report = ingest(lake, [path], load_mapping(mapping))
+    assert report.counts["accepted"] == 2
+    assert lake.count("quarantine") == 0
+    assert sorted(r["source_row"] for r in rows(lake, "SELECT source_row FROM trajectories")) == [0, 1]

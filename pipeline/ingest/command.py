@@ -36,13 +36,12 @@ def register(app: typer.Typer) -> None:
             = False,
         root: RootOpt = None,
     ) -> None:
-        """Ingest teacher trajectories: each record is stored, counted as a duplicate (already
-        in the lake: re-ingest is a no-op) or quarantined with its file, line and reason.
+        """Ingest teacher trajectories: each record is stored, counted as a duplicate (already in the lake: re-ingest is a no-op) or quarantined with its file, line and reason.
 
-        A mapping (TOML) says which fields hold the question, answer and solution(s): nested
-        paths (a.b[0].c), chat messages, list-valued responses, step lists, folders of
-        per-problem JSON files, constants and gold spans. See pipeline/mappings/ for examples.
-        """
+        A mapping (TOML) says which fields hold the question, answer and solution(s): nested paths (a.b[0].c), chat messages, list-valued responses, step lists, folders of per-problem JSON files, constants and gold spans. See pipeline/mappings/*.toml for examples.
+
+        Bad mappings and unreadable paths stop the command before anything is written (exit code 2).
+        """  # noqa: E501
         if list_mappings:
             for name in available_mappings():
                 out.print(f"{name:28} {load_mapping(name).description}", highlight=False)

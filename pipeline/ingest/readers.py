@@ -267,8 +267,8 @@ def parse_json_line(line: bytes) -> tuple[object, str | None]:
 
 def read_parquet(path: Path, *, block_bytes: int) -> Iterator[Batch]:
     pf = pq.ParquetFile(path)
-    per_row = max(1, pf.metadata.serialized_size and (path.stat().st_size // max(pf.metadata.num_rows, 1)))
-    rows = max(1_000, block_bytes // max(per_row, 1))
+    per_row = max(1, path.stat().st_size // max(pf.metadata.num_rows, 1))  # compressed bytes, for progress
+    rows = max(1_000, block_bytes // per_row)
     row0 = 0
     for rb in pf.iter_batches(batch_size=rows):
         frame = pl.from_arrow(pa.Table.from_batches([rb]))
