@@ -142,7 +142,9 @@ def write_card(folder: Path, meta: dict, stats: dict) -> list[str]:
              "SFTTrainer), `rl.trl.jsonl` (TRL GRPOTrainer: `solution`, `strategy`, `strategy_plan` reach reward "
              "functions), `rl.verl.parquet` (verl) and `rl.openrlhf.jsonl` (OpenRLHF, `label` is JSON text). "
              "`manifest.json` records the sha256 of every file; `stratagem export --check manifest.json` verifies "
-             "them and `stratagem export --rebuild manifest.json` rebuilds them from the lake.", "",
+             "them and `stratagem export --rebuild manifest.json` rebuilds them from the lake. The Parquet files keep "
+             "`strategy_plan` typed as list<struct<label, start, end>> even when empty; JSON readers infer types, so "
+             "a split whose plans are all empty reads best from Parquet.", "",
              "## Sources and licences", "", "| source | rows | licence |", "|---|---:|---|"]
     lines += [f"| {s} | {n:,} | {lic} |" for s, (n, lic) in stats["sources"].items()]
     for title, key in (("Splits", "splits"), ("Families", "families"), ("Perturbations", "perturbations"),
