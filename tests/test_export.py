@@ -205,6 +205,11 @@ def test_cli_flag_errors(curated_lake, tmp_path):
     assert result.exit_code == 2 and "cannot read manifest" in result.output
     (tmp_path / "bad.json").write_text("{not json")
     assert "not valid JSON" in run_cli("export", "--check", tmp_path / "bad.json").output
+    result = run_cli("export", "v1", "--root", curated_lake, "--curate-run", "no-such-run")
+    assert result.exit_code == 2 and "no curate run 'no-such-run'" in result.output
+    assert run_cli("export", "v1", "--root", curated_lake, "--out", tmp_path / "o").exit_code == 2
+    result = run_cli("export", "v1", "--root", curated_lake, "--max-prompt-tokens", "5")
+    assert result.exit_code == 2 and "needs --tokenizer" in result.output
 
 
 def test_taxonomy_changed_since_curate_is_refused(lake_root, tmp_path):
