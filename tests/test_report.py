@@ -100,7 +100,7 @@ def test_report_shows_every_stage(report: Path, demo: Path):
     assert "leak-free" in html and "Problem type:" in html
     assert "sft: sft on tiny" in html and "sgpo: sgpo on tiny" in html
     assert "sft/final" in html and "sgpo/final" in html and "test_original" in html
-    assert "Export <b>demo</b>" in html
+    assert "Export <b>demo</b>" in html and "Strategy labels in the models" not in html  # eval ran without --strategies
     assert "http://" not in html and "https://" not in html
 
 
@@ -173,9 +173,14 @@ def test_report_escapes_data_and_says_what_is_missing(tmp_path: Path):
 
 
 def test_report_of_runs_only_without_a_lake(demo: Path, tmp_path: Path):
-    out = build_report(None, export_dir=None, run_dirs=[demo / "runs" / "sgpo"], eval_json=demo / "runs" / "eval.json",
+    evaluation = json.loads((demo / "runs" / "eval.json").read_text())
+    evaluation["results"][1]["strategy_counts"] = {"planning": 3, "verification": 1}  # as `eval --strategies` writes
+    (tmp_path / "eval.json").write_text(json.dumps(evaluation))
+    out = build_report(None, export_dir=None, run_dirs=[demo / "runs" / "sgpo"], eval_json=tmp_path / "eval.json",
                        out=tmp_path / "sub" / "r.html")
     html = out.read_text()
+    assert "Strategy labels in the models' outputs" in html
+    assert re.search(r"planning</td><td class=\"num\">0</td><td class=\"num\">3</td>", html)
     assert "sgpo: sgpo on tiny" in html and "No strategy spans in the lake yet" in html
     assert "No strategy descriptions in the lake yet" in html and "No export given" in html
     assert html.count("data:image/png;base64,") == 2  # training curves + eval accuracy
