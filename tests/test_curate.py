@@ -235,3 +235,28 @@ def test_duplicate_collapse_keeps_variants_of_one_seed():
     groups, dropped = _collapse_duplicates(policy_from_dict({"dedup": {"similarity": 0.7}}), chosen)
     assert dropped == 1 and set(chosen) == {"pA", "pB", "pD"}
     assert groups.find("f1") == groups.find("f2") != groups.find("f3")
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_span = st.tuples(st.integers(0, 60), st.integers(1, 20), st.sampled_from(["planning", "recall"]),
+                  st.sampled_from(["a", "b", "c"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_span, max_size=12))
+def test_vote_properties(raw):
+    spans = [SpanIn(s, s + n, lab, "llm", who) for s, n, lab, who in raw]
+    plan, _ = consensus_vote(spans, ["llm"], min_confidence=0.0)
+    voters = {s.annotator for s in spans}
+    assert plan == sorted(plan, key=lambda p: (p[1], p[2], p[0]))
+    for label, start, end in plan:
+        assert start < end
+        for x in range(start, end):  # every covered character has a strict majority of voters
+            assert 2 * len({s.annotator for s in spans if s.label == label and s.start <= x < s.end}) > len(voters)
+    for label in ("planning", "recall"):  # spans of one label never overlap or touch
+        own = sorted((s, e) for lab, s, e in plan if lab == label)
+        assert all(e1 < s2 for (_, e1), (s2, _) in zip(own, own[1:]))
+    if len(voters) == 1:  # a single voter's spans, merged
+        covered = {x for s in spans for x in range(s.start, s.end) if s.label == "planning"}
+        assert covered == {x for lab, s, e in plan if lab == "planning" for x in range(s, e)}
