@@ -31,7 +31,6 @@ whole values), `null_if` (values meaning "missing"), `default`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tomllib
 from pathlib import Path
@@ -261,7 +260,3 @@ def load_mapping(name_or_path: str | Path | None = None) -> Mapping:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "mapping"
         raise MappingError(f"mapping {path}: {where}: {err['msg']}") from exc
-
-
-def mapping_config(mapping: Mapping) -> str:
-    return json.dumps(mapping.model_dump(mode="json", exclude={"sha256"}), sort_keys=True)

@@ -13,7 +13,6 @@ travel with the batch as per-record errors, with the line or row they came from.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
