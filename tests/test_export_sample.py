@@ -22,15 +22,21 @@ from schemas import load_taxonomy
 from warehouse import Lake
 
 
+def ingest_and_annotate(lake, path, mapping: str, k: int = 3) -> None:
+    """ingest -> verify -> rules annotate -> rules describe, the stages before curation."""
+    taxonomy = load_taxonomy()
+    ingest(lake, [path], load_mapping(mapping))
+    verify(lake)
+    annotate(lake, get_tagger("rules", taxonomy=taxonomy), taxonomy=taxonomy)
+    describe(lake, get_describer("rules", k=k, taxonomy=taxonomy))
+
+
 def test_sample_to_export_end_to_end(tmp_path, lake_root):
     sample = tmp_path / "sample.jsonl"
     n = write_sample(sample, 40, seed=0)
     taxonomy = load_taxonomy()
     with Lake.open(lake_root) as lake:
-        ingest(lake, [sample], load_mapping("stratagem-sample"))
-        verify(lake)
-        annotate(lake, get_tagger("rules", taxonomy=taxonomy), taxonomy=taxonomy)
-        describe(lake, get_describer("rules", k=3, taxonomy=taxonomy))
+        ingest_and_annotate(lake, sample, "stratagem-sample")
         report = curate(lake, load_policy())
         c = report.counts
         assert c["read"] == n
@@ -65,12 +71,8 @@ def test_gsm_plus_variants_stay_with_their_seeds(shared_data, tmp_path, lake_roo
     head = tmp_path / "gsmplus_head.jsonl"
     with open(shared_data / "gsm-plus" / "gsmplus_testmini.jsonl", encoding="utf-8") as src:
         head.write_text("".join(line for _, line in zip(range(400), src)), encoding="utf-8")
-    taxonomy = load_taxonomy()
     with Lake.open(lake_root) as lake:
-        ingest(lake, [head], load_mapping("gsm-plus"))
-        verify(lake)
-        annotate(lake, get_tagger("rules", taxonomy=taxonomy), taxonomy=taxonomy)
-        describe(lake, get_describer("rules", k=2, taxonomy=taxonomy))
+        ingest_and_annotate(lake, head, "gsm-plus", k=2)
         # GSM8K-style solutions rarely carry strategy cues: keep rows without spans here
         report = curate(lake, policy_from_dict({"filters": {"min_strategy_spans": 0},
                                                 "splits": {"train": 0.5, "val": 0.1, "test": 0.4}}))
