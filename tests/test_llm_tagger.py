@@ -129,6 +129,16 @@ def test_locate_quote_exact_then_fuzzy():
 
 
 @settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 50), max_size=60), st.integers(1, 10), st.integers(0, 9), st.integers(1, 120))
+def test_windows_cover_every_segment(lengths, size, overlap, max_chars):
+    overlap = min(overlap, size - 1)
+    ws = windows(lengths, size, overlap, max_chars)
+    covered = {i for lo, hi in ws for i in range(lo, hi)}
+    assert covered == set(range(len(lengths)))
+    assert all(hi - lo <= size for lo, hi in ws) and all(a[0] < b[0] for a, b in zip(ws, ws[1:]))
+
+
+@settings(max_examples=60, deadline=None)
 @given(st.text(min_size=1, max_size=200), st.data())
 def test_located_quotes_are_valid_offsets(text, data):
     start = data.draw(st.integers(0, len(text) - 1))
@@ -143,9 +153,12 @@ def test_located_quotes_are_valid_offsets(text, data):
 
 
 def test_windows_and_merge():
-    assert windows(0, 40, 8) == [] and windows(10, 40, 8) == [(0, 10)]
-    ws = windows(100, 40, 8)
-    assert ws[0] == (0, 40) and ws[-1][1] == 100 and all(b[0] < a[1] for a, b in zip(ws, ws[1:]))
+    assert windows([], 40, 8) == [] and windows([5] * 10, 40, 8) == [(0, 10)]
+    ws = windows([5] * 100, 40, 8)
+    assert ws == [(0, 40), (32, 72), (64, 100)]
+    by_chars = windows([100] * 10, 40, 1, max_chars=350)  # 3 segments fit in 350 characters
+    assert by_chars == [(0, 3), (2, 5), (4, 7), (6, 9), (8, 10)]
+    assert windows([1000, 10, 10], 40, 8, max_chars=50) == [(0, 1), (1, 3)]  # a long segment still gets a window
     merged = merge_spans([SpanOut(0, 10, "recall"), SpanOut(5, 20, "recall"), SpanOut(5, 8, "planning")])
     assert merged == [SpanOut(0, 20, "recall", None, "segment"), SpanOut(5, 8, "planning")]
 
@@ -177,3 +190,13 @@ def test_describer_flags_leaking_candidates(server, tmp_path):
     # the server's description contains no numbers; a reference answer that is a word it uses leaks
     [r] = d.describe([DescribeItem("p1", "Which step comes last?", "problem", None, None)])
     assert r.candidates[0].leakage_flags == ["answer:problem"]
+
+
+def test_describer_score_prefers_clear_and_faithful():
+    from annotators.llm.describer import StrategyAnswer, score
+
+    good = StrategyAnswer(problem_type="rate problem", approach="Set up the rates, combine them, then check.",
+                          steps=["Write each rate.", "Combine the rates.", "Check the result."])
+    thin = StrategyAnswer(problem_type="rate problem", approach="Just do it.", steps=["Solve."])
+    assert score(good) > score(thin)
+    assert score(good, ["verification"]) > score(good, []) == score(good, ["exploration"])

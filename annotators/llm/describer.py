@@ -15,6 +15,7 @@ being general and clear. The describe stage excludes flagged ones.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -41,13 +42,22 @@ class StrategyAnswer(BaseModel):
         return steps
 
 
-def score(d: StrategyAnswer) -> float:
-    """Higher is better: a moderate number of concise steps and a substantive approach."""
+def score(d: StrategyAnswer, seen_labels: Sequence[str] = ()) -> float:
+    """Higher is better. Clear: a moderate number of concise steps and a substantive approach;
+    faithful: a small bonus per strategy seen in the solution's spans that the text names
+    (leaks are ranked apart, by their flags)."""
     n = len(d.steps)
-    s = 1.0 - 0.1 * max(0, 2 - n) - 0.05 * max(0, n - 8)
+    s = 0.8 - 0.1 * max(0, 2 - n) - 0.05 * max(0, n - 8)
     s -= 0.1 * sum(len(step) > 300 for step in d.steps)
     s -= 0.1 * (len(d.approach) < 30)
+    text = " ".join([d.approach, *d.steps]).lower()
+    s += min(0.2, 0.05 * sum(_LABEL_WORDS.get(label, label) in text for label in set(seen_labels)))
     return round(max(0.0, s), 4)
+
+
+_LABEL_WORDS = {"planning": "plan", "decomposition": "break", "recall": "recall", "case_analysis": "case",
+                "exploration": "try", "backward_chaining": "backward", "verification": "check",
+                "backtracking": "revis"}
 
 
 def system_prompt(taxonomy: Taxonomy) -> str:
@@ -98,8 +108,9 @@ class LLMDescriber(LLMAnnotator, Describer):
         if not candidates:
             return DescribeResult(item.problem_id, item.trajectory_id, error=f"no valid candidate: {errors[0]}",
                                   calls=calls)
-        ranked = sorted(candidates, key=lambda c: (bool(c[1]), -score(c[0])))
-        out = [Description(d.problem_type, d.approach, list(d.steps), flags, score(d), rank)
+        seen = [s.label for s in item.spans]
+        ranked = sorted(candidates, key=lambda c: (bool(c[1]), -score(c[0], seen)))
+        out = [Description(d.problem_type, d.approach, list(d.steps), flags, score(d, seen), rank)
                for rank, (d, flags) in enumerate(ranked, start=1)]
         return DescribeResult(item.problem_id, item.trajectory_id, candidates=out, calls=calls)
 

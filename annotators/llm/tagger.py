@@ -113,18 +113,23 @@ def _fuzzy(text: str, quote: str, start: int, end: int) -> tuple[int, int, str] 
     return (start + s, start + e, "fuzzy") if s < e else None
 
 
-def windows(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
-    """Half-open index ranges over n segments, each `size` long, overlapping by `overlap`."""
-    if n <= size:
-        return [(0, n)] if n else []
-    step = max(1, size - overlap)
-    out, lo = [], 0
-    while True:
-        hi = min(n, lo + size)
+def windows(lengths: list[int], size: int, overlap: int, max_chars: int | None = None) -> list[tuple[int, int]]:
+    """Half-open index ranges over segments of the given lengths: at most `size` segments and
+    (beyond the first segment) `max_chars` characters each, consecutive ranges sharing up to
+    `overlap` segments. Every segment is in at least one range."""
+    n = len(lengths)
+    out: list[tuple[int, int]] = []
+    lo = 0
+    while lo < n:
+        hi, chars = lo + 1, lengths[lo]
+        while hi < n and hi - lo < size and (max_chars is None or chars + lengths[hi] <= max_chars):
+            chars += lengths[hi]
+            hi += 1
         out.append((lo, hi))
         if hi == n:
-            return out
-        lo += step
+            break
+        lo = max(lo + 1, hi - overlap)
+    return out
 
 
 def merge_spans(spans: list[SpanOut]) -> list[SpanOut]:
@@ -159,19 +164,21 @@ class LLMTagger(LLMAnnotator, Tagger):
     Args: the `LLMClient` arguments (base_url, model, concurrency, max_retries, timeout_s,
     api_key_env, cache_dir, prices_path, mode, validation_retries), plus
         taxonomy: a Taxonomy or path (default: the packaged one)
-        window_segments / window_overlap: segments per request and overlap between windows
+        window_segments / window_overlap / window_chars: segments and characters per request,
+            segments shared by consecutive windows
         max_text_chars: longer texts become an error result instead of hundreds of calls
         temperature / max_tokens: sampling for the tagging requests (max_tokens default:
             $STRATAGEM_LLM_MAX_TOKENS or 1024; the stage CLIs pass no such flag)
     """
 
     def __init__(self, *, base_url: str, model: str, taxonomy: Taxonomy | str | Path | None = None,
-                 window_segments: int = 40, window_overlap: int = 8, max_text_chars: int = 200_000,
+                 window_segments: int = 40, window_overlap: int = 8, window_chars: int = 12_000,
+                 max_text_chars: int = 200_000,
                  temperature: float = 0.0, max_tokens: int | None = None, **client_kwargs):
         self.setup(base_url, model, taxonomy, PROMPT_VERSION, temperature, max_tokens, 1024, client_kwargs)
         if window_segments < 1 or not 0 <= window_overlap < window_segments:
             raise ValueError("need window_segments >= 1 and 0 <= window_overlap < window_segments")
-        self.window_segments, self.window_overlap = window_segments, window_overlap
+        self.window_segments, self.window_overlap, self.window_chars = window_segments, window_overlap, window_chars
         self.max_text_chars = max_text_chars
         self._system = system_prompt(self.taxonomy)
 
@@ -189,7 +196,8 @@ class LLMTagger(LLMAnnotator, Tagger):
         spans: list[SpanOut] = []
         calls: list[LLMUsage] = []
         error = None
-        for lo, hi in windows(len(segments), self.window_segments, self.window_overlap):
+        lengths = [e - s for s, e in segments]
+        for lo, hi in windows(lengths, self.window_segments, self.window_overlap, self.window_chars):
             outcome = await session.chat(
                 self._messages(item, text, segments, lo, hi), sampling=self.sampling, prompt_version=self.version,
                 response_model=TagAnswer,
