@@ -261,3 +261,19 @@ teacher = { const = "t" }
     assert report.counts["accepted"] == 2
     assert lake.count("quarantine") == 0
     assert sorted(r["source_row"] for r in rows(lake, "SELECT source_row FROM trajectories")) == [0, 1]
+
+
+def test_empty_or_wrong_response_lists_are_quarantined_not_dropped(lake, tmp_path):
+    path = write_jsonl(tmp_path / "r.jsonl", [
+        {"question": "A?", "answer": "1", "responses": ["a", "b"]},          # no scores at all
+        {"question": "B?", "answer": "1", "responses": []},
+        {"question": "C?", "answer": "1", "responses": None, "scores": [True]},
+        {"question": "D?", "answer": "1", "responses": "not a list"}])
+    report = ingest(lake, [path], load_mapping("list-responses"))
+    c = report.counts
+    assert (c["read"], c["accepted"], c["quarantined"]) == (5, 2, 3)
+    reasons = dict(lake.rows("SELECT locator, reason FROM quarantine"))
+    assert reasons == {f"{path}:2 response[0]": "missing solution text (field 'responses')",
+                       f"{path}:3 response[0]": "missing solution text (field 'responses')",
+                       f"{path}:4": "field 'responses' is text, expected a list"}
+    assert {json.loads(s)["score"] for (s,) in lake.rows("SELECT sampling FROM trajectories")} == {None}

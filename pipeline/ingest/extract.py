@@ -331,10 +331,15 @@ def finish_trajectories(raw: pl.DataFrame, mapping: Mapping, i: int) -> pl.DataF
         "_pos", *[pl.col(c).alias(c[len(pre):]) for c in raw.columns if c.startswith(pre)])
     extra: dict[str, pl.Expr] = {}
     if t.text.each:
-        frame = frame.with_columns(_elem=pl.int_ranges(0, pl.col("text").list.len().fill_null(0))).explode(["text", "_elem"])
+        # an empty or missing list is one candidate with no text (quarantined, never dropped)
+        n = pl.col("text").list.len().fill_null(0)
+        frame = frame.with_columns(text=pl.when(n > 0).then(pl.col("text")).otherwise(pl.lit([None], dtype=pl.List(pl.String))),
+                                   _elem=pl.int_ranges(0, pl.max_horizontal(n, 1))).explode(["text", "_elem"])
         each = [f"s.{k}" for k, s in t.sampling.items() if s.each]
-        if each:
-            frame = frame.with_columns([pl.col(c).list.get(pl.col("_elem"), null_on_oob=True) for c in each])
+        if each:  # a per-element field absent from the whole batch has no list type: all null
+            frame = frame.with_columns([pl.col(c).list.get(pl.col("_elem"), null_on_oob=True)
+                                        if isinstance(frame.schema[c], pl.List) else pl.lit(None).alias(c)
+                                        for c in each])
         extra["index"] = pl.col("_elem")
     else:
         frame = frame.with_columns(_elem=pl.lit(None, dtype=pl.Int64))
