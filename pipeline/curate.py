@@ -2,6 +2,7 @@
 
     stratagem curate                          # the default policy (pipeline/policies/default.toml)
     stratagem curate --policy my-policy.toml
+    stratagem curate --print-default-policy > my-policy.toml   # the documented default, to edit
 
     from pipeline.curate import curate
     report = curate(lake, load_policy())      # RunReport; rows land in table `curated` under report.run_id
@@ -28,7 +29,7 @@ from pipeline.console import RootOpt, console, fail, lake_for, print_report
 from pipeline.console import progress as progress_bar
 from pipeline.curate_logic import (SpanIn, UnionFind, consensus_annotator, consensus_precedence, consensus_vote,
                                    near_duplicate_pairs, perturbation_split, split_of, strategy_sort_key)
-from pipeline.policy import Policy, PolicyError, load_policy
+from pipeline.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
 from schemas import CuratedRow, PlanSpan, TaxonomyError, load_taxonomy, to_arrow
 from warehouse import Lake, RunReport
 
@@ -243,9 +244,14 @@ def register(app: typer.Typer) -> None:
             "--policy", help="Curation policy TOML (default: pipeline/policies/default.toml, documented there).",
             show_default=False)] = None,
         root: RootOpt = None,
+        print_default: Annotated[bool, typer.Option(
+            "--print-default-policy", help="Print the documented default policy (to copy and edit), then exit.")] = False,
     ) -> None:
         """Resolve consensus spans, pick a strategy and a trajectory per problem, apply the filters,
         collapse near-duplicates and assign leak-free family splits; record the curated set with its run."""
+        if print_default:
+            typer.echo(DEFAULT_POLICY.read_text(encoding="utf-8"), nl=False)
+            return
         try:
             policy = load_policy(policy_file)
         except PolicyError as exc:

@@ -44,6 +44,13 @@ def test_bad_policy_is_one_clear_line(data, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+def test_printed_default_policy_loads_back(tmp_path):
+    result = CliRunner().invoke(app, ["curate", "--print-default-policy"])
+    assert result.exit_code == 0
+    (tmp_path / "p.toml").write_text(result.stdout)
+    assert load_policy(tmp_path / "p.toml") == Policy()
+
+
 def test_policy_file_errors_via_cli(tmp_path):
     bad = tmp_path / "p.toml"
     bad.write_text('[filters]\nmax_char = 3\n')
