@@ -50,7 +50,7 @@ def _check_annotator(lake: Lake, policy: Policy, snapshot: int) -> None:
 def _candidates(lake: Lake, snapshot: int, with_text: bool) -> list[dict]:
     text = "t.text" if with_text else "NULL AS text"
     return lake.query(f"""
-        SELECT t.trajectory_id, t.problem_id, t.text_sha, t.n_chars, {text}, p.problem_id IS NOT NULL AS has_problem,
+        SELECT t.trajectory_id, t.problem_id, t.text_sha, t.n_chars, t.truncated, {text}, p.problem_id IS NOT NULL AS has_problem,
                p.source, p.question, p.perturbation, coalesce(p.family_seed_id, p.problem_id) AS family_seed_id,
                v.is_correct
         FROM trajectories t AT (VERSION => $s)
@@ -93,6 +93,8 @@ def _filter_reason(r: dict, f) -> str | None:
     """Why a trajectory is left out by the policy's [filters], or None."""
     if r["source"] in f.exclude_sources:
         return "excluded_source"
+    if f.exclude_truncated and r["truncated"]:
+        return "truncated"
     if f.correct_only and r["is_correct"] is None:
         return "not_verified"
     if f.correct_only and not r["is_correct"]:

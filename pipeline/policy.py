@@ -64,6 +64,7 @@ class StrategyPolicy(_Section):
 
 class FilterPolicy(_Section):
     correct_only: bool = True
+    exclude_truncated: bool = True
     min_chars: int = Field(1, ge=0)
     max_chars: int | None = Field(None, ge=1)
     tokenizer: str | None = None

@@ -110,23 +110,30 @@ def test_strategy_choice_and_trajectory_choice(lake_root):
         assert [r["strategy_id"] for r in rows] == [fam["strategies"][2].strategy_id]
 
 
+def truncated_family(index: int) -> dict:
+    fam = make_family(index, perturbations=())
+    fam["trajectories"] = [t.model_copy(update={"truncated": True}) for t in fam["trajectories"]]
+    return fam
+
+
 def test_filters_and_counts(lake_root):
     world = merge(make_world(6, perturbations=()),
                   make_family(50, perturbations=(), correct=False),
                   make_family(51, perturbations=(), with_spans=False),
                   make_family(52, perturbations=(), with_strategy=False),
-                  make_family(53, perturbations=(), source="banned"))
+                  make_family(53, perturbations=(), source="banned"),
+                  truncated_family(54))
     with Lake.open(lake_root) as lake:
         fill_lake(lake, world)
         policy = policy_from_dict({"filters": {"exclude_sources": ["banned"]}})
         report = curate(lake, policy)
         c = report.counts
         check_invariant(c)
-        assert (c["read"], c["accepted"]) == (10, 6)
+        assert (c["read"], c["accepted"]) == (11, 6)
         assert c["dropped.incorrect"] == c["dropped.too_few_spans"] == c["dropped.no_strategy"] == 1
-        assert c["dropped.excluded_source"] == 1
+        assert c["dropped.excluded_source"] == c["dropped.truncated"] == 1
         short = curate(lake, policy_from_dict({"filters": {"max_chars": 20}})).counts
-        assert short["dropped.length_chars"] == 9 and short["accepted"] == 0
+        assert short["dropped.length_chars"] == 9 and short["dropped.truncated"] == 1 and short["accepted"] == 0
         check_invariant(short)
         run = lake.rows("SELECT stage, status FROM runs WHERE run_id = ?", [report.run_id])
         assert run == [("curate", "ok")]
