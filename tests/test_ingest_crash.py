@@ -13,7 +13,7 @@ from pathlib import Path
 from pipeline.ingest import ingest, load_mapping
 from warehouse import Lake
 
-N_FILES, PER_FILE = 6, 1500
+N_FILES, PER_FILE = 6, 1000
 TABLES = {"problems": "problem_id", "trajectories": "trajectory_id", "spans": "span_id"}
 
 
