@@ -149,6 +149,10 @@ def test_server_state_busy_port_and_credentials(ls, tmp_path):
                            "--dir", str(tmp_path / "other")], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "already in use" in proc.stderr
     assert server.stop(tmp_path / "other") is False  # nothing of ours runs there: nothing is killed
+    shown = subprocess.run([sys.executable, "-m", "pipeline.cli", "labelstudio", "status", "--json", "--dir", ls.folder],
+                           cwd=REPO, capture_output=True, text=True)
+    assert json.loads(shown.stdout)["url"] == ls.url
+    assert ls.token not in shown.stdout and ls.password not in shown.stdout
     # the server listens on loopback only
     assert _listening_addresses(ls.port) == {"0100007F"}
 
