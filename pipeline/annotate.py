@@ -136,6 +136,13 @@ def build_tagger(annotator: str, taxonomy: Taxonomy, **options) -> Tagger:
         fail(f"cannot start annotator {annotator!r}: {exc}")
 
 
+def llm_run_config(options: dict) -> dict:
+    """What the `runs` row records of the LLM options: credentials stripped from the URL."""
+    from annotators.llm import public_url
+
+    return {k: public_url(v) if k == "base_url" else str(v) for k, v in options.items()}
+
+
 def unreachable_errors(annotator: str) -> tuple[type[Exception], ...]:
     """The exception an LLM annotator raises when its endpoint cannot be reached at all
     (imported only for llm, so the rules path never loads the openai client)."""
@@ -195,7 +202,7 @@ def register(app: typer.Typer) -> None:
         config: dict = {}
         if annotator == "llm":
             options = llm_options(root, base_url, model, concurrency, max_retries, timeout, api_key_env)
-            config = {k: str(v) for k, v in options.items()}
+            config = llm_run_config(options)
         tagger = build_tagger(annotator, taxonomy, **options)
         with lake_for(root, holder="annotate") as lake, progress() as bar:
             try:

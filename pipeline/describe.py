@@ -24,7 +24,7 @@ from annotators import DescribeItem, Describer, SpanOut, describer_names, get_de
 from annotators.leakage import leakage_flags
 from pipeline.annotate import (
     BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, TaxonomyOpt, TimeoutOpt, llm_call_rows, llm_options,
-    taxonomy_or_fail, unreachable_errors,
+    llm_run_config, taxonomy_or_fail, unreachable_errors,
 )
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import LLMCall, Strategy, content_id, to_arrow
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
             describer = get_describer(annotator, k=k, taxonomy=taxonomy, **options)
         except (ValueError, TypeError, OSError) as exc:
             fail(f"cannot start describer {annotator!r}: {exc}")
-        config = {"k": k} | {key: str(v) for key, v in options.items()}
+        config = {"k": k} | llm_run_config(options)
         with lake_for(root, holder="describe") as lake, progress() as bar:
             try:
                 report = describe(lake, describer, source=source, limit=limit, batch_size=batch_size,

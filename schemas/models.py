@@ -170,7 +170,7 @@ class QuarantineRecord(Row):
 
 class LLMCall(Row):
     table = "llm_calls"
-    key = ("cache_key", "run_id", "attempt")
+    key = ("cache_key", "run_id", "item_id", "attempt")
     cache_key: str
     run_id: str
     item_id: str | None = None  # trajectory / problem the call was for

@@ -260,3 +260,11 @@ def test_cli_llm_endpoint_down_is_one_message_and_writes_nothing(lake_root):
         assert r.exit_code == 1 and "cannot reach" in r.output and len(r.output.strip().splitlines()) == 1, r.output
     with Lake.open(lake_root, read_only=True) as lk:
         assert lk.count("spans") == lk.count("strategies") == lk.count("runs") == 0
+
+
+def test_llm_run_config_never_records_credentials():
+    from pipeline.annotate import llm_run_config
+
+    config = llm_run_config({"base_url": "https://user:s3cret@api.example.com:8443/v1?key=s3cret", "model": "m",
+                             "api_key_env": "OPENAI_API_KEY"})
+    assert config == {"base_url": "https://api.example.com:8443/v1", "model": "m", "api_key_env": "OPENAI_API_KEY"}
