@@ -108,10 +108,42 @@ def _shingles(text: str, k: int) -> set[str]:
     return {" ".join(words[i:i + k]) for i in range(len(words) - k + 1)}
 
 
+def minhash_signatures(shingles: list[set[str]], n_perm: int, chunk: int = 4096) -> np.ndarray:
+    """(len(shingles), n_perm) uint64 MinHash signatures, computed in vectorised chunks."""
+    rng = np.random.default_rng(0x5EED)
+    a = rng.integers(1, (1 << 61) - 1, n_perm, dtype=np.uint64)
+    b = rng.integers(0, (1 << 61) - 1, n_perm, dtype=np.uint64)
+    sigs = np.empty((len(shingles), n_perm), dtype=np.uint64)
+    for lo in range(0, len(shingles), chunk):
+        part = shingles[lo:lo + chunk]
+        sizes = np.fromiter((len(sh) for sh in part), dtype=np.int64, count=len(part))
+        flat = np.fromiter((xxhash.xxh64_intdigest(s.encode()) for sh in part for s in sh), dtype=np.uint64,
+                           count=int(sizes.sum()))
+        # uint64 wrap-around is fine for hashing; min over each problem's rows
+        sigs[lo:lo + len(part)] = np.minimum.reduceat(flat[:, None] * a + b, np.cumsum(sizes) - sizes, axis=0)
+    return sigs
+
+
+def lsh_rows(threshold: float, n_perm: int = 64, recall: float = 0.995) -> int:
+    """Rows per band (a power of two dividing n_perm), as many as keep the chance that a pair at
+    `threshold` shares some band >= `recall`: more rows, fewer false candidates."""
+    rows = n_perm
+    while rows > 1 and 1 - (1 - threshold ** rows) ** (n_perm // rows) < recall:
+        rows //= 2
+    return rows
+
+
 def near_duplicate_pairs(questions: dict[str, str], threshold: float, shingle_words: int = 3,
-                         bands: int = 16, rows: int = 4) -> list[tuple[str, str]]:
+                         n_perm: int = 64, window: int = 8) -> list[tuple[str, str]]:
     """Pairs of ids whose questions are identical after normalisation or whose word-shingle
-    Jaccard similarity is >= threshold (MinHash LSH for candidates, exact Jaccard to confirm)."""
+    Jaccard similarity is >= threshold.
+
+    Candidates come from MinHash LSH done by sorting: per band, problems are sorted by the band's
+    values and each is compared with the next `window` problems of equal band (vectorised, so a
+    templated data set that fills one band with thousands of problems stays linear); a candidate
+    whose signatures agree on at least threshold - 0.15 of their entries is confirmed with the
+    exact Jaccard similarity.
+    """
     ids = sorted(questions)
     pairs: set[tuple[str, str]] = set()
     exact: dict[str, list[str]] = defaultdict(list)
@@ -122,27 +154,23 @@ def near_duplicate_pairs(questions: dict[str, str], threshold: float, shingle_wo
     if threshold >= 1.0 or len(ids) < 2:
         return sorted(pairs)
     shingles = [_shingles(questions[pid], shingle_words) for pid in ids]
-    n_perm = bands * rows
-    rng = np.random.default_rng(0x5EED)
-    a = rng.integers(1, (1 << 61) - 1, n_perm, dtype=np.uint64)
-    b = rng.integers(0, (1 << 61) - 1, n_perm, dtype=np.uint64)
-    buckets: dict[tuple, list[int]] = defaultdict(list)
-    for i, sh in enumerate(shingles):
-        h = np.fromiter((xxhash.xxh64_intdigest(s.encode()) for s in sh), dtype=np.uint64, count=len(sh))
-        sig = (np.outer(h, a) + b).min(axis=0)  # uint64 wrap-around is fine for hashing
-        for band in range(bands):
-            buckets[(band, sig[band * rows:(band + 1) * rows].tobytes())].append(i)
-    seen: set[tuple[int, int]] = set()
-    for members in buckets.values():
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                i, j = members[x], members[y]
-                if (i, j) in seen:
-                    continue
-                seen.add((i, j))
-                inter = len(shingles[i] & shingles[j])
-                if inter / (len(shingles[i]) + len(shingles[j]) - inter) >= threshold:
-                    pairs.add((ids[i], ids[j]))
+    rows = lsh_rows(threshold, n_perm)
+    bands = n_perm // rows
+    sigs = minhash_signatures(shingles, n_perm)
+    candidates: set[tuple[int, int]] = set()
+    for band in range(bands):
+        block = np.ascontiguousarray(sigs[:, band * rows:(band + 1) * rows])
+        order = np.lexsort(block.T[::-1])
+        ordered = block[order]
+        for d in range(1, min(window, len(ids) - 1) + 1):
+            same_band = (ordered[:-d] == ordered[d:]).all(axis=1)
+            left, right = order[:-d][same_band], order[d:][same_band]
+            agree = (sigs[left] == sigs[right]).mean(axis=1) >= threshold - 0.15
+            candidates.update(zip(np.minimum(left, right)[agree].tolist(), np.maximum(left, right)[agree].tolist()))
+    for i, j in candidates:
+        inter = len(shingles[i] & shingles[j])
+        if inter / (len(shingles[i]) + len(shingles[j]) - inter) >= threshold:
+            pairs.add((ids[i], ids[j]))
     return sorted(pairs)
 
 

@@ -274,3 +274,13 @@ def test_vote_properties(raw):
     if len(voters) == 1:  # a single voter's spans, merged
         covered = {x for s in spans for x in range(s.start, s.end) if s.label == "planning"}
         assert covered == {x for lab, s, e in plan if lab == "planning" for x in range(s, e)}
+
+
+def test_near_duplicates_found_among_many_templated_problems():
+    template = "Shop {i} sells {a} pens at {b} dollars each and {c} boxes of paper to {name}. How much is spent?"
+    qs = {f"p{i:05d}": template.format(i=i, a=i % 97, b=i % 13, c=i % 7, name="Ann") for i in range(3000)}
+    twin = template.format(i=1234, a=1234 % 97, b=1234 % 13, c=1234 % 7, name="Ann") + " Answer in dollars."
+    qs["twin"] = twin
+    pairs = near_duplicate_pairs(qs, threshold=0.8)
+    assert ("p01234", "twin") in pairs
+    assert all("twin" in p for p in pairs), pairs[:5]  # the template alone makes no duplicate
