@@ -1,22 +1,24 @@
 """Toy experiment: does strategy-guided distillation (SGPO) beat trajectory imitation (SFT) and
 plain GRPO at small scale, on original and perturbed problems, with little and more data?
 
-    .venv/bin/python bench/sgpo_toy.py                 # ~5-10 minutes on 2 CPU cores
-    .venv/bin/python bench/sgpo_toy.py --steps 30 --sizes 4   # quicker look
+    .venv/bin/python bench/sgpo_toy.py                     # ~5-10 minutes on 2 busy CPU cores
+    .venv/bin/python bench/sgpo_toy.py --steps 30 --sizes 2   # quicker look
 
-The task (byte-level tiny Llama, built from a config, trained from scratch):
-  question  "zup: 4 7 1 9"   -> answer: one of the numbers, chosen by the family word's hidden rule
-  rules     1st, 2nd, 3rd or last number; 12 family words, each bound to one rule
-  strategy  "Take the 3rd number."  (names the operation, never the answer)
-  teacher   "the 3rd number is 1. \\boxed{1}"
+The task (byte-level tiny Llama 4x128, built from a config, trained from scratch on one thread):
+  question  "kel 7"            -> clock arithmetic: the family word's hidden operation applied to x
+  operations +1, +2, +3, -1 (mod 10); 12 family words, each bound to one operation
+  strategy  "Apply +3 on a 10-hour clock."   (names the operation, never the answer)
+  teacher   "7+3=0. \\boxed{0}"
 Phase 1 (warm-up SFT, like the paper's SFT warm-up): unguided problems of 6 *warm-up* families,
 plus strategy-guided problems whose family word is random noise, so the model learns to read a
-strategy. Phase 2 trains on the 6 *target* families (never seen) with N problems per family:
-unguided it is at chance (it does not know the words), guided it follows the strategy, which is
-exactly where a strategy in context genuinely helps. Methods, same steps and prompts per step:
-SFT on teacher trajectories, GRPO (unguided group only), SGPO (GRPO + strategy distillation).
-Evaluation: greedy, unguided, on held-out target-family problems of length 4 (test_original)
-and length 5 (test_distractor: one more number, so "last" moves).
+strategy. Phase 2 trains on the 6 *target* families (never seen in phase 1) with N values of x
+per family: unguided the model does not know the words, guided it follows the strategy, which is
+exactly where a strategy in context genuinely helps (the table prints both for the warm-up model).
+Methods, at equal optimiser steps and prompts per step (4): SFT on teacher trajectories, GRPO
+(8 unguided rollouts per prompt), SGPO (GRPO + 4 guided rollouts and strategy distillation).
+SFT is much cheaper per step; the table prints training seconds. Evaluation: greedy, unguided,
+on all 10 values of x for every target family (test_original; for N = 10 that is the training
+set) and the same with a distractor number in the question (test_distractor: "kel 7 (not 4)").
 """
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ def accuracy(model_dir: Path, export: Path, guided: bool = False) -> dict[str, f
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=60, help="phase-2 optimiser steps per method")
-    ap.add_argument("--warmup-steps", type=int, default=500)
+    ap.add_argument("--warmup-steps", type=int, default=300)
     ap.add_argument("--sizes", type=int, nargs="+", default=[2, 8], help="training problems per target family (<= 10)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)

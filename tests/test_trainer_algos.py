@@ -100,7 +100,7 @@ def test_sft_overfits_one_batch(export):
     assert first > 4.0 and loss.item() < 0.15   # from ~ln(259) to near-memorised
 
 
-@pytest.mark.parametrize("algo, extra", [("sft", []), ("grpo", ["beta=0.05"]), ("sgpo", [])])
+@pytest.mark.parametrize("algo, extra", [("sft", []), ("grpo", ["beta=0.05", "gradient_checkpointing=true"]), ("sgpo", [])])
 def test_every_parameter_changes(export, tmp_path, algo, extra):
     before = {k: v.clone() for k, v in load_model("tiny")[0].state_dict().items()}
     cfg = load_config(None, RL + extra + (["per_device_train_batch_size=4"] if algo == "sft" else []), algo=algo)

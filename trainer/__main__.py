@@ -42,6 +42,9 @@ def run_eval(models: list[str], data: str, max_new_tokens: int = 256, batch_size
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     if argv and argv[0] == "eval":
         p = argparse.ArgumentParser(prog="python -m trainer eval",
                                     description="Greedy accuracy on test_original and each test_<perturbation> split.")
