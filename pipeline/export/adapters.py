@@ -38,9 +38,17 @@ VERL_SCHEMA = pa.schema([
 ])
 
 
+# Columns with few distinct values: dictionary-encoded. Long unique texts are not (the
+# dictionary would only be built to be thrown away).
+DICTIONARY_COLUMNS = ["split", "family", "perturbation", "source", "teacher", "strategy_problem_type",
+                      "strategy_approach", "data_source", "ability", "reward_model.style", "extra_info.split"]
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Deterministic Parquet: same rows, same bytes (no timestamps, fixed row groups)."""
-    pq.write_table(table, path, compression="zstd", row_group_size=64 * 1024, write_statistics=True)
+    present = [c for c in DICTIONARY_COLUMNS if c.split(".")[0] in table.column_names]
+    pq.write_table(table, path, compression="zstd", row_group_size=64 * 1024, use_dictionary=present,
+                   write_statistics=True)
 
 
 def _completion() -> pl.Expr:
