@@ -107,6 +107,9 @@ def main() -> None:
     ap.add_argument("--warmup-steps", type=int, default=300)
     ap.add_argument("--sizes", type=int, nargs="+", default=[2, 8], help="training problems per target family (<= 10)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rl-lr", type=float, default=1e-4, help="learning rate of grpo and sgpo")
+    ap.add_argument("--methods", nargs="+", default=["sft", "grpo", "sgpo", "sgpo, no KL clipping"],
+                    help="any of: sft, grpo, sgpo, 'sgpo, no KL clipping', 'sgpo, SFT on target'")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
@@ -115,20 +118,27 @@ def main() -> None:
     rng = random.Random(args.seed)
 
     tok = build_tiny_tokenizer()
-    init = save_checkpoint(build_tiny_model(tok, hidden=128, layers=4, heads=4, seed=args.seed), tok, work / "init")
-    warm_export = write_export(work / "warm_export", warmup_rows(rng, 3000))
-    t0 = time.perf_counter()
-    warm_cfg = load_config(None, [f"max_steps={args.warmup_steps}", "per_device_train_batch_size=32",
-                                  "learning_rate=2e-3", "warmup_steps=20", f"seed={args.seed}",
-                                  f"num_threads={args.threads}", "logging_steps=100"], algo="sft")
-    warm = train(warm_cfg, warm_export, str(init), work / "warmup").final
-    print(f"warm-up SFT: {args.warmup_steps} steps in {time.perf_counter() - t0:.0f}s", flush=True)
+    warm = work / "warmup" / "final"
+    if (warm / "model.safetensors").is_file():
+        print(f"reusing the warm-up model in {warm}", flush=True)
+    else:
+        init = save_checkpoint(build_tiny_model(tok, hidden=128, layers=4, heads=4, seed=args.seed), tok, work / "init")
+        warm_export = write_export(work / "warm_export", warmup_rows(rng, 3000))
+        t0 = time.perf_counter()
+        warm_cfg = load_config(None, [f"max_steps={args.warmup_steps}", "per_device_train_batch_size=32",
+                                      "learning_rate=2e-3", "warmup_steps=20", f"seed={args.seed}",
+                                      f"num_threads={args.threads}", "logging_steps=100"], algo="sft")
+        warm = train(warm_cfg, warm_export, str(init), work / "warmup").final
+        print(f"warm-up SFT: {args.warmup_steps} steps in {time.perf_counter() - t0:.0f}s", flush=True)
 
     common = [f"max_steps={args.steps}", "per_device_train_batch_size=32", "num_generations=8",
-              "num_guided_generations=4", "max_completion_length=24", "learning_rate=5e-4", f"seed={args.seed}",
-              f"num_threads={args.threads}", "logging_steps=20", "max_grad_norm=1.0"]
-    methods = {"sft": (["per_device_train_batch_size=4", "learning_rate=1e-3"], "sft"),
-               "grpo": ([], "grpo"), "sgpo": ([], "sgpo")}
+              "num_guided_generations=4", "max_completion_length=24", f"learning_rate={args.rl_lr}",
+              f"seed={args.seed}", f"num_threads={args.threads}", "logging_steps=20", "max_grad_norm=1.0"]
+    variants = {"sft": (["per_device_train_batch_size=4", "learning_rate=1e-3"], "sft"),
+                "grpo": ([], "grpo"), "sgpo": ([], "sgpo"),
+                "sgpo, no KL clipping": (["kl_clipping=false"], "sgpo"),
+                "sgpo, SFT on target": (["distill_mode=sft"], "sgpo")}
+    methods = {k: v for k, v in variants.items() if k in args.methods}
     results = []
     for size in args.sizes:
         export = write_export(work / f"target_{size}", target_rows(random.Random(args.seed + size), size))
@@ -139,7 +149,8 @@ def main() -> None:
         for name, (extra, algo) in methods.items():
             cfg = load_config(None, common + extra, algo=algo)
             t = time.perf_counter()
-            final = train(cfg, export, str(warm), work / f"{name}_{size}").final
+            folder = work / f"{name.replace(', ', '_').replace(' ', '_')}_{size}"
+            final = train(cfg, export, str(warm), folder).final
             secs = time.perf_counter() - t
             results.append((size, name, accuracy(final, export), secs))
             print(f"size {size} {name}: {results[-1][2]} in {secs:.0f}s", flush=True)
