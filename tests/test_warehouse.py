@@ -76,7 +76,7 @@ def test_read_only_lake_refuses_writes_and_file_access(lake_root):
         lake.insert("problems", problems(2))
     with Lake.open(lake_root, read_only=True) as lake:
         assert lake.select("SELECT count(*) AS n FROM problems").column("n").to_pylist() == [2]
-        for bad in ["DELETE FROM problems", "COPY problems TO '/tmp/x.csv'", "ATTACH '/tmp/other.db'",
+        for bad in ["DELETE FROM problems", "SELEC oops FROM", "", "COPY problems TO '/tmp/x.csv'", "ATTACH '/tmp/other.db'",
                     "SELECT 1; DROP TABLE problems"]:
             with pytest.raises(LakeError):
                 lake.select(bad)

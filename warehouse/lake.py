@@ -189,7 +189,10 @@ class Lake:
 
     def select(self, sql: str) -> pa.Table:
         """Run user-supplied SQL that must consist of SELECT statements only."""
-        statements = self.con.extract_statements(sql)
+        try:
+            statements = self.con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise LakeError(str(exc).splitlines()[0]) from exc
         if not statements:
             raise LakeError("empty query")
         for st in statements:
