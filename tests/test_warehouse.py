@@ -119,3 +119,14 @@ def test_sql_and_status_commands(lake_root, tmp_path):
     assert result.exit_code == 0 and json.loads(result.output)["problems"] == 4
     result = runner.invoke(app, ["status", "--root", str(lake_root)])
     assert result.exit_code == 0 and "pending" in result.output
+
+
+def test_a_moved_lake_still_opens(tmp_path):
+    with Lake.open(tmp_path / "a") as lake:
+        lake.insert("problems", problems(3))
+    (tmp_path / "a").rename(tmp_path / "b")
+    with Lake.open(tmp_path / "b", read_only=True) as lake:
+        assert lake.count("problems") == 3
+    with Lake.open(tmp_path / "b") as lake:
+        lake.insert("problems", problems(4))
+        assert lake.count("problems") == 4

@@ -268,7 +268,9 @@ def _connect(root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         con.execute("INSTALL ducklake")
         con.execute("LOAD ducklake")
     data_path = str(root / "data") + "/"
-    opts = f"DATA_PATH '{_sql_literal(data_path)}'" + (", READ_ONLY" if read_only else "")
+    # The data folder is always <root>/data: a moved or copied root keeps working
+    # (DuckLake stores data file paths relative to it).
+    opts = f"DATA_PATH '{_sql_literal(data_path)}', OVERRIDE_DATA_PATH true" + (", READ_ONLY" if read_only else "")
     con.execute(f"ATTACH 'ducklake:{_sql_literal(str(root / 'catalog.ducklake'))}' AS lake ({opts})")
     con.execute("USE lake")
     if read_only:  # sandbox: no file access outside the lake's data, no way back out
