@@ -122,8 +122,12 @@ def test_resolve_model(tmp_path):
     (["--data", "{export}", "--model", "{missing}"], "neither a preset"),
     (["--data", "{export}", "--model", "tiny", "--set", "nope=1"], "valid keys: algo, seed"),
     (["--data", "{export}", "--model", "tiny", "--set", "per_device_train_batch_size=6"], "not divisible"),
+    (["--data", "{export}", "--model", "tiny", "--set", "use_vllm=true"], "needs the vllm package"),
 ])
 def test_cli_bad_input_one_line_before_model_load(tmp_path, export, capsys, no_model_load, args, message):
+    from trainer.rollout import VLLMGenerator
+    if "use_vllm=true" in args and VLLMGenerator.available():
+        pytest.skip("vLLM and a GPU are present: use_vllm=true is valid here")
     args = [a.format(missing=tmp_path / "missing", export=export) for a in args]
     code = main(["--algo", "sgpo", "--out", str(tmp_path / "out"), *args])
     err = capsys.readouterr().err

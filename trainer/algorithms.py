@@ -82,20 +82,23 @@ def _logp(model, r: Rollout, prompt_ids=None, prompt_mask=None) -> torch.Tensor:
 
 
 def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainConfig, reward_fn: Callable,
-                     generator: torch.Generator | None = None, ref_model=None) -> RLBatch:
+                     generator: torch.Generator | None = None, ref_model=None,
+                     sampler: Callable[[list[list[int]], int], Rollout] | None = None) -> RLBatch:
+    """Rollouts (our sampler, or `sampler(prompt_ids, n)` e.g. vLLM), rewards, advantages, SGPO targets."""
     device = _device(model)
     g1, g2 = cfg.num_generations, cfg.num_guided_generations
     t0 = time.perf_counter()
     texts = [render_prompt(tokenizer, e.prompt) for e in examples]
     prompts = encode_prompts(tokenizer, texts, cfg.max_prompt_length)
-    sample = dict(max_new_tokens=cfg.max_completion_length, temperature=cfg.temperature, top_p=cfg.top_p,
-                  generator=generator)
-    ro = sample_groups(model, tokenizer, prompts, g1, **sample)
+    if sampler is None:
+        def sampler(prompt_ids, n):
+            return sample_groups(model, tokenizer, prompt_ids, n, cfg.max_completion_length, cfg.temperature,
+                                 cfg.top_p, generator)
+    ro = sampler(prompts, g1)
     guided = guided_texts = None
     if cfg.algo == "sgpo":
         guided_texts = [render_prompt(tokenizer, guided_messages(e.prompt, e.strategy)) for e in examples]
-        guided = sample_groups(model, tokenizer, encode_prompts(tokenizer, guided_texts, cfg.max_prompt_length),
-                               g2, **sample)
+        guided = sampler(encode_prompts(tokenizer, guided_texts, cfg.max_prompt_length), g2)
     t1 = time.perf_counter()
 
     rewards = _score(reward_fn, texts, ro, examples, g1, device)

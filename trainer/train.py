@@ -26,11 +26,12 @@ import torch
 import torch.distributed as dist
 
 from trainer.algorithms import prepare_rl_batch, rl_loss, sft_loss
-from trainer.config import TrainConfig
+from trainer.config import ConfigError, TrainConfig
 from trainer.data import Example, ExportError, load_export
 from trainer.metrics import MetricsWriter, progress_line
 from trainer.model import load_model, resolve_model, save_checkpoint
 from trainer.rewards import correctness_reward, make_reward, strategy_alignment_reward
+from trainer.rollout import VLLMGenerator, rollout_from_ids
 
 
 @dataclass
@@ -109,6 +110,8 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
     examples = export.split(cfg.train_split)
     if cfg.algo == "sgpo" and not any(e.strategy for e in examples):
         raise ExportError(f"split {cfg.train_split!r} has no strategy descriptions: sgpo needs them")
+    if cfg.use_vllm and cfg.algo != "sft" and not VLLMGenerator.available():
+        raise ConfigError("use_vllm=true needs the vllm package and a CUDA GPU; set use_vllm=false")
     rank, world = _dist_init()
     out = Path(out)
     torch.manual_seed(cfg.seed)
@@ -129,6 +132,7 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
     batches = Batches(examples, cfg.prompts_per_step, rank, world, cfg.seed)
     device = next(policy.parameters()).device
     sample_gen = torch.Generator(device=device).manual_seed(cfg.seed * 1000 + rank)
+    sampler = _vllm_sampler(policy, tokenizer, cfg, out, rank) if cfg.use_vllm and cfg.algo != "sft" else None
 
     writer = None
     if rank == 0:
@@ -150,7 +154,7 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
             tokens = metrics.pop("tokens")
             grad_norm = _apply(policy, params, opt, sched, cfg, world)
         else:
-            batch = prepare_rl_batch(policy, tokenizer, chunk, cfg, reward_fn, sample_gen, ref)
+            batch = prepare_rl_batch(policy, tokenizer, chunk, cfg, reward_fn, sample_gen, ref, sampler)
             t_upd = time.perf_counter()
             for _ in range(cfg.num_iterations):
                 loss, m = rl_loss(policy, batch, cfg)
@@ -183,6 +187,22 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
     if world > 1:
         dist.barrier()
     return TrainResult(out, final, out / "metrics.jsonl", cfg.max_steps, metrics, param_digest(policy))
+
+
+def _vllm_sampler(policy, tokenizer, cfg: TrainConfig, out: Path, rank: int) -> Callable:
+    """vLLM on the same GPU (colocated); the policy's weights are pushed before each generation."""
+    init = save_checkpoint(policy, tokenizer, out / f"vllm-init-rank{rank}")
+    engine = VLLMGenerator(str(init), seed=cfg.seed + rank)
+    device = next(policy.parameters()).device
+    calls = [0]
+
+    def sample(prompt_ids, n):
+        engine.load_weights(policy)
+        calls[0] += 1
+        completions = engine.sample(prompt_ids, n, cfg.max_completion_length, cfg.temperature, cfg.top_p,
+                                    seed=cfg.seed * 100_003 + calls[0])
+        return rollout_from_ids(tokenizer, prompt_ids, n, completions, device)
+    return sample
 
 
 def _apply(model, params, opt, sched, cfg: TrainConfig, world: int) -> float:
