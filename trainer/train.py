@@ -3,6 +3,7 @@
     python -m trainer --algo sgpo --data EXPORT_DIR --model tiny --out runs/sgpo --set max_steps=50
     torchrun --nproc_per_node 2 -m trainer --algo grpo --data EXPORT_DIR --model smollm2-135m --out runs/g
     from trainer.train import train; result = train(cfg, "EXPORT_DIR", "tiny", "runs/x")
+    SFT -> GRPO: train sft, then `--algo grpo --model runs/sft/final` (any checkpoint folder is a model)
 
 Writes into OUT: `config.json` (the resolved config + model and data), `metrics.jsonl` (one line
 per step: loss parts, rewards, unguided/guided pass rates, alpha distribution, KL-clipped
