@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from trainer.losses import (adaptive_alpha, aggregate, clipped_surrogate, clipped_token_mean, full_kl,
-                            group_advantages, k3_kl, kl_clip_mask, select_target)
+                            group_advantages, k3_kl, kl_clip_mask, select_target, token_entropy)
 
 
 def test_group_advantages_by_hand():
@@ -138,3 +138,11 @@ def test_target_selection_picks_highest_unguided_likelihood_among_correct():
 def test_aggregate_rejects_unknown_loss_type():
     with pytest.raises(ValueError):
         aggregate(torch.zeros(1, 1), torch.ones(1, 1), "ppo", 1)
+
+
+def test_token_entropy_uniform_and_chunked():
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    assert token_entropy(torch.zeros(1, 3, 7), mask) == pytest.approx(math.log(7), rel=1e-6)
+    logits = torch.randn(2, 5, 9)
+    m = torch.ones(2, 5)
+    assert token_entropy(logits, m, chunk_size=3) == pytest.approx(token_entropy(logits, m, chunk_size=100), rel=1e-6)

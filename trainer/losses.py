@@ -139,10 +139,15 @@ def select_target(unguided_mean_logp: Sequence[float], correct: Sequence[bool], 
     return best
 
 
-def token_entropy(logits: torch.Tensor, mask: torch.Tensor) -> float:
+def token_entropy(logits: torch.Tensor, mask: torch.Tensor, chunk_size: int = 1024) -> float:
+    """Mean entropy of the predicted distributions over real tokens (rows in chunks: vocab-sized temporaries)."""
     with torch.no_grad():
-        logp = F.log_softmax(logits.float(), dim=-1)
-        ent = -(logp.exp() * logp).sum(-1)
+        flat = logits.reshape(-1, logits.size(-1))
+        parts = []
+        for i in range(0, flat.size(0), chunk_size):
+            logp = F.log_softmax(flat[i:i + chunk_size].float(), dim=-1)
+            parts.append(-(logp.exp() * logp).sum(-1))
+        ent = torch.cat(parts).reshape(mask.shape)
         return float((ent * mask).sum() / mask.sum().clamp(min=1.0))
 
 
