@@ -119,8 +119,13 @@ def main() -> None:
     cfg05 = LlamaConfig(vocab_size=len(tok), hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
                         num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=4096,
                         tie_word_embeddings=True, attn_implementation="sdpa")
-    big = LlamaForCausalLM(cfg05).to("cuda", torch.bfloat16)
-    big.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    with torch.device("cuda"):
+        big = LlamaForCausalLM(cfg05).to(torch.bfloat16)
+    if hasattr(big, "activation_checkpointing_enable"):
+        big.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        big.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    big.train()
     res["sft_0p5b"] = sft_mfu(big, tok, batch=16, seq=1024, steps=6, peak=peak)
     print("SFT 0.5B-class (24x896, GQA 14/2, grad checkpointing):", res["sft_0p5b"], flush=True)
     if args.out:
