@@ -133,7 +133,8 @@ def select_target(unguided_mean_logp: Sequence[float], correct: Sequence[bool], 
     if not candidates:
         return None
     if not by_likelihood:
-        pick = int(torch.randint(len(candidates), (1,), generator=generator).item())
+        device = generator.device if generator is not None else "cpu"
+        pick = int(torch.randint(len(candidates), (1,), generator=generator, device=device).item())
         return candidates[pick]
     best = max(candidates, key=lambda i: (unguided_mean_logp[i], -i))
     return best
