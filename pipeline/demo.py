@@ -76,7 +76,8 @@ def _counts(report, *keys: str) -> str:
 
 def _trainer_overrides(size: DemoSize, steps: int) -> list[str]:
     return [f"max_steps={steps}", "learning_rate=0.001", f"max_completion_length={size.completion_tokens}",
-            "num_generations=4", "num_guided_generations=2", "per_device_train_batch_size=8", "max_prompt_length=256"]
+            "num_generations=4", "num_guided_generations=2", "per_device_train_batch_size=8", "max_prompt_length=256",
+            "num_threads=1"]  # one intra-op thread is fastest for a model this small
 
 
 def run_demo(root: Path, *, quick: bool = False, force: bool = False, show: bool = True) -> DemoResult:
