@@ -24,7 +24,7 @@ from pipeline.ingest.build import Built, build_rows
 from pipeline.ingest.extract import columns_for, fast_extract, finish_problems, finish_trajectories, slow_extract
 from pipeline.ingest.mapping import Mapping
 from pipeline.ingest.readers import Batch, Input, check_fields, discover, read_input
-from schemas import load_taxonomy
+from schemas import TABLES, load_taxonomy
 from warehouse import Lake, RunReport
 
 BLOCK_BYTES = 4 << 20  # parsed at a time: small, so parsing stays light on memory
@@ -126,6 +126,7 @@ class _Writer:
         self.future = None
         self.built: list[Built] = []
         self.nbytes = 0
+        self.seen: dict[str, set] = {}  # table -> keys stored or written by this run
 
     def __enter__(self) -> "_Writer":
         return self
@@ -166,7 +167,29 @@ class _Writer:
         parts = [p for p in parts if p is not None and p.num_rows]
         if not parts:
             return None
-        return self.run.insert(table, pa.concat_tables(parts, promote_options="permissive"))
+        data = pa.concat_tables(parts, promote_options="permissive")
+        key = TABLES[table].key
+        if len(key) != 1:
+            return self.run.insert(table, data)
+        return self.run.insert(table, self._new_rows(table, key[0], data), skip_existing=False)
+
+    def _new_rows(self, table: str, key: str, data: pa.Table) -> pa.Table:
+        """Rows whose key is neither stored nor earlier in this run (or in `data`).
+
+        Same result as `Lake.insert(skip_existing=True)`, without scanning the stored table
+        per batch: its keys are read once per run, then kept up to date here (only this
+        thread writes these tables while the run lasts, and a failed insert ends the run)."""
+        seen = self.seen.get(table)
+        if seen is None:
+            stored = self.run.lake.query(f'SELECT "{key}" FROM lake.{table}').column(0)
+            seen = self.seen[table] = set(stored.to_pylist())
+        keep = []
+        for k in data.column(key).to_pylist():
+            new = k not in seen
+            keep.append(new)
+            if new:
+                seen.add(k)
+        return data if all(keep) else data.filter(pa.array(keep, pa.bool_()))
 
     def _write(self, built: list[Built]) -> None:
         run = self.run

@@ -17,7 +17,6 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from pipeline.report import plots
 from pipeline.report.gather import RUNS_SHOWN, ReportData, ReportError, gather
 
 TEMPLATE = "report.html.j2"
@@ -66,6 +65,8 @@ def _environment() -> Environment:
 
 
 def render(data: ReportData) -> str:
+    from pipeline.report import plots  # matplotlib: loaded only when a report is drawn, not at CLI start-up
+
     tax = data.taxonomy
     colours = {lab.name: lab.color for lab in tax.labels}
     for ex in data.examples:
