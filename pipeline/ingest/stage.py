@@ -58,13 +58,14 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
     config = {"mapping": mapping.describe(), "paths": [str(Path(p).resolve()) for p in paths],
               "source": mapping.source_name, "teacher": teacher}
     task = progress.add_task("ingest", total=sum(i.size for i in inputs)) if progress else None
-    with lake.run("ingest", config) as run, _Writer(run) as writer:
+    with lake.run("ingest", config) as run, _Writer(run) as writer, \
+            ThreadPoolExecutor(1, thread_name_prefix="ingest-reader") as reader:
         for name in COUNTS:
             run.count(name, 0)
         since = 0
         for inp in inputs:
             done = 0
-            for batch in _batches(inp, mapping, block_bytes, writer):
+            for batch in _batches(inp, mapping, block_bytes, writer, reader):
                 writer.add(build_batch(batch, mapping, cols, labels, run.run_id), batch.nbytes)
                 done += batch.nbytes
                 since += batch.nbytes
@@ -86,9 +87,13 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
     return run.report
 
 
-def _batches(inp: Input, mapping: Mapping, block_bytes: int, writer: "_Writer") -> Iterator[Batch]:
-    """The input's batches; a file that stops being readable part way is one quarantined item."""
+def _batches(inp: Input, mapping: Mapping, block_bytes: int, writer: "_Writer",
+             reader: ThreadPoolExecutor | None = None) -> Iterator[Batch]:
+    """The input's batches (read one ahead on `reader`, if given); a file that stops being
+    readable part way is one quarantined item."""
     batches = read_input(inp, mapping, block_bytes=block_bytes)
+    if reader is not None:
+        batches = _read_ahead(batches, reader)
     while True:
         try:
             batch = next(batches)
@@ -99,6 +104,23 @@ def _batches(inp: Input, mapping: Mapping, block_bytes: int, writer: "_Writer") 
             writer.add(Built(rejects=[(str(inp.path), str(inp.path), reason, None)], items=1), 0)
             return
         yield batch
+
+
+def _read_ahead(items: Iterator[Batch], pool: ThreadPoolExecutor) -> Iterator[Batch]:
+    """`items`, the next one read and parsed on `pool` while the caller builds rows from this
+    one (Arrow's JSON parser and polars release the GIL). A reader error is raised here."""
+    end = object()
+    future = pool.submit(next, items, end)
+    try:
+        while True:
+            item = future.result()
+            if item is end:
+                return
+            future = pool.submit(next, items, end)
+            yield item
+    finally:  # stopped early: let the pending read finish before the generator is dropped
+        if not future.done():
+            future.exception()
 
 
 def build_batch(batch: Batch, mapping: Mapping, cols, labels: set[str], run_id: str) -> Built:
