@@ -3,7 +3,7 @@
     stratagem demo [--root DIR] [--quick] [--force]
 
 sample -> ingest -> verify -> annotate (rules) -> describe (rules) -> agreement -> curate ->
-export -> train (trajectory-imitation SFT, then SGPO) -> eval (original vs perturbed) ->
+export -> train (trajectory-imitation SFT, then SGPO from the SFT checkpoint) -> eval (original vs perturbed) ->
 report. With `OPENAI_BASE_URL` (and `STRATAGEM_LLM_MODEL`, default `gpt-4o-mini`) set,
 the LLM tagger and describer run too and the report compares them with rules and gold.
 
@@ -47,7 +47,7 @@ class DemoSize:
     completion_tokens: int
 
 
-SIZES = {"full": DemoSize(seeds=120, sft_steps=60, sgpo_steps=8, eval_limit=12, completion_tokens=64),
+SIZES = {"full": DemoSize(seeds=120, sft_steps=300, sgpo_steps=30, eval_limit=25, completion_tokens=64),
          "quick": DemoSize(seeds=30, sft_steps=8, sgpo_steps=2, eval_limit=3, completion_tokens=24)}
 
 
@@ -149,10 +149,13 @@ def run_demo(root: Path, *, quick: bool = False, force: bool = False, show: bool
         from trainer.__main__ import run_eval, run_train
 
         hf_logging.disable_progress_bar()
-        for algo, steps in (("sft", size.sft_steps), ("sgpo", size.sgpo_steps)):
+        # SGPO starts from the SFT checkpoint: the paper's recipe warms up with SFT first.
+        for algo, start, steps in (("sft", DEMO_MODEL, size.sft_steps),
+                                   ("sgpo", str(runs / "sft" / "final"), size.sgpo_steps)):
             with stage(f"train {algo} ({DEMO_MODEL})") as done:
-                run_train(algo, str(exported.path), DEMO_MODEL, str(runs / algo), overrides=_trainer_overrides(size, steps))
-                done.append(f"{steps} steps -> {runs / algo}")
+                run_train(algo, str(exported.path), start, str(runs / algo), overrides=_trainer_overrides(size, steps))
+                done.append(f"{steps} steps from {Path(start).parent.name + ' checkpoint' if algo == 'sgpo' else start}"
+                            f" -> {runs / algo}")
         with stage("eval") as done:
             run_eval([str(runs / "sft" / "final"), str(runs / "sgpo" / "final")], str(exported.path),
                      max_new_tokens=size.completion_tokens, limit=size.eval_limit, json_out=str(runs / "eval.json"))
