@@ -191,9 +191,10 @@ def read_jsonl(path: Path, *, block_bytes: int, first_line: int = 1) -> Iterator
                     continue
             else:
                 end = len(buf)
+            newlines = buf.count(b"\n", 0, end)
             if _NONSPACE.search(buf, 0, end):
-                yield _jsonl_batch(str(path), buf, end, line_no)
-            line_no += buf.count(b"\n", 0, end)
+                yield _jsonl_batch(str(path), buf, end, line_no, newlines)
+            line_no += newlines
             rest = buf[end:]
             if not chunk:
                 return
@@ -211,10 +212,11 @@ def _nonblank_lines(block: bytes | memoryview, first_line: int) -> tuple[list[in
     return numbers, lines
 
 
-def _jsonl_batch(file: str, buf: bytes, end: int, first_line: int) -> Batch:
-    """Lines of buf[:end]: parsed by Arrow when every line is a well-typed object, else per line."""
+def _jsonl_batch(file: str, buf: bytes, end: int, first_line: int, newlines: int) -> Batch:
+    """Lines of buf[:end] (`newlines` of them end in a newline): parsed by Arrow when every
+    line is a well-typed object, else per line."""
     block = memoryview(buf)[:end]
-    n_lines = buf.count(b"\n", 0, end) + (0 if buf.endswith(b"\n", 0, end) else 1)
+    n_lines = newlines + (0 if buf.endswith(b"\n", 0, end) else 1)
     frame = None
     numbers: list[int] | range = range(first_line, first_line + n_lines)
     try:

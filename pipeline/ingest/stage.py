@@ -193,7 +193,9 @@ class _Writer:
         key = TABLES[table].key
         if len(key) != 1:
             return self.run.insert(table, data)
-        return self.run.insert(table, self._new_rows(table, key[0], data), skip_existing=False)
+        n = self.run.lake.append_file(table, self._new_rows(table, key[0], data))
+        self.run.count(f"written.{table}", n)
+        return n
 
     def _new_rows(self, table: str, key: str, data: pa.Table) -> pa.Table:
         """Rows whose key is neither stored nor earlier in this run (or in `data`).
