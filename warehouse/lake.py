@@ -263,7 +263,7 @@ class Lake:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"ducklake-{uuid.uuid4()}.parquet"
         try:
-            pq.write_table(data, path, compression="snappy")
+            pq.write_table(data, path, compression="snappy", use_dictionary=_repetitive_columns(data))
             with self.transaction():
                 self.con.execute("CALL ducklake_add_data_files('lake', ?, ?)", [table, str(path)])
         except BaseException:
@@ -285,6 +285,16 @@ def _unique_key(data: pa.Table, key: tuple[str, ...]) -> bool:
     import pyarrow.compute as pc
 
     return pc.count_distinct(data.column(key[0]), mode="all").as_py() == data.num_rows
+
+
+def _repetitive_columns(data: pa.Table, sample: int = 1000) -> list[str]:
+    """Columns worth dictionary-encoding: few distinct values in the first rows (ids and texts
+    are not, and trying costs a hash of every value)."""
+    import pyarrow.compute as pc
+
+    head = data.slice(0, sample)
+    return [name for name in data.column_names
+            if pc.count_distinct(head.column(name), mode="all").as_py() * 10 <= head.num_rows]
 
 
 def _connect(root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

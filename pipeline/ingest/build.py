@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import xxhash
@@ -38,8 +39,8 @@ class Built:
     files: int = 0
 
 
-def _each_value(series: pl.Series, fn) -> pl.Series:
-    """fn(bytes of each UTF-8 string), read straight from the Arrow buffers (no str objects)."""
+def _values(series: pl.Series) -> tuple[memoryview, list[int], list[int]]:
+    """(data, starts, ends) of each UTF-8 string, straight from the Arrow buffers (no str objects)."""
     arr = series.to_arrow()
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -48,21 +49,25 @@ def _each_value(series: pl.Series, fn) -> pl.Series:
     if arr.null_count:
         raise ValueError("cannot hash a null value")
     _, offsets, data = arr.buffers()
-    bounds = pa.Array.from_buffers(pa.int64(), len(arr) + 1, [None, offsets], offset=arr.offset).to_pylist()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
     view = memoryview(data) if data is not None else memoryview(b"")
-    return pl.Series([fn(view[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], dtype=pl.String)
+    return view, bounds[:-1].tolist(), bounds[1:].tolist()
 
 
 def content_ids(frame: pl.DataFrame, prefix: str, parts: list[pl.Expr]) -> pl.Series:
     """`schemas.ids.content_id(prefix, *parts)` for every row (None hashes as "")."""
     joined = frame.select(pl.concat_str([pl.lit(prefix), *[p.cast(pl.String).fill_null("") for p in parts]],
                                         separator=SEP)).to_series()
-    return _each_value(joined, xxhash.xxh3_128_hexdigest)
+    view, starts, ends = _values(joined)
+    digest = xxhash.xxh3_128_hexdigest
+    return pl.Series([digest(view[a:b]) for a, b in zip(starts, ends)], dtype=pl.String)
 
 
 def text_shas(texts: pl.Series) -> pl.Series:
     """`schemas.ids.text_sha` for every text."""
-    return _each_value(texts, lambda b: hashlib.sha256(b).hexdigest())
+    view, starts, ends = _values(texts)
+    sha256 = hashlib.sha256
+    return pl.Series([sha256(view[a:b]).hexdigest() for a, b in zip(starts, ends)], dtype=pl.String)
 
 
 def answer_kind(col: str = "answer") -> pl.Expr:

@@ -27,7 +27,7 @@ from pipeline.ingest.readers import Batch, Input, check_fields, discover, read_i
 from schemas import TABLES, load_taxonomy
 from warehouse import Lake, RunReport
 
-BLOCK_BYTES = 4 << 20  # parsed at a time: small, so parsing stays light on memory
+BLOCK_BYTES = 8 << 20  # parsed at a time: larger means less per-batch overhead but more memory
 INSERT_BYTES = 16 << 20  # written to the lake at a time: larger means fewer, bigger files but more memory
 CHECKPOINT_BYTES = 128 << 20
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
