@@ -8,8 +8,11 @@
 Every record is either stored, counted as a duplicate (its content id is already in the
 lake, so re-ingest is a no-op), or quarantined with its file, line / row and reason:
 read = accepted + quarantined + duplicates. The run commits after every input and every
-`checkpoint_bytes` of input, so a killed run keeps what it committed and a rerun skips it. Parsing runs on the main thread
-while a writer thread inserts the previous rows (DuckDB and Arrow release the GIL).
+`checkpoint_bytes` of input, so a killed run keeps what it committed and a rerun skips it.
+Three threads overlap: a reader reads and parses the next block, the main thread builds
+rows from this one, a writer stores the previous rows (Arrow, polars and DuckDB release the
+GIL). The writer drops rows whose key is already stored (keys read once per run) and
+appends the rest as Parquet files added to the lake (`Lake.append_file`).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from pipeline.ingest.readers import Batch, Input, check_fields, discover, read_i
 from schemas import TABLES, load_taxonomy
 from warehouse import Lake, RunReport
 
-BLOCK_BYTES = 8 << 20  # parsed at a time: larger means less per-batch overhead but more memory
+BLOCK_BYTES = 4 << 20  # parsed at a time: 8 MiB is ~5% faster but peaks ~70 MB higher (300k-row bench)
 INSERT_BYTES = 16 << 20  # written to the lake at a time: larger means fewer, bigger files but more memory
 CHECKPOINT_BYTES = 128 << 20
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
