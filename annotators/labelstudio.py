@@ -114,7 +114,8 @@ def _safe_cut(text: str, cut: int) -> int:
 
 def split_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[tuple[int, str]]:
     """Split `text` into consecutive parts of at most `max_chars` code points, cutting after a
-    paragraph break, else a line break, else a space, else at a safe character boundary.
+    paragraph break, else a line break, else a space, else at a safe character boundary
+    (only a single character cluster longer than `max_chars` is cut inside).
     Returns [(offset, part)], and the parts concatenate back to `text`."""
     if max_chars < 1:
         raise ValueError("max_chars must be >= 1")
