@@ -41,7 +41,7 @@ def native(folder, split):
 
 
 def test_datasets_loads_native_parquet_and_trl_jsonl(folder):
-    from datasets import Features, List, Value, load_dataset
+    from datasets import List, Value, load_dataset
 
     ds = load_dataset("parquet", data_files={"data": str(folder / "data.parquet")}, split="data")
     assert ds.num_rows == sum(json.loads((folder / "manifest.json").read_text())["counts"].values())

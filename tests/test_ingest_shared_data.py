@@ -2,7 +2,6 @@
 with the row counts its README gives; skipped where ../shared/data is absent."""
 from __future__ import annotations
 
-import pytest
 
 from pipeline.ingest import ingest, load_mapping
 from warehouse import Lake

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from net import free_port
 from pipeline.labelstudio import server
 from pipeline.labelstudio.client import LSClient, ReviewError, connect
 from pipeline.labelstudio.pull import pull
@@ -42,17 +42,11 @@ UNICODE_TEXTS = {
 
 
 # ---------------------------------------------------------------- fixtures
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def ls(tmp_path_factory):
     """The managed server, started through the CLI in a scratch folder with a scratch HOME."""
     folder = tmp_path_factory.mktemp("labelstudio")
-    port = _free_port()
+    port = free_port()
     # scratch HOME, but the server's virtualenv stays in the shared cache (installed once, ~80 s)
     env = os.environ | {"HOME": str(folder / "scratch-home"), "STRATAGEM_CACHE": str(server.cache_root().parent)}
     proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "labelstudio", "start", "--port", str(port),
@@ -172,7 +166,7 @@ def _listening_addresses(port: int) -> set[str]:
 def test_unreachable_server_and_wrong_token_are_explained(ls, lake):
     add_trajectory(lake, "u", UNICODE_TEXTS["emoji"])
     before = lake.count("runs"), lake.count("reviews")
-    with LSClient(f"http://127.0.0.1:{_free_port()}", "x") as dead, pytest.raises(ReviewError, match="cannot reach"):
+    with LSClient(f"http://127.0.0.1:{free_port()}", "x") as dead, pytest.raises(ReviewError, match="cannot reach"):
         _push_all(lake, dead, "unreachable")
     with LSClient(ls.url, "not-a-token") as wrong, pytest.raises(ReviewError, match="401"):
         pull(lake, wrong, TAX, project="whatever")
@@ -389,7 +383,7 @@ def test_cli_push_and_pull(ls, admin, annotators, tmp_path):
     with Lake.open(root, read_only=True) as lake:
         assert human_spans(lake) == [(tid, 0, 4, "planning", "ls:ann2@stratagem.test")]
         assert lake.scalar("SELECT count(*) FROM runs WHERE stage = 'review-pull' AND status = 'ok'") == 1
-    res = runner.invoke(app, ["review", "pull", "--url", f"http://127.0.0.1:{_free_port()}", "--root", str(root)],
+    res = runner.invoke(app, ["review", "pull", "--url", f"http://127.0.0.1:{free_port()}", "--root", str(root)],
                         env={"LABEL_STUDIO_API_KEY": "x"})
     assert res.exit_code == 2 and "cannot reach" in res.output
     res = runner.invoke(app, ["review", "push", "--select", "bogus", "--dir", ls.folder, "--root", str(root)])

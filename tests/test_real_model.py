@@ -17,7 +17,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from net import free_port
 from schemas import load_taxonomy
 from trainer.data import sha256_file
 from warehouse import Lake
@@ -74,19 +74,13 @@ def converted_model() -> Path:
     return target
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served_model(tmp_path_factory):
     if not TRANSFORMERS_CLI.exists():
         pytest.skip("`transformers` CLI not in the virtualenv")
     pytest.importorskip("fastapi", reason="transformers serve needs the `transformers[serving]` extras")
     model = converted_model()
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     # one torch thread: a 135M model gains little from more, and on a busy machine extra
     # threads spin against each other (measured here: 4.6 tok/s with 1 thread, 0.7 with 2)

@@ -94,9 +94,9 @@ def test_report_shows_every_stage(report: Path, demo: Path):
         reasons = [r[0] for r in lake.rows("SELECT DISTINCT reason FROM quarantine")]
         n_spans = lake.scalar("SELECT count(*) FROM spans WHERE annotator = 'rules'")
     assert reasons and all(_escaped(r) in html for r in reasons)
-    assert f'<th>gold</th><th>rules</th>' in html and "rules against gold, per label" in html
+    assert '<th>gold</th><th>rules</th>' in html and "rules against gold, per label" in html
     assert re.search(r"rules \(\d+ spans\)", html) and re.search(r"gold \(\d+ spans\)", html)
-    assert f"<td>rules</td><td class=\"num\">" in html and f"{n_spans:,}" in html
+    assert "<td>rules</td><td class=\"num\">" in html and f"{n_spans:,}" in html
     assert "leak-free" in html and "Problem type:" in html
     assert "sft: sft on tiny" in html and "sgpo: sgpo on tiny" in html
     assert "sft/final" in html and "sgpo/final" in html and "test_original" in html

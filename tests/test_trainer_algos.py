@@ -19,7 +19,7 @@ from trainer.metrics import read_metrics
 from trainer.model import load_model
 from trainer.rewards import correctness_reward, make_reward, strategy_alignment_reward
 from trainer.rollout import completion_logits, pad_left, sample_groups, token_logprobs
-from trainer.train import param_digest, train
+from trainer.train import train
 
 RL = ["max_steps=3", "per_device_train_batch_size=8", "num_generations=4", "num_guided_generations=2",
       "max_completion_length=12", "learning_rate=1e-2", "gamma=0.0"]

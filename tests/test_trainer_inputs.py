@@ -9,7 +9,6 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import trainer.model
 from trainer.__main__ import main
 from trainer.config import ConfigError, TrainConfig, field_names, load_config
 from trainer.data import ExportError, Span, char_to_token_spans, guided_messages, load_export, render_prompt

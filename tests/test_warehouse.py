@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from schemas import TABLES, Problem, arrow_schema, content_id, to_arrow
-from warehouse import Lake, LakeBusy, LakeError
+from warehouse import Lake, LakeError
 
 
 def problems(n: int, source: str = "t") -> pa.Table:

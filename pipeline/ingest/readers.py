@@ -281,7 +281,6 @@ def read_parquet(path: Path, *, block_bytes: int) -> Iterator[Batch]:
 
 def read_csv(path: Path) -> Iterator[Batch]:
     csv.field_size_limit(sys.maxsize)
-    size = path.stat().st_size
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)

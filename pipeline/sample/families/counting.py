@@ -138,7 +138,7 @@ class GardenPath(Family):
                 f"2 × {num(W + 2 * w)} × {num(w)} = {num(2 * L * w)} + {num(2 * (W + 2 * w) * w)} = {num(self._path(v))}")
 
     def original(self, v: dict) -> Problem:
-        sol = Solution(plan=(f"find the area of the big rectangle including the path", f"subtract the area of the {v['plot']}"),
+        sol = Solution(plan=("find the area of the big rectangle including the path", f"subtract the area of the {v['plot']}"),
                        calcs=tuple(self._calcs(v)), facts=self._facts(v), check=self._check(v))
         return Problem(self.name, self._statement(v), "What is the area of the path, in square meters?", sol)
 
@@ -148,7 +148,7 @@ class GardenPath(Family):
         short = Calc("the area of the two short strips", f"2 × {num(W + 2 * w)} × {num(w)}", 2 * (W + 2 * w) * w, unit=" square meters", fact=0)
         long_ = Calc("the area of the two long strips", f"{num(area)} − {num(short.value)}", area - short.value, unit=" square meters")
         length = Calc(f"the length of the {v['plot']}", f"{num(long_.value)} ÷ (2 × {num(w)})", L, unit=" meters", fact=0)
-        sol = Solution(plan=("split the path into strips and take away the two short ones", f"divide what is left by twice the path's width"),
+        sol = Solution(plan=("split the path into strips and take away the two short ones", "divide what is left by twice the path's width"),
                        calcs=(short, long_, length), facts=self._facts(v), check=self._check(v),
                        need=(f"the length of the {v['plot']}", "the area of the two long strips of path"))
         facts = self._statement(v, length="some number of") + (f"The path covers {num(area)} square meters.",)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 from pipeline.sample.families.base import (
-    F, Calc, Family, Guess, Problem, Solution, cap, listing, money, num, two_people,
+    F, Calc, Family, Guess, Problem, Solution, listing, money, num, two_people,
 )
 
 ITEMS = (
@@ -76,7 +76,7 @@ class Shopping(Family):
         rest = Calc(f"the money spent on the {item_last}", spent, c_last * p_last, is_money=True)
         count = Calc(f"the number of {item_last}", f"{rest.show()} ÷ {money(p_last)}", F(c_last), fact=0)
         sol = Solution(
-            plan=(f"take away what the other items cost", f"divide what is left by the price of one of the {item_last}"),
+            plan=("take away what the other items cost", f"divide what is left by the price of one of the {item_last}"),
             calcs=tuple(costs + [rest, count]),
             facts=("the cost of several identical items is the number of items times the price of one",),
             need=(f"the number of {item_last}", f"the money spent on the {item_last}"),
