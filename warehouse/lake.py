@@ -211,22 +211,26 @@ class Lake:
         return int(self.scalar(f"SELECT count(*) FROM lake.{table}"))
 
     # ---------------------------------------------------------------- writes
+    def _conform(self, table: str, data: pa.Table) -> pa.Table:
+        """`data` with exactly the table's columns and Arrow types (the schema from the model)."""
+        _check_table(table)
+        if self.read_only:
+            raise LakeError("lake opened read-only")
+        schema = arrow_schema(TABLES[table])
+        return data.select(schema.names).cast(schema)
+
     def insert(self, table: str, data: pa.Table, *, skip_existing: bool = True) -> int:
         """Append rows conforming to the table's Arrow schema; returns how many were new.
 
         With `skip_existing`, rows whose key is already stored (or repeated earlier in
         `data`) are skipped: this is what makes every stage idempotent.
         """
-        _check_table(table)
-        if self.read_only:
-            raise LakeError("lake opened read-only")
-        schema = arrow_schema(TABLES[table])
-        data = data.select(schema.names).cast(schema)
+        data = self._conform(table, data)
         if data.num_rows == 0:
             return 0
         self.con.register("_incoming", data)
         try:
-            cols = ", ".join(f'"{n}"' for n in schema.names)
+            cols = ", ".join(f'"{n}"' for n in data.column_names)
             if skip_existing:
                 key = TABLES[table].key
                 on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM i."{k}"' for k in key)
@@ -252,11 +256,7 @@ class Lake:
 
         import pyarrow.parquet as pq
 
-        _check_table(table)
-        if self.read_only:
-            raise LakeError("lake opened read-only")
-        schema = arrow_schema(TABLES[table])
-        data = data.select(schema.names).cast(schema)
+        data = self._conform(table, data)
         if data.num_rows == 0:
             return 0
         folder = self.root / "data" / "main" / table
