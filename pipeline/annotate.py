@@ -24,14 +24,16 @@ from pydantic import ValidationError
 
 from annotators import TagItem, Tagger, get_tagger, tagger_names
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
-from schemas import LLMCall, Span, content_id, to_arrow
+from schemas import LLMCall, Span, Tagged, content_id, to_arrow
 from schemas.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from warehouse import Lake, RunReport
 
 _PENDING = """
     SELECT t.trajectory_id FROM trajectories t JOIN problems p USING (problem_id)
     WHERE (CAST(? AS VARCHAR) IS NULL OR p.source = ?)
-      AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.trajectory_id = t.trajectory_id
+      AND NOT EXISTS (SELECT 1 FROM tagged g WHERE g.trajectory_id = t.trajectory_id
+                      AND g.annotator = ? AND g.annotator_version = ?)
+      AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.trajectory_id = t.trajectory_id  -- lakes from before `tagged`
                       AND s.annotator = ? AND s.annotator_version = ?)
     ORDER BY t.trajectory_id
 """
@@ -44,7 +46,7 @@ _BATCH = """
 
 
 def pending_trajectories(lake: Lake, tagger: Tagger, source: str | None = None, limit: int | None = None) -> list[str]:
-    ids = [r[0] for r in lake.rows(_PENDING, [source, source, tagger.name, tagger.version])]
+    ids = [r[0] for r in lake.rows(_PENDING, [source, source, *[tagger.name, tagger.version] * 2])]
     return ids[:limit] if limit is not None else ids
 
 
@@ -101,6 +103,7 @@ def annotate(lake: Lake, tagger: Tagger, *, taxonomy: Taxonomy | None = None, so
             if len(results) != len(batch):
                 raise RuntimeError(f"tagger {tagger.name} returned {len(results)} results for {len(batch)} items")
             spans: list[Span] = []
+            done: list[Tagged] = []
             calls: list[LLMCall] = []
             for (tid, text, sha, _), result in zip(batch, results):
                 calls += llm_call_rows(result.calls, tid, run)
@@ -113,10 +116,15 @@ def annotate(lake: Lake, tagger: Tagger, *, taxonomy: Taxonomy | None = None, so
                 run.count("spans.proposed", len(result.spans))
                 if not result.spans:
                     run.count("no_spans")
-                spans += _span_rows(result, text, sha, tagger, taxonomy, run)
+                valid = _span_rows(result, text, sha, tagger, taxonomy, run)
+                spans += valid
+                done.append(Tagged(trajectory_id=tid, text_sha=sha, annotator_kind=tagger.kind, annotator=tagger.name,
+                                   annotator_version=tagger.version, n_spans=len(valid), run_id=run.run_id))
             if spans:
                 written = run.insert("spans", to_arrow(spans, Span))
                 run.count("spans.duplicates", len(spans) - written)
+            if done:
+                run.insert("tagged", to_arrow(done, Tagged))
             if calls:
                 run.insert("llm_calls", to_arrow(calls, LLMCall))
             run.checkpoint()
@@ -193,8 +201,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Tag strategy spans (planning, decomposition, verification, ...) in trajectories.
 
-        Only trajectories without spans from this annotator and version are tagged, so a
-        rerun resumes. Invalid spans (unknown label, offsets outside the text) and tagger
+        Only trajectories this annotator and version has not yet tagged are tagged (one with
+        no spans found counts as done, one that failed does not), so a rerun resumes. Invalid spans (unknown label, offsets outside the text) and tagger
         errors are quarantined, never written.
         """
         taxonomy = taxonomy_or_fail(taxonomy_path)

@@ -220,7 +220,7 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_command(
         root: RootOpt = None,
-        quick: Annotated[bool, typer.Option("--quick", help="Fewer problems and steps (about a minute).")] = False,
+        quick: Annotated[bool, typer.Option("--quick", help="Fewer problems and steps (10-20 s on 2 CPU cores instead of ~30 s).")] = False,
         force: Annotated[bool, typer.Option("--force", help="Run even if the root holds other data (nothing is deleted).")] = False,
     ) -> None:
         """Run every stage on the built-in sample and write an HTML report.

@@ -77,8 +77,8 @@ def status_tables(lake: Lake) -> list[Table]:
     for what, sql in [
         ("trajectories without a verdict (verify)",
          "SELECT count(*) FROM trajectories t WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.trajectory_id = t.trajectory_id)"),
-        ("trajectories without rule spans (annotate)",
-         "SELECT count(*) FROM trajectories t WHERE NOT EXISTS (SELECT 1 FROM spans s WHERE s.trajectory_id = t.trajectory_id AND s.annotator_kind = 'rule')"),
+        ("trajectories not yet tagged by the rules tagger (annotate)",
+         "SELECT count(*) FROM trajectories t WHERE NOT EXISTS (SELECT 1 FROM tagged g WHERE g.trajectory_id = t.trajectory_id AND g.annotator_kind = 'rule') AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.trajectory_id = t.trajectory_id AND s.annotator_kind = 'rule')"),
         ("problems with a correct trajectory but no strategy (describe)",
          "SELECT count(DISTINCT problem_id) FROM correct_trajectories c WHERE NOT EXISTS (SELECT 1 FROM strategies s WHERE s.problem_id = c.problem_id)"),
     ]:
@@ -105,8 +105,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a read-only SQL query (SELECT only) against the lake.
 
-        Tables: problems, trajectories, verdicts, spans, strategies, runs, quarantine,
-        llm_calls, reviews; views: current_spans, current_strategies, correct_trajectories.
+        Tables: problems, trajectories, verdicts, spans, tagged, strategies, runs, quarantine,
+        llm_calls, reviews, curated; views: current_spans, current_strategies, correct_trajectories.
         """
         if fmt is not Format.table and dest is None:
             fail(f"--format {fmt.value} needs --out FILE")

@@ -16,6 +16,7 @@ from schemas.models import (
     Run,
     Span,
     Strategy,
+    Tagged,
     Trajectory,
     Verdict,
 )
@@ -27,7 +28,7 @@ SCHEMA_VERSION = "1.0"
 
 __all__ = [
     "SCHEMA_VERSION", "TABLES", "AnnotatorKind", "CuratedRow", "PlanSpan", "Alignment", "LLMCall", "Problem",
-    "QuarantineRecord", "Review", "Run", "Span", "Strategy", "Trajectory", "Verdict",
+    "QuarantineRecord", "Review", "Run", "Span", "Strategy", "Tagged", "Trajectory", "Verdict",
     "arrow_schema", "to_arrow", "Label", "Taxonomy", "TaxonomyError", "load_taxonomy",
     "content_id", "text_sha", "normalise_text",
 ]

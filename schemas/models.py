@@ -117,6 +117,21 @@ class Span(Row):
             raise ValueError(f"span end {self.end} beyond text length {len(text)}")
 
 
+class Tagged(Row):
+    """One tagger's finished pass over one trajectory, also when it found no spans: what makes
+    `annotate` skip the trajectory next time (failed items get no row and are retried)."""
+
+    table = "tagged"
+    key = ("trajectory_id", "annotator", "annotator_version")
+    trajectory_id: str
+    text_sha: str
+    annotator_kind: AnnotatorKind
+    annotator: str
+    annotator_version: str = ""
+    n_spans: int = Field(ge=0)  # valid spans written for this pass
+    run_id: str
+
+
 class Strategy(Row):
     table = "strategies"
     key = ("strategy_id",)
@@ -224,6 +239,6 @@ class CuratedRow(Row):
 
 
 TABLES: dict[str, type[Row]] = {
-    m.table: m for m in (Problem, Trajectory, Verdict, Span, Strategy, Run, QuarantineRecord, LLMCall, Review,
-                         CuratedRow)
+    m.table: m for m in (Problem, Trajectory, Verdict, Span, Tagged, Strategy, Run, QuarantineRecord, LLMCall,
+                         Review, CuratedRow)
 }

@@ -117,6 +117,26 @@ def test_annotate_quarantines_bad_spans_and_errors_and_records_calls(lake):
     assert (report.tokens_in, report.tokens_out, report.cost_usd) == (30, 15, None)  # one unpriced attempt
 
 
+class QuietTagger(Tagger):
+    """Finds nothing in the first item, fails on the second, one span in the rest."""
+
+    kind, name, version = "rule", "quiet", "1"
+
+    def tag(self, items):
+        return [TagResult(it.item_id) if i == 0 else TagResult(it.item_id, error="flaky") if i == 1
+                else TagResult(it.item_id, spans=[SpanOut(0, 4, "planning")]) for i, it in enumerate(items)]
+
+
+def test_annotate_counts_a_pass_with_no_spans_as_done_and_retries_failures(lake):
+    first = annotate(lake, QuietTagger())
+    assert (first.counts["read"], first.counts["no_spans"], first.counts["failed"]) == (3, 1, 1)
+    done = lake.rows("SELECT n_spans, annotator_kind, run_id FROM tagged ORDER BY n_spans")
+    assert done == [(0, "rule", first.run_id), (1, "rule", first.run_id)]
+    again = annotate(lake, QuietTagger())  # only the failed item is pending; it is now the first item
+    assert again.counts["read"] == 1 and again.counts.get("failed", 0) == 0 and lake.count("tagged") == 3
+    assert annotate(lake, QuietTagger()).counts.get("read", 0) == 0
+
+
 def test_describe_writes_ranked_leak_free_candidates(lake):
     annotate(lake, get_tagger("rules"))
     report = describe(lake, get_describer("rules", k=3))

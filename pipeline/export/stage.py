@@ -152,8 +152,12 @@ def _build(lake, target: Path, spec: dict, *, replace: bool, progress: Progress 
         manifest = dict(spec)
         manifest["counts"] = _counts(table)
         manifest["filtered"] = filtered
-        write_card(tmp, manifest, card_stats(table, lake, spec["snapshot_id"]))
-        manifest["files"] = {p: sha256_file(tmp / p) for p in _files(tmp)}
+        with ThreadPoolExecutor(2, thread_name_prefix="export-sha256") as pool:
+            # the data files hash (hashlib releases the GIL) while the card and its plots render
+            digests = {p: pool.submit(sha256_file, tmp / p) for p in _files(tmp)}
+            write_card(tmp, manifest, card_stats(table, lake, spec["snapshot_id"]))
+            digests.update({p: pool.submit(sha256_file, tmp / p) for p in _files(tmp) if p not in digests})
+            manifest["files"] = {p: digests[p].result() for p in sorted(digests)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _advance(progress, task)
         mismatches = _diff(expect_files, manifest["files"]) if expect_files is not None else []
