@@ -11,7 +11,8 @@ Faults on demand, for the next `times` requests (optionally only of one kind):
     "429" (with retry-after), "500", "hang" (no answer until the client gives up),
     "malformed" (a body that is not JSON), "length" (finish_reason length, cut content),
     "bad_quote" (a quote not in the text), "out_of_bounds" (segment numbers past the window),
-    "bad_label" (a label outside the taxonomy).
+    "bad_label" (a label outside the taxonomy), "echo" (a 400 whose message repeats the
+    request's Authorization header, path and other headers after `pad=` text, as some proxies do).
 
     with LLMTestServer(latency_s=0.1) as server:     # server.url = "http://127.0.0.1:PORT/v1"
         server.inject("429", times=2, retry_after="0")
@@ -35,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FAULTS = ("429", "500", "hang", "malformed", "length", "bad_quote", "out_of_bounds", "bad_label")
+FAULTS = ("429", "500", "hang", "malformed", "length", "bad_quote", "out_of_bounds", "bad_label", "echo")
 _SEGMENT = re.compile(r"^\[S(\d+)\] (.*)$", re.MULTILINE)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -252,6 +253,11 @@ class LLMTestServer:
                     server._stopping.wait(server.hang_s)
                     self.close_connection = True
                     return 0
+                if fault == "echo":  # like some proxies: the request, headers included, in the error message
+                    echo = " ".join([options.get("pad", ""), f"Authorization: {self.headers.get('Authorization')}",
+                                     self.command, self.path, *(f"{k}: {v}" for k, v in self.headers.items())])
+                    self._send(400, json.dumps({"error": {"message": echo}}).encode())
+                    return 400
                 if fault == "malformed":
                     self._send(200, b'{"id": "x", "choices": [ this is not json')
                     return 200

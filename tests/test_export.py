@@ -186,6 +186,21 @@ def test_rebuild_is_byte_for_byte_after_new_data(curated_lake, tmp_path):
     assert sum(newer["counts"].values()) > sum(json.loads(original["manifest.json"])["counts"].values())
 
 
+def test_rebuild_in_place_keeps_files_the_manifest_does_not_list(curated_lake, tmp_path):
+    with Lake.open(curated_lake, read_only=True) as lake:
+        manifest = export(lake, "v1").path / "manifest.json"
+    elsewhere = tmp_path / "thesis"
+    elsewhere.mkdir()
+    (elsewhere / "chapter1.txt").write_text("years of work")
+    (elsewhere / "manifest.json").write_bytes(manifest.read_bytes())
+    result = run_cli("export", "--rebuild", elsewhere / "manifest.json", "--root", curated_lake)
+    assert result.exit_code == 2 and "chapter1.txt" in result.output and "--out" in result.output
+    assert (elsewhere / "chapter1.txt").read_text() == "years of work"
+    result = run_cli("export", "--rebuild", elsewhere / "manifest.json", "--root", curated_lake, "--force")
+    assert result.exit_code == 0, result.output
+    assert not (elsewhere / "chapter1.txt").exists() and check(elsewhere / "manifest.json") == []
+
+
 def test_rebuild_reports_files_that_cannot_be_reproduced(curated_lake):
     with Lake.open(curated_lake, read_only=True) as lake:
         folder = export(lake, "v1").path

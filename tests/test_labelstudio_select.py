@@ -47,15 +47,29 @@ def test_policies(lake):
     assert select_trajectories(lake, "low-confidence", 2, "rules") == ["t0", "t1"]
     assert select_trajectories(lake, "disagreement", 4, None)[-1] == "t0"  # full agreement comes last
     assert select_trajectories(lake, "disagreement", 1, None) != ["t0"]
-    assert select_trajectories(lake, "sql:SELECT trajectory_id FROM trajectories WHERE trajectory_id > 't1' "
-                                     "ORDER BY 1 DESC", 5, None) == ["t3", "t2"]
-    with pytest.raises(ReviewError, match="trajectory_id column"):
-        select_trajectories(lake, "sql:SELECT 1 AS x", 5, None)
-    with pytest.raises(ReviewError, match="only SELECT"):
-        select_trajectories(lake, "sql:DELETE FROM trajectories", 5, None)
     with pytest.raises(ReviewError, match="unknown --select"):
         select_trajectories(lake, "everything", 5, None)
-    assert lake.count("trajectories") == 4
+
+
+def test_sql_selection_runs_sandboxed_on_a_read_only_lake(lake, tmp_path):
+    query = "sql:SELECT trajectory_id FROM trajectories WHERE trajectory_id > 't1' ORDER BY 1 DESC"
+    with pytest.raises(ReviewError, match="read-only"):  # never user SQL on the writable lake
+        select_trajectories(lake, query, 5, None)
+    lake.close()
+    secret = tmp_path / "outside.txt"
+    secret.write_text("t9\n")
+    with Lake.open(tmp_path / "lake", read_only=True) as ro:
+        assert select_trajectories(ro, query, 5, None) == ["t3", "t2"]
+        with pytest.raises(ReviewError, match="trajectory_id column"):
+            select_trajectories(ro, "sql:SELECT 1 AS x", 5, None)
+        with pytest.raises(ReviewError, match="only SELECT"):
+            select_trajectories(ro, "sql:DELETE FROM trajectories", 5, None)
+        with pytest.raises(ReviewError):  # files outside the lake stay out of reach
+            select_trajectories(ro, f"sql:SELECT content AS trajectory_id FROM read_text('{secret}')", 5, None)
+        with pytest.raises(ReviewError):
+            select_trajectories(ro, "sql:SELECT NULL AS trajectory_id FROM ducklake_expire_snapshots('lake', "
+                                    "older_than => now())", 5, None)
+        assert ro.count("trajectories") == 4
 
 
 def test_build_tasks_parts_predictions_and_candidates(lake):

@@ -128,11 +128,20 @@ def human_spans(lake, current: bool = True) -> list[tuple]:
 
 
 def _push_all(lake, client, project, **kw):
+    ids = [r[0] for r in lake.rows("SELECT trajectory_id FROM trajectories ORDER BY trajectory_id")]
     return push(lake, client, TAX, select="sql:SELECT trajectory_id FROM trajectories ORDER BY trajectory_id",
-                limit=100, predictions="rules", project=project, **kw)
+                limit=100, predictions="rules", project=project, ids=ids, **kw)
 
 
 # ---------------------------------------------------------------- server management
+def test_start_leaves_a_foreign_data_folder_alone(ls, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "results.csv").write_text("precious")
+    with pytest.raises(server.ServerError, match="holds no Label Studio database"):
+        server.start(free_port(), tmp_path)
+    assert (tmp_path / "data" / "results.csv").read_text() == "precious"
+
+
 def test_server_state_busy_port_and_credentials(ls, tmp_path):
     creds = Path(ls.folder) / "credentials.json"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
@@ -166,8 +175,10 @@ def _listening_addresses(port: int) -> set[str]:
 def test_unreachable_server_and_wrong_token_are_explained(ls, lake):
     add_trajectory(lake, "u", UNICODE_TEXTS["emoji"])
     before = lake.count("runs"), lake.count("reviews")
-    with LSClient(f"http://127.0.0.1:{free_port()}", "x") as dead, pytest.raises(ReviewError, match="cannot reach"):
+    with LSClient(f"http://usr:SECRETPW@127.0.0.1:{free_port()}", "x") as dead, \
+            pytest.raises(ReviewError, match="cannot reach") as err:
         _push_all(lake, dead, "unreachable")
+    assert "SECRETPW" not in str(err.value) and "SECRETPW" not in dead.url  # URL credentials never shown
     with LSClient(ls.url, "not-a-token") as wrong, pytest.raises(ReviewError, match="401"):
         pull(lake, wrong, TAX, project="whatever")
     assert (lake.count("runs"), lake.count("reviews")) == before

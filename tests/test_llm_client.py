@@ -155,6 +155,20 @@ def test_api_key_never_in_cache_or_errors(server, tmp_path, monkeypatch):
     assert client.scrub(f"echo {secret}") == "echo ***"
 
 
+def test_secrets_the_server_echoes_are_scrubbed_before_truncation(server, tmp_path, monkeypatch):
+    key = "sk-test-SECRET-0123456789"
+    monkeypatch.setenv("MY_KEY", key)
+    url = server.url.replace("://", "://usr:PASSWD99@") + "?api_key=QKEY77"
+    client = LLMClient(url, "test-model", cache_dir=None, api_key_env="MY_KEY", max_retries=0, timeout_s=5)
+    for pad in [0, *range(220, 300, 8)]:  # padded, the echoed key straddles the stored length
+        server.inject("echo", pad="x" * pad)
+        [bad] = ask_all(client, 1)
+        stored = [bad.error, *(c.error for c in bad.calls)]
+        assert all(stored) and (pad or all("***" in s for s in stored))
+        for secret in (key, key[:12], "PASSWD99", "QKEY77", "dXNyOlBBU1NXRDk5"):  # base64("usr:PASSWD99")
+            assert not any(secret in s for s in stored), (pad, secret, stored)
+
+
 def test_unknown_model_costs_unknown_not_zero(server, tmp_path):
     client = LLMClient(server.url, "no-such-priced-model", cache_dir=None)
     [o] = ask_all(client)

@@ -188,7 +188,10 @@ class Lake:
         return row[0] if row else None
 
     def select(self, sql: str) -> pa.Table:
-        """Run user-supplied SQL that must consist of SELECT statements only."""
+        """Run user-supplied SQL that must consist of SELECT statements only, on a lake opened
+        read-only (sandboxed: no files outside the lake, no writes through table functions)."""
+        if not self.read_only:
+            raise LakeError("user SQL runs only on a lake opened read-only (Lake.open(root, read_only=True))")
         try:
             statements = self.con.extract_statements(sql)
         except duckdb.Error as exc:

@@ -25,6 +25,7 @@ when unset: local servers need none); it never enters the cache, results or erro
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextvars
 import email.utils
@@ -36,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 import instructor
@@ -53,7 +55,8 @@ logging.getLogger("instructor").addHandler(logging.NullHandler())  # its retry l
 
 PLACEHOLDER_KEY = "sk-no-key-needed"
 MODES = {"md_json": instructor.Mode.MD_JSON, "json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS}
-ERROR_CHARS = 300
+ERROR_CHARS = 300  # of an error message, as stored (after secrets are scrubbed)
+ERROR_BODY_BYTES = 64 << 10  # of an error response, kept until scrubbed: an echoed secret must be whole to be found
 
 
 def env_int(name: str, default: int) -> int:
@@ -126,7 +129,7 @@ class _CountingTransport(httpx.AsyncBaseTransport):
             _read_usage(body, record)
         else:
             record.update(status=f"http_{response.status_code}",
-                          error=body[:ERROR_CHARS].decode("utf-8", errors="replace") or None)
+                          error=body[:ERROR_BODY_BYTES].decode("utf-8", errors="replace") or None)
         headers = [(k, v) for k, v in response.headers.multi_items()
                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
         return httpx.Response(response.status_code, headers=headers, content=body, request=request,
@@ -230,10 +233,22 @@ class LLMClient:
     def _api_key(self) -> str:
         return os.environ.get(self.api_key_env) or PLACEHOLDER_KEY
 
+    def secrets(self) -> list[str]:
+        """What must never be stored or printed: the API key, and the password (also as a Basic
+        header) and query values of the endpoint URL. Longest first."""
+        found = [os.environ.get(self.api_key_env) or ""]
+        parts = urlsplit(self.base_url)
+        if parts.password:
+            basic = base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()).decode()
+            found += [parts.password, unquote(parts.password), basic]
+        found += [v for _, v in parse_qsl(parts.query)]
+        return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
     def scrub(self, text: str) -> str:
-        """Remove the API key from a message (servers sometimes echo request headers)."""
-        key = os.environ.get(self.api_key_env)
-        text = text if not key else text.replace(key, "***")
+        """A message with every secret replaced by *** (servers sometimes echo the request), on
+        one line, at most ERROR_CHARS long."""
+        for secret in self.secrets():
+            text = text.replace(secret, "***")
         return " ".join(text.split())[:ERROR_CHARS]
 
     def run(self, fn: Callable[["Session", Any], Awaitable[Any]], items: Sequence[Any],

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
             "--max-prompt-tokens", min=1, help="Drop rows whose prompt has more tokens (needs --tokenizer).")] = None,
         tokenizer: Annotated[str | None, typer.Option(
             "--tokenizer", help="tokenizer.json, a folder holding one, or a model name in the local HF cache.")] = None,
-        force: Annotated[bool, typer.Option("--force", help="Replace an existing export (or --out folder).")] = False,
+        force: Annotated[bool, typer.Option("--force", help="Replace an existing export, an existing --out folder, or (with --rebuild in place) a folder holding files its manifest does not list.")] = False,
         rebuild_manifest: Annotated[Path | None, typer.Option(
             "--rebuild", help="Rebuild the export of this manifest.json from its recorded snapshot, byte for byte.")] = None,
         check_manifest: Annotated[Path | None, typer.Option(

@@ -255,11 +255,17 @@ def rebuild(lake, manifest_path: str | Path, *, out: Path | None = None, force: 
     """Rebuild an export from the snapshot and curate run its manifest records.
 
     In place (default) the folder is replaced only when every file came out identical;
-    `mismatches` lists those that did not (then nothing is written)."""
+    `mismatches` lists those that did not (then nothing is written). Files in the folder that
+    the manifest does not list would be lost, so they stop an in-place rebuild without `force`."""
     manifest_path = Path(manifest_path)
     manifest = read_manifest(manifest_path)
     target = Path(out) if out else manifest_path.parent
     if out and target.exists() and not force:
         raise ExportError(f"{target} already exists; pass --force to replace it")
+    unlisted = [] if out or force else [p for p in _files(target) if p not in manifest["files"]]
+    if unlisted:
+        shown = ", ".join(unlisted[:5]) + (f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else "")
+        raise ExportError(f"{target} holds files its manifest does not list ({shown}); a rebuild in place would "
+                          "delete them: pass --out DIR, or --force to replace the folder")
     spec = {k: v for k, v in manifest.items() if k not in ("counts", "filtered", "files")}
     return _build(lake, target, spec, replace=True, progress=progress, expect_files=manifest["files"])

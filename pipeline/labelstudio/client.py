@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 import httpx
 
+from annotators.llm import public_url
 from pipeline.labelstudio import server
 
 DEFAULT_TOKEN_ENV = "LABEL_STUDIO_API_KEY"
@@ -28,8 +29,9 @@ class ReviewError(RuntimeError):
 
 class LSClient:
     def __init__(self, url: str, token: str, *, timeout: float = 120.0):
-        self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Token {token}"}, timeout=timeout)
+        self.endpoint = url.rstrip("/")
+        self.url = public_url(self.endpoint)  # without credentials: what is printed and stored in run configs
+        self.http = httpx.Client(base_url=self.endpoint, headers={"Authorization": f"Token {token}"}, timeout=timeout)
 
     def close(self) -> None:
         self.http.close()
@@ -149,7 +151,7 @@ class LSClient:
     def invite_user(self, email: str, password: str) -> str:
         """Sign a new annotator up through the organisation's invite link; returns their API token."""
         invite = self.json("GET", "/api/invite")["invite_url"]
-        with httpx.Client(base_url=self.url, timeout=60, follow_redirects=True) as session:
+        with httpx.Client(base_url=self.endpoint, timeout=60, follow_redirects=True) as session:
             form = session.get(invite)
             resp = session.post(str(form.url), headers={"Referer": str(form.url)}, data={
                 "email": email, "password": password, "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),

@@ -17,7 +17,7 @@ import typer
 from pipeline.console import RootOpt, console, fail, lake_for, out, print_report, progress
 from pipeline.labelstudio import server
 from pipeline.labelstudio.client import DEFAULT_TOKEN_ENV, ReviewError, connect
-from pipeline.labelstudio.push import DEFAULT_PROJECT, push
+from pipeline.labelstudio.push import DEFAULT_PROJECT, push, select_trajectories
 from pipeline.labelstudio.pull import pull
 
 DirOpt = Annotated[Path | None, typer.Option(
@@ -100,10 +100,14 @@ def register(app: typer.Typer) -> None:
         if k < 1 or max_chars < 100:
             fail("--k must be >= 1 and --max-chars >= 100")
         try:
+            ids = None
+            if select.startswith("sql:"):  # user SQL runs sandboxed, before the lake is opened for writing
+                with lake_for(root, read_only=True) as ro:
+                    ids = select_trajectories(ro, select, limit, predictions, seed)
             with connect(url, token_env, folder) as client, lake_for(root, holder="review push") as lake, \
                     progress() as bar:
                 report, pid = push(lake, client, tax, select=select, limit=limit, predictions=predictions,
-                                   project=project, k=k, max_chars=max_chars, seed=seed, progress=bar)
+                                   project=project, k=k, max_chars=max_chars, seed=seed, progress=bar, ids=ids)
         except ReviewError as exc:
             fail(str(exc))
         print_report(report)

@@ -45,7 +45,8 @@ def task_key(trajectory_id: str, part: int) -> str:
 
 # ---------------------------------------------------------------- selection
 def select_trajectories(lake, select: str, limit: int, annotator: str | None, seed: int = 0) -> list[str]:
-    """Trajectory ids for a policy: random | disagreement | low-confidence | sql:<SELECT ... trajectory_id>."""
+    """Trajectory ids for a policy: random | disagreement | low-confidence | sql:<SELECT ... trajectory_id>
+    (user SQL needs a lake opened read-only)."""
     if select == "random":
         rows = lake.rows("SELECT trajectory_id FROM trajectories ORDER BY hash(trajectory_id || ?::VARCHAR), trajectory_id "
                          "LIMIT ?", [str(seed), limit])
@@ -175,11 +176,16 @@ def ensure_project(client: LSClient, title: str, taxonomy, k: int, model_version
 # ---------------------------------------------------------------- push
 def push(lake, client: LSClient, taxonomy, *, select: str = "random", limit: int = 100,
          predictions: str | None = None, project: str = DEFAULT_PROJECT, k: int = DEFAULT_K,
-         max_chars: int = DEFAULT_MAX_CHARS, batch: int = 1000, seed: int = 0, progress=None):
-    """Create or update the project and its tasks; returns the RunReport of the `review-push` run."""
+         max_chars: int = DEFAULT_MAX_CHARS, batch: int = 1000, seed: int = 0, progress=None,
+         ids: list[str] | None = None):
+    """Create or update the project and its tasks; returns the RunReport of the `review-push` run.
+
+    ids: the trajectories `select` chose, when the caller resolved it already (a `sql:`
+    selection is resolved on a read-only lake before the writable one is opened)."""
     if limit < 1:
         raise ReviewError("--limit must be at least 1")
-    ids = select_trajectories(lake, select, limit, predictions, seed)
+    if ids is None:
+        ids = select_trajectories(lake, select, limit, predictions, seed)
     specs, missing = build_tasks(lake, ids, annotator=predictions, k=k, max_chars=max_chars)
     proj = ensure_project(client, project, taxonomy, k, predictions)
     pid = proj["id"]

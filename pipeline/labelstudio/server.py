@@ -230,9 +230,17 @@ def start(port: int = DEFAULT_PORT, folder: Path | None = None, *, timeout: floa
     exe = ensure_installed(log)
     data = folder / "data"
     if not (data / "label_studio.sqlite3").exists():
+        if data.is_dir() and any(data.iterdir()):
+            raise ServerError(f"{data} exists but holds no Label Studio database; it is left as it is: "
+                              "move it away or choose another --dir")
         template = ensure_template(exe, log)
-        shutil.rmtree(data, ignore_errors=True)
-        shutil.copytree(template, data, ignore=shutil.ignore_patterns(".ready", ".env"))  # own SECRET_KEY per server
+        for stale in folder.glob(".data-copy-*"):  # our own copies, cut short by an earlier start
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = folder / f".data-copy-{os.getpid()}"
+        shutil.copytree(template, staging, ignore=shutil.ignore_patterns(".ready", ".env"))  # own SECRET_KEY per server
+        if data.is_dir():
+            data.rmdir()  # empty
+        staging.rename(data)
     (folder / "home").mkdir(parents=True, exist_ok=True)
     creds = credentials(folder)
     env = _base_env(folder / "home") | {
