@@ -1,6 +1,6 @@
-"""LLM annotators over any OpenAI-compatible endpoint: the client machinery (client.py),
-the request cache (cache.py), the price table (prices.py, prices.toml), the tagger
-(tagger.py) and the describer (describer.py).
+"""LLM annotators over any OpenAI-compatible endpoint: the client machinery (client.py, over
+the counting HTTP transport in transport.py), the request cache (cache.py), the price table
+(prices.py, prices.toml), the tagger (tagger.py) and the describer (describer.py).
 
 Importing this package is cheap (no openai / instructor import): `register()` adds lazy
 factories for the name "llm" to the annotator registry.

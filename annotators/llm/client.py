@@ -4,7 +4,7 @@ On top of the `openai` async client (and `instructor` for structured answers) it
 concurrency limit, rate-limit backoff honouring `retry-after`, a per-request timeout,
 `max_retries` for transport failures (429, 5xx, timeouts, dropped connections), the
 content-addressed request cache (annotators/llm/cache.py) and per-attempt accounting.
-Tokens are counted from every raw HTTP response (a counting httpx transport), because
+Tokens are counted from every raw HTTP response (annotators/llm/transport.py), because
 instructor's usage totals miss failed validation attempts.
 
     client = LLMClient("http://127.0.0.1:8000/v1", "gpt-4o-mini", concurrency=16, cache_dir=root / "cache/llm")
@@ -27,13 +27,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import contextvars
-import email.utils
 import json
 import logging
 import os
 import random
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
@@ -50,13 +47,13 @@ from annotators.base import LLMUsage
 from annotators.llm import public_url
 from annotators.llm.cache import RequestCache, json_sha, request_key
 from annotators.llm.prices import PriceTable, load_prices
+from annotators.llm.transport import CountingTransport, attempts_of_this_task, retry_after_seconds
 
 logging.getLogger("instructor").addHandler(logging.NullHandler())  # its retry logs are ours to report
 
 PLACEHOLDER_KEY = "sk-no-key-needed"
 MODES = {"md_json": instructor.Mode.MD_JSON, "json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS}
 ERROR_CHARS = 300  # of an error message, as stored (after secrets are scrubbed)
-ERROR_BODY_BYTES = 64 << 10  # of an error response, kept until scrubbed: an echoed secret must be whole to be found
 
 
 def env_int(name: str, default: int) -> int:
@@ -94,81 +91,6 @@ class Outcome:
     @property
     def cached(self) -> bool:
         return self.status == "cached"
-
-
-# The attempts of the request running in the current asyncio task (filled by the transport).
-_attempts: contextvars.ContextVar[list[dict] | None] = contextvars.ContextVar("stratagem_llm_attempts", default=None)
-
-
-class _CountingTransport(httpx.AsyncBaseTransport):
-    """Records status, latency, tokens and finish_reason of every HTTP attempt."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport):
-        self.inner = inner
-        self.sent = 0  # HTTP requests this transport put on the wire
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        record: dict = {"status": "error", "tokens_in": 0, "tokens_out": 0, "error": None}
-        sink = _attempts.get()
-        if sink is not None:
-            sink.append(record)
-        self.sent += 1
-        t0 = time.perf_counter()
-        try:
-            response = await self.inner.handle_async_request(request)
-            body = await response.aread()
-        except httpx.TimeoutException as exc:
-            record.update(status="timeout", error=f"timed out ({type(exc).__name__})")
-            raise
-        except httpx.HTTPError as exc:
-            record.update(status="error", error=f"connection failed ({type(exc).__name__})")
-            raise
-        finally:
-            record["latency_ms"] = (time.perf_counter() - t0) * 1000
-        if response.status_code == 200:
-            _read_usage(body, record)
-        else:
-            record.update(status=f"http_{response.status_code}",
-                          error=body[:ERROR_BODY_BYTES].decode("utf-8", errors="replace") or None)
-        headers = [(k, v) for k, v in response.headers.multi_items()
-                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-        return httpx.Response(response.status_code, headers=headers, content=body, request=request,
-                              extensions=response.extensions)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def _read_usage(body: bytes, record: dict) -> None:
-    try:
-        data = json.loads(body)
-        usage = data.get("usage") or {}
-        record["tokens_in"] = int(usage.get("prompt_tokens") or 0)
-        record["tokens_out"] = int(usage.get("completion_tokens") or 0)
-        finish = (data.get("choices") or [{}])[0].get("finish_reason")
-    except (ValueError, TypeError, AttributeError, IndexError):
-        record.update(status="invalid", error="malformed JSON response body")
-        return
-    record["status"] = "length" if finish == "length" else "ok"
-
-
-def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
-    """Seconds to wait from `retry-after-ms` / `retry-after` (seconds or an HTTP date)."""
-    if not headers:
-        return None
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return None if when is None else max(0.0, when.timestamp() - time.time())
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -287,7 +209,7 @@ class Session:
         n = max(1, -(-client.concurrency // self.POOL_SIZE))
         per_pool = -(-client.concurrency // n) + 2
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
-        self.transports = [_CountingTransport(httpx.AsyncHTTPTransport(limits=limits, verify=client.ssl_context()))
+        self.transports = [CountingTransport(httpx.AsyncHTTPTransport(limits=limits, verify=client.ssl_context()))
                            for _ in range(n)]
         self.http = [httpx.AsyncClient(transport=t, timeout=httpx.Timeout(client.timeout_s)) for t in self.transports]
         self.openai = [openai.AsyncOpenAI(base_url=client.base_url, api_key=client._api_key(), max_retries=0,
@@ -324,11 +246,11 @@ class Session:
         if hit is not None:
             return hit
         attempts: list[dict] = []
-        token = _attempts.set(attempts)
+        token = attempts_of_this_task.set(attempts)
         try:
             outcome = await self._send(key, messages, sampling, response_model, context, attempts)
         finally:
-            _attempts.reset(token)
+            attempts_of_this_task.reset(token)
         outcome.calls = [self._usage(key, i + 1, a) for i, a in enumerate(attempts)]
         return outcome
 
