@@ -146,8 +146,34 @@ def test_two_seeded_runs_are_bitwise_equal(export, tmp_path):
     assert strip(metrics[0]) == strip(metrics[1])
 
 
+def test_ratio_and_old_logprobs_are_scored_at_the_sampling_temperature(export, tiny):
+    model, tok = tiny
+    cfg = load_config(None, RL + ["num_iterations=2", "temperature=0.5"], algo="grpo")
+    examples = load_export(export).split("train")[:2]
+    batch = prepare_rl_batch(model, tok, examples, cfg, parity_reward, torch.Generator().manual_seed(0))
+    ro = batch.rollout
+    with torch.no_grad():
+        logits = completion_logits(model, ro.prompt_ids, ro.prompt_mask, ro.completion_ids, ro.completion_mask)
+    expected = token_logprobs(logits / 0.5, ro.completion_ids)
+    assert torch.allclose(batch.old_logp, expected, atol=1e-5)
+    _, m = rl_loss(model, batch, cfg)  # first pass: new == old, so no token is clipped
+    assert m["clip_ratio_low"] == m["clip_ratio_high"] == 0.0
+
+
+def test_distillation_is_summed_over_prompts_unless_mean(export, tiny):
+    model, tok = tiny
+    examples = load_export(export).split("train")[:2]
+    losses = {}
+    for reduction in ("sum", "mean"):
+        cfg = load_config(None, RL + ["unguided_grpo=false", f"distill_reduction={reduction}"], algo="sgpo")
+        batch = prepare_rl_batch(model, tok, examples, cfg, parity_reward, torch.Generator().manual_seed(0))
+        losses[reduction] = rl_loss(model, batch, cfg)[1]["loss_sd"]
+    assert losses["sum"] == pytest.approx(2 * losses["mean"], rel=1e-5)  # Q = 2 prompts
+
+
 @pytest.mark.parametrize("flag", ["target_selection=false", "kl_clipping=false", "adaptive_alpha=false",
                                   "distill_divergence=reverse", "distill_mode=sft", "unguided_grpo=false",
+                                  "proximal_clipping=false", "distill_reduction=mean",
                                   "loss_type=grpo", "loss_type=dr_grpo", "num_iterations=2"])
 def test_sgpo_ablations_run(export, tiny, flag):
     model, tok = tiny

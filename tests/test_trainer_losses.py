@@ -41,6 +41,30 @@ def test_clipped_surrogate_by_hand():
     assert stats["clip_ratio_low"] == pytest.approx(1 / 3)
 
 
+def test_reference_kl_is_added_per_token_before_aggregation_and_dapo_takes_a_global_count():
+    logp = torch.log(torch.tensor([[1.5, 1.1], [0.5, 1.0]]))
+    old, adv = torch.zeros(2, 2), torch.tensor([1.0, -1.0])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    ref = torch.log(torch.tensor([[1.0, 1.0], [1.0, 1.0]]))
+    surrogate = torch.tensor([[-1.28, -1.1], [0.8, 0.0]])
+    k3 = torch.exp(ref - logp) - (ref - logp) - 1
+    per_token = surrogate + 0.1 * k3
+    dr, stats = clipped_surrogate(logp, old, adv, mask, 0.2, 0.28, "dr_grpo", 4, ref_logp=ref, beta=0.1)
+    assert dr.item() == pytest.approx(float((per_token * mask).sum() / (2 * 4)), rel=1e-6)  # TRL: KL inside
+    assert stats["loss_kl_ref"] == pytest.approx(float((k3 * mask).sum() / 3), rel=1e-6)
+    # DDP: rank tokens 3, all ranks 3 + 9 over 2 ranks -> divide by 6, not by this rank's 3
+    dapo, _ = clipped_surrogate(logp, old, adv, mask, 0.2, 0.28, "dapo", 4, num_tokens=torch.tensor(6.0))
+    assert dapo.item() == pytest.approx(float((surrogate * mask).sum() / 6), rel=1e-6)
+
+
+def test_no_proximal_clipping_is_the_plain_ratio_surrogate():
+    logp = torch.log(torch.tensor([[1.5, 1.1], [0.5, 1.0]]))
+    adv, mask = torch.tensor([1.0, -1.0]), torch.ones(2, 2)
+    loss, stats = clipped_surrogate(logp, torch.zeros(2, 2), adv, mask, math.inf, math.inf, "dapo", 2)
+    assert loss.item() == pytest.approx((-1.5 - 1.1 + 0.5 + 1.0) / 4, rel=1e-6)
+    assert stats["clip_ratio_low"] == stats["clip_ratio_high"] == 0.0
+
+
 def test_clip_higher_is_asymmetric():
     adv = torch.tensor([1.0])
     mask = torch.ones(1, 1)

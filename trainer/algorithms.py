@@ -8,21 +8,25 @@ SGPO (DESIGN section 7), per problem q with strategy s, all from the same weight
 unguided group G1 ~ pi(.|q) and guided group G2 ~ pi(.|q,s); GRPO on G1 only; target = the
 correct guided rollout with the highest mean log-likelihood under pi(.|q); distillation =
 per-token full-vocabulary KL(stopgrad pi(.|q,s,y<t) || pi(.|q,y<t)) on that target, tokens with
-KL > delta masked; loss = L_GRPO + (1/Q) sum_q alpha(q) L_SD(q) (the 1/Q keeps the scale of
-the batch-mean GRPO term). Ablation flags (config): target_selection, kl_clipping,
-adaptive_alpha, distill_divergence=reverse, distill_mode=sft, unguided_grpo.
+KL > delta masked; loss = L_GRPO + sum_q alpha(q) L_SD(q) (`distill_reduction=mean` divides
+the sum by Q). Rollouts sampled at temperature T are scored at T for the GRPO ratio; the
+distillation KL and target selection use the model's own distribution (T = 1). Ablation
+flags (config): target_selection, kl_clipping, adaptive_alpha, distill_divergence=reverse,
+distill_mode=sft, unguided_grpo, proximal_clipping.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
+import torch.distributed as dist
 
 from trainer.config import TrainConfig
 from trainer.data import Example, encode_completion, encode_prompts, guided_messages, render_prompt
-from trainer.losses import (adaptive_alpha, clipped_surrogate, clipped_token_mean, full_kl, group_advantages, k3_kl,
+from trainer.losses import (adaptive_alpha, clipped_surrogate, clipped_token_mean, full_kl, group_advantages,
                             mean_logprob, select_target, token_entropy)
 from trainer.rollout import Rollout, completion_logits, pad_left, pad_right, sample_groups, token_logprobs
 
@@ -73,12 +77,18 @@ def _score(reward_fn: Callable, prompts: list[str], rollout: Rollout, examples: 
     return torch.tensor(values, dtype=torch.float32, device=device)
 
 
+def scoring_temperature(cfg: TrainConfig) -> float:
+    """Rollouts are sampled from softmax(logits / T): the ratio, old and reference log-probs are
+    scored at the same T (as TRL does); greedy sampling (T = 0) scores at 1."""
+    return cfg.temperature if cfg.temperature > 0 else 1.0
+
+
 @torch.no_grad()
-def _logp(model, r: Rollout, prompt_ids=None, prompt_mask=None) -> torch.Tensor:
+def _logp(model, r: Rollout, prompt_ids=None, prompt_mask=None, temperature: float = 1.0) -> torch.Tensor:
     logits = completion_logits(model, r.prompt_ids if prompt_ids is None else prompt_ids,
                                r.prompt_mask if prompt_mask is None else prompt_mask, r.completion_ids,
                                r.completion_mask)
-    return token_logprobs(logits, r.completion_ids)
+    return token_logprobs(logits / temperature, r.completion_ids)
 
 
 def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainConfig, reward_fn: Callable,
@@ -105,9 +115,9 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
     adv = group_advantages(rewards, g1, scale=cfg.scale_rewards)
     batch = RLBatch(ro, rewards, adv)
     if cfg.num_iterations > 1:
-        batch.old_logp = _logp(model, ro)
+        batch.old_logp = _logp(model, ro, temperature=scoring_temperature(cfg))
     if cfg.beta > 0 and ref_model is not None:
-        batch.ref_logp = _logp(ref_model, ro)
+        batch.ref_logp = _logp(ref_model, ro, temperature=scoring_temperature(cfg))
     pass_u = rewards.view(-1, g1).gt(0.5).float().mean(1)
     m = {"reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
          "pass_rate_unguided": float(pass_u.mean()),
@@ -146,21 +156,29 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
 def grpo_term(model, batch: RLBatch, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     ro = batch.rollout
     logits = completion_logits(model, ro.prompt_ids, ro.prompt_mask, ro.completion_ids, ro.completion_mask)
+    logits = logits / scoring_temperature(cfg)
     logp = token_logprobs(logits, ro.completion_ids)
     old = batch.old_logp if batch.old_logp is not None else logp.detach()
-    loss, stats = clipped_surrogate(logp, old, batch.advantages, ro.completion_mask, cfg.epsilon, cfg.epsilon_high,
-                                    cfg.loss_type, cfg.max_completion_length)
+    eps_low, eps_high = (cfg.epsilon, cfg.epsilon_high) if cfg.proximal_clipping else (math.inf, math.inf)
+    loss, stats = clipped_surrogate(logp, old, batch.advantages, ro.completion_mask, eps_low, eps_high,
+                                    cfg.loss_type, cfg.max_completion_length, ref_logp=batch.ref_logp, beta=cfg.beta,
+                                    num_tokens=_dapo_tokens_per_rank(ro.completion_mask, cfg))
     m = {"loss_grpo": float(loss.detach()), "entropy": token_entropy(logits.detach(), ro.completion_mask), **stats}
-    if cfg.beta > 0 and batch.ref_logp is not None:
-        kl = k3_kl(logp, batch.ref_logp)
-        kl_loss = (kl * ro.completion_mask).sum() / ro.completion_mask.sum().clamp(min=1.0)
-        loss = loss + cfg.beta * kl_loss
-        m["loss_kl_ref"] = float(kl_loss.detach())
     return loss, m
 
 
+def _dapo_tokens_per_rank(mask: torch.Tensor, cfg: TrainConfig) -> torch.Tensor | None:
+    """Under DDP, dapo divides by all ranks' completion tokens / world size, so that after the
+    gradient average every token weighs the same (TRL's dapo); None on one process."""
+    if cfg.loss_type != "dapo" or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return None
+    total = mask.sum().detach().clone()
+    dist.all_reduce(total)
+    return total / dist.get_world_size()
+
+
 def distill_term(model, batch: RLBatch, cfg: TrainConfig, num_prompts: int) -> tuple[torch.Tensor, dict]:
-    """(1/Q) sum_q alpha(q) L_SD(q) over the selected targets."""
+    """sum_q alpha(q) L_SD(q) over the selected targets (divided by Q with distill_reduction=mean)."""
     ro, gd = batch.rollout, batch.guided
     q_idx = [q for q, _ in batch.targets]
     rows = [r for _, r in batch.targets]
@@ -188,7 +206,7 @@ def distill_term(model, batch: RLBatch, cfg: TrainConfig, num_prompts: int) -> t
             per_q_list.append(lq)
             clipped.append(frac)
         per_q = torch.stack(per_q_list)
-    loss = (alphas * per_q).sum() / num_prompts
+    loss = (alphas * per_q).sum() / (num_prompts if cfg.distill_reduction == "mean" else 1)
     m = {"loss_sd": float(loss.detach()), "sd_per_target": float(per_q.detach().mean()),
          "kl_clipped_frac": sum(clipped) / len(clipped) if clipped else 0.0}
     return loss, m

@@ -71,6 +71,8 @@ class TrainConfig:
     distill_divergence: str = "forward"  # forward | reverse
     distill_mode: str = "kl"           # kl | sft (SFT on the selected target instead of the KL)
     unguided_grpo: bool = True         # False: drop the GRPO term, distillation only
+    proximal_clipping: bool = True     # False: no ratio clip in the GRPO term ("no proximal constraints")
+    distill_reduction: str = "sum"     # sum: L_GRPO + sum_q alpha(q) L_SD(q) (DESIGN); mean: divided by Q
     # rewards
     strategy_reward_weight: float = 0.0  # optional strategy-alignment reward, gated on correctness
     # logging and checkpoints
@@ -89,6 +91,8 @@ class TrainConfig:
             raise ConfigError(f"distill_divergence must be forward or reverse, got {self.distill_divergence!r}")
         if self.distill_mode not in ("kl", "sft"):
             raise ConfigError(f"distill_mode must be kl or sft, got {self.distill_mode!r}")
+        if self.distill_reduction not in ("sum", "mean"):
+            raise ConfigError(f"distill_reduction must be sum or mean, got {self.distill_reduction!r}")
         for name in ("max_steps", "per_device_train_batch_size", "num_generations", "max_completion_length",
                      "max_prompt_length", "num_iterations", "kl_chunk_size"):
             if getattr(self, name) < 1:

@@ -27,11 +27,14 @@ def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True,
     return adv.reshape(-1)
 
 
-def aggregate(per_token: torch.Tensor, mask: torch.Tensor, loss_type: str, max_completion_length: int) -> torch.Tensor:
-    """dapo: mean over all tokens of the batch; grpo: mean per sequence, then over sequences;
-    dr_grpo: sum over tokens / (B * max_completion_length)."""
+def aggregate(per_token: torch.Tensor, mask: torch.Tensor, loss_type: str, max_completion_length: int,
+              num_tokens: torch.Tensor | float | None = None) -> torch.Tensor:
+    """dapo: sum over all tokens / `num_tokens` (default: this batch's tokens; under DDP pass the
+    token count of all ranks / world size, as TRL does, so every token weighs the same);
+    grpo: mean per sequence, then over sequences; dr_grpo: sum over tokens / (B * max_completion_length)."""
     if loss_type == "dapo":
-        return (per_token * mask).sum() / mask.sum().clamp(min=1.0)
+        denom = mask.sum() if num_tokens is None else torch.as_tensor(num_tokens, dtype=per_token.dtype)
+        return (per_token * mask).sum() / denom.clamp(min=1.0)
     if loss_type == "grpo":
         return ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
     if loss_type == "dr_grpo":
@@ -41,20 +44,27 @@ def aggregate(per_token: torch.Tensor, mask: torch.Tensor, loss_type: str, max_c
 
 def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
                       epsilon: float = 0.2, epsilon_high: float | None = 0.28, loss_type: str = "dapo",
-                      max_completion_length: int = 1) -> tuple[torch.Tensor, dict[str, float]]:
-    """Token-level PPO surrogate with clip-higher: -min(r A, clip(r, 1-eps, 1+eps_high) A)."""
+                      max_completion_length: int = 1, *, ref_logp: torch.Tensor | None = None, beta: float = 0.0,
+                      num_tokens: torch.Tensor | float | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Token-level PPO surrogate with clip-higher: -min(r A, clip(r, 1-eps, 1+eps_high) A), plus
+    beta * k3 KL to `ref_logp` per token (TRL's form), aggregated by `loss_type`."""
     epsilon_high = epsilon if epsilon_high is None else epsilon_high
     ratio = torch.exp(logp - old_logp)
     adv = advantages.unsqueeze(-1)
     unclipped = ratio * adv
     clipped = torch.clamp(ratio, 1 - epsilon, 1 + epsilon_high) * adv
     per_token = -torch.min(unclipped, clipped)
-    loss = aggregate(per_token, mask, loss_type, max_completion_length)
+    kl = k3_kl(logp, ref_logp) if ref_logp is not None and beta > 0 else None
+    if kl is not None:
+        per_token = per_token + beta * kl
+    loss = aggregate(per_token, mask, loss_type, max_completion_length, num_tokens)
     with torch.no_grad():
         n = mask.sum().clamp(min=1.0)
         low = ((ratio < 1 - epsilon) & (adv < 0)).float()
         high = ((ratio > 1 + epsilon_high) & (adv > 0)).float()
         stats = {"clip_ratio_low": float((low * mask).sum() / n), "clip_ratio_high": float((high * mask).sum() / n)}
+        if kl is not None:
+            stats["loss_kl_ref"] = float((kl * mask).sum() / n)
     return loss, stats
 
 

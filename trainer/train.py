@@ -201,7 +201,7 @@ def _vllm_sampler(policy, tokenizer, cfg: TrainConfig, out: Path, rank: int) -> 
         engine.load_weights(policy)
         calls[0] += 1
         completions = engine.sample(prompt_ids, n, cfg.max_completion_length, cfg.temperature, cfg.top_p,
-                                    seed=cfg.seed * 100_003 + calls[0])
+                                    seed=(cfg.seed * 1_000 + rank) * 100_003 + calls[0])  # own stream per rank
         return rollout_from_ids(tokenizer, prompt_ids, n, completions, device)
     return sample
 
