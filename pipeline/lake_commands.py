@@ -69,6 +69,8 @@ def status_tables(lake: Lake) -> list[Table]:
     for stage, n, run_id, status, finished in lake.rows(
             "SELECT stage, count(*), arg_max(run_id, started_at), arg_max(status, started_at), "
             "strftime(max(finished_at) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM runs GROUP BY stage ORDER BY min(started_at)"):
+        if status == "partial" and lake.read_only:  # a reader opens only while no stage writes
+            status = "interrupted (rerun it)"
         runs.add_row(stage, str(n), run_id, status, finished or "")
 
     pending = Table(title="pending", title_justify="left")

@@ -164,7 +164,7 @@ class Run(Row):
     code_version: str
     started_at: datetime
     finished_at: datetime | None = None
-    status: str  # ok | failed
+    status: str  # ok | failed | partial (committed part way; "interrupted" when no stage is running)
     counts: dict = Field(default_factory=dict)
     tokens_in: int = 0
     tokens_out: int = 0

@@ -3,6 +3,8 @@ byte-for-byte rebuild from the recorded snapshot after new data, and --check."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -111,6 +113,19 @@ def test_export_names_that_are_paths_are_refused(curated_lake, name):
     result = run_cli("export", name, "--root", curated_lake)
     assert result.exit_code == 2 and "plain folder name" in result.output
     assert not (curated_lake / "exports").exists() and not (curated_lake.parent / "x").exists()
+
+
+def test_folders_left_by_killed_exports_are_swept(curated_lake):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    exports = curated_lake / "exports"
+    left = [exports / f".v1.tmp-{dead.pid}", exports / f".v1.old-{dead.pid}", exports / ".v1.tmp-1"]  # pid 1 lives
+    for folder in left:
+        folder.mkdir(parents=True)
+        (folder / "data.parquet").write_bytes(b"half written")
+    with Lake.open(curated_lake, read_only=True) as lake:
+        export(lake, "v1")
+    assert sorted(p.name for p in exports.iterdir()) == [".v1.tmp-1", "v1"]
 
 
 def test_existing_export_needs_force(curated_lake):

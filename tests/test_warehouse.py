@@ -118,7 +118,17 @@ def test_sql_and_status_commands(lake_root, tmp_path):
     result = runner.invoke(app, ["status", "--root", str(lake_root), "--json"])
     assert result.exit_code == 0 and json.loads(result.output)["problems"] == 4
     result = runner.invoke(app, ["status", "--root", str(lake_root)])
-    assert result.exit_code == 0 and "pending" in result.output
+    assert result.exit_code == 0 and "pending" in result.output and "interrupted" not in result.output
+
+
+def test_status_calls_a_run_that_stopped_part_way_interrupted(lake_root):
+    code = ("import os, sys; from warehouse import Lake; lake = Lake.open(sys.argv[1]); "
+            "run = lake.run('verify').__enter__(); run.checkpoint(); os._exit(9)")  # dies after a commit
+    assert subprocess.run([sys.executable, "-c", code, str(lake_root)]).returncode == 9
+    with Lake.open(lake_root, read_only=True) as lake:
+        assert lake.rows("SELECT stage, status FROM runs") == [("verify", "partial")]
+    result = CliRunner().invoke(app, ["status", "--root", str(lake_root)])
+    assert result.exit_code == 0 and "interrupted" in result.output and "partial" not in result.output
 
 
 def test_a_moved_lake_still_opens(tmp_path):

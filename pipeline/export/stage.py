@@ -12,6 +12,7 @@ changes, and a rebuild copies it from the manifest it rebuilds.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -144,6 +145,7 @@ def _build(lake, target: Path, spec: dict, *, replace: bool, progress: Progress 
     splits = list(dict.fromkeys(table["split"].to_pylist()))
     task = progress.add_task(f"export {spec['export_name']}", total=4 * len(splits) + 2) if progress else None
     target.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_leftovers(target)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -210,6 +212,24 @@ def _diff(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
     out += [f"{p}: not produced" for p in sorted(expected) if p not in actual]
     out += [f"{p}: not in the manifest" for p in sorted(actual) if p not in expected]
     return sorted(out)
+
+
+def _sweep_leftovers(target: Path) -> None:
+    """Remove the temporary folders (`.NAME.tmp-PID`, `.NAME.old-PID`) of exports that were killed."""
+    for folder in target.parent.glob(f".{glob.escape(target.name)}.*-*"):
+        kind, _, pid = folder.name[len(target.name) + 2:].rpartition("-")
+        if kind in ("tmp", "old") and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _swap(tmp: Path, target: Path, replace: bool) -> None:
