@@ -30,6 +30,7 @@ from pipeline.export.adapters import split_jobs, write_parquet
 from pipeline.export.card import card_stats, write_card
 from pipeline.export.native import PROMPT_TEMPLATE, read_native
 from pipeline.export.tokens import load_token_counter
+from pipeline.processes import pid_alive
 from schemas import SCHEMA_VERSION, load_taxonomy
 
 EXPORT_SCHEMA_VERSION = "stratagem-export/1"
@@ -218,18 +219,8 @@ def _sweep_leftovers(target: Path) -> None:
     """Remove the temporary folders (`.NAME.tmp-PID`, `.NAME.old-PID`) of exports that were killed."""
     for folder in target.parent.glob(f".{glob.escape(target.name)}.*-*"):
         kind, _, pid = folder.name[len(target.name) + 2:].rpartition("-")
-        if kind in ("tmp", "old") and pid.isdigit() and not _alive(int(pid)):
+        if kind in ("tmp", "old") and pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _swap(tmp: Path, target: Path, replace: bool) -> None:

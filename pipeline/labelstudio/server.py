@@ -38,6 +38,8 @@ from typing import Callable, Iterator
 
 import httpx
 
+from pipeline.processes import pid_alive
+
 LS_VERSION = "1.23.2"
 DEFAULT_PORT = 8080
 DEFAULT_USER = "admin@stratagem.local"
@@ -176,22 +178,12 @@ def credentials(folder: Path) -> dict:
     return creds
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_our_process(pid: int, folder: Path) -> bool:
     """True when `pid` is alive and is the label-studio started for `folder` (PIDs get reused)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return _pid_alive(pid) and not Path("/proc").exists()
+        return pid_alive(pid) and not Path("/proc").exists()
     args = [a.decode(errors="replace") for a in cmdline]
     return any("label-studio" in a for a in args) and str(folder / "data") in args
 
@@ -284,10 +276,10 @@ def stop(folder: Path | None = None, timeout: float = 30.0) -> bool:
         return False
     os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _pid_alive(info.pid) and time.monotonic() < deadline:
+    while pid_alive(info.pid) and time.monotonic() < deadline:
         _reap(info.pid)
         time.sleep(0.2)
-    if _pid_alive(info.pid):
+    if pid_alive(info.pid):
         os.kill(info.pid, signal.SIGKILL)
         _reap(info.pid)
     (folder / "server.json").unlink(missing_ok=True)
