@@ -38,3 +38,23 @@ def test_quick_demo_runs_every_stage(tmp_path):
         assert (root / "runs" / algo / "final").is_dir()
         assert (root / "runs" / algo / "metrics.jsonl").read_text().count("\n") >= 2
     check_root(root, force=False)  # a demo root may be reused by the next demo
+
+
+@pytest.mark.slow
+def test_demo_with_an_llm_endpoint_compares_it_with_rules_and_gold(tmp_path, monkeypatch):
+    from llm_server import LLMTestServer
+    from warehouse import Lake
+
+    root = tmp_path / "demo"
+    with LLMTestServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("STRATAGEM_LLM_MODEL", "test-model")
+        result = run_demo(root, quick=True, show=False)
+        assert len(server.log) > 0
+    stages = [name for name, _, _ in result.rows]
+    assert stages[stages.index("describe (rules)") + 1: stages.index("curate")] == ["annotate (llm)", "describe (llm)"]
+    with Lake.open(root, read_only=True) as lake:
+        llm = lake.rows("SELECT DISTINCT annotator FROM spans WHERE annotator_kind = 'llm'")
+        assert llm and lake.scalar("SELECT count(*) FROM strategies WHERE annotator_kind = 'llm'") > 0
+    html = result.report.read_text(encoding="utf-8")
+    assert all(f"<th>{name}</th>" in html for name in ("gold", "rules", llm[0][0]))  # in the agreement matrix
