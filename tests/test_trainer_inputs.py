@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from trainer.__main__ import main
 from trainer.config import ConfigError, TrainConfig, field_names, load_config
-from trainer.data import ExportError, Span, char_to_token_spans, guided_messages, load_export, render_prompt
+from trainer.data import (ExportError, Span, char_to_token_spans, encode_prompts, guided_messages, guided_prompt,
+                          load_export, render_prompt)
 from trainer.fixtures import addition_rows, write_export
 from trainer.model import ModelError, build_tiny_tokenizer, resolve_model
 
@@ -155,6 +156,19 @@ def test_guided_prompt_and_chat_template(tok):
     assert guided[0]["content"].startswith("What is 2+3?") and guided[0]["content"].endswith("Add the numbers.")
     text = render_prompt(tok, prompt)
     assert text == "<|im_start|>user\nWhat is 2+3?<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_a_long_strategy_is_shortened_never_the_question(tok):
+    prompt = [{"role": "user", "content": "Ann has 17 apples and buys 25 more. How many now?"}]
+    strategy = "Add the two amounts. " * 20
+    full = render_prompt(tok, guided_messages(prompt, strategy))
+    limit = len(tok(full, add_special_tokens=False)["input_ids"]) - 100
+    text = guided_prompt(tok, prompt, strategy, limit)
+    ids = encode_prompts(tok, [text], limit)[0]
+    kept = tok.decode(ids)
+    assert len(ids) <= limit and kept.startswith("<|im_start|>user\nAnn has 17 apples")
+    assert kept.endswith("<|im_start|>assistant\n") and "Add the two amounts." in kept
+    assert guided_prompt(tok, prompt, "Add.", 10_000) == render_prompt(tok, guided_messages(prompt, "Add."))
 
 
 def test_char_to_token_spans_by_hand():

@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 
 from trainer.config import TrainConfig
-from trainer.data import Example, encode_completion, encode_prompts, guided_messages, render_prompt
+from trainer.data import Example, encode_completion, encode_prompts, guided_prompt, render_prompt
 from trainer.losses import (adaptive_alpha, clipped_surrogate, clipped_token_mean, full_kl, group_advantages,
                             mean_logprob, select_target, token_entropy)
 from trainer.rollout import Rollout, completion_logits, pad_left, pad_right, sample_groups, token_logprobs
@@ -107,7 +107,7 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
     ro = sampler(prompts, g1)
     guided = guided_texts = None
     if cfg.algo == "sgpo":
-        guided_texts = [render_prompt(tokenizer, guided_messages(e.prompt, e.strategy)) for e in examples]
+        guided_texts = [guided_prompt(tokenizer, e.prompt, e.strategy, cfg.max_prompt_length) for e in examples]
         guided = sampler(encode_prompts(tokenizer, guided_texts, cfg.max_prompt_length), g2)
     t1 = time.perf_counter()
 

@@ -141,6 +141,22 @@ def guided_messages(prompt: Sequence[dict], strategy: str) -> list[dict]:
     return messages
 
 
+def guided_prompt(tokenizer, prompt: Sequence[dict], strategy: str, max_length: int) -> str:
+    """The rendered strategy-guided prompt. When it is longer than `max_length` tokens the
+    strategy is shortened from its end, so that `encode_prompts` never cuts the question to
+    make room for the strategy (a question too long on its own is still cut from the left)."""
+    strategy_ids = tokenizer(strategy, add_special_tokens=False)["input_ids"]
+    keep = len(strategy_ids)
+    text = render_prompt(tokenizer, guided_messages(prompt, strategy))
+    for _ in range(4):  # re-tokenising a cut text can shift a boundary by a token or two
+        over = len(tokenizer(text, add_special_tokens=False)["input_ids"]) - max_length
+        if over <= 0 or keep == 0:
+            break
+        keep = max(0, keep - over)
+        text = render_prompt(tokenizer, guided_messages(prompt, tokenizer.decode(strategy_ids[:keep])))
+    return text
+
+
 def render_prompt(tokenizer, messages: Sequence[dict]) -> str:
     return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
 
@@ -175,5 +191,5 @@ def token_spans(tokenizer, text: str, spans: Sequence[Span]) -> list[tuple[str, 
 
 
 __all__ = ["Example", "Export", "ExportError", "STRATEGY_HEADER", "Span", "char_to_token_spans", "encode_completion",
-           "encode_prompts", "guided_messages", "load_export", "read_manifest", "render_prompt", "sha256_file",
+           "encode_prompts", "guided_messages", "guided_prompt", "load_export", "read_manifest", "render_prompt", "sha256_file",
            "token_spans"]
