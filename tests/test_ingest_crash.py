@@ -99,3 +99,21 @@ def test_killed_runs_then_rerun_equal_an_uninterrupted_run(tmp_path):
     read, accepted, duplicates = (int(last.split(word)[1].split()[0].replace(",", ""))
                                   for word in ("read ", "accepted ", "duplicates "))
     assert read == N_FILES * PER_FILE and duplicates == len(partial["trajectories"]) and accepted == read - duplicates
+    with Lake.open(crashed, read_only=True) as lake:  # files of killed batches were removed, none of the stored
+        listed = {Path(r[0]).name for r in lake.rows("SELECT data_file FROM ducklake_list_files('lake', ?)", ["trajectories"])}
+    assert listed and {p.name for p in (crashed / "data" / "main" / "trajectories").glob("*.parquet")} == listed
+
+
+def test_a_writer_removes_data_files_no_snapshot_references(tmp_path):
+    files = make_files(tmp_path / "in")[:1]
+    with Lake.open(tmp_path / "lake") as lake:
+        ingest(lake, files, load_mapping("stratagem-sample"))
+    folder = tmp_path / "lake" / "data" / "main" / "trajectories"
+    [stored] = folder.glob("*.parquet")
+    (folder / "ducklake-left-by-a-killed-writer.parquet").write_bytes(stored.read_bytes())
+    with Lake.open(tmp_path / "lake", read_only=True) as lake:  # a reader touches nothing
+        assert lake.orphans_removed == 0
+    assert len(list(folder.glob("*.parquet"))) == 2
+    with Lake.open(tmp_path / "lake") as lake:
+        assert lake.orphans_removed == 1 and lake.count("trajectories") == PER_FILE
+    assert list(folder.glob("*.parquet")) == [stored]

@@ -86,6 +86,7 @@ class Lake:
         self.read_only = read_only
         self._lock_fd = lock_fd
         self._in_transaction = False
+        self.orphans_removed = 0  # data files of killed writers removed when this writer opened
 
     # ---------------------------------------------------------------- open / close
     @classmethod
@@ -113,6 +114,7 @@ class Lake:
         lake = cls(root, con, read_only, lock_fd)
         if not read_only:
             lake._ensure_tables()
+            lake.orphans_removed = lake._delete_orphaned_files()
         return lake
 
     def close(self) -> None:
@@ -151,6 +153,12 @@ class Lake:
                 self.con.execute("INSERT INTO lake.meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             for sql_file in sorted(_SQL_DIR.glob("*.sql")):
                 self.con.execute(sql_file.read_text())
+
+    def _delete_orphaned_files(self) -> int:
+        """Remove data files no snapshot references: what a writer killed between writing a
+        Parquet file and committing it leaves behind. Safe here: this process holds the writer
+        lock, so no other writer has files in flight."""
+        return len(self.con.execute("CALL ducklake_delete_orphaned_files('lake', cleanup_all => true)").fetchall())
 
     # ---------------------------------------------------------------- transactions
     @contextmanager
