@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
     def sql_command(
         query: Annotated[str, typer.Argument(help="SELECT statement over the lake's tables and views.")],
         root: RootOpt = None,
-        fmt: Annotated[Format, typer.Option("--format", help="table prints to the terminal; the others need --out.")] = Format.table,
+        fmt: Annotated[Format, typer.Option("--format", help="table prints to the terminal; csv, json (one object per line) and parquet need --out.")] = Format.table,
         dest: Annotated[Path | None, typer.Option("--out", help="File to write the result to.")] = None,
     ) -> None:
         """Run a read-only SQL query (SELECT only) against the lake.

@@ -200,6 +200,15 @@ def test_cli_annotate_describe_agreement(lake_root):
     assert "written.spans" in r.output
     r = runner.invoke(app, ["describe", *root, "-k", "2"])
     assert r.exit_code == 0 and "leak_free" in r.output, r.output
+    with Lake.open(lake_root) as lk:
+        assert lk.scalar("SELECT max(n) FROM (SELECT count(*) AS n FROM strategies GROUP BY problem_id)") == 2
+        lk.con.execute("DELETE FROM lake.strategies")
+    r = runner.invoke(app, ["describe", *root])  # K defaults to 5
+    assert r.exit_code == 0, r.output
+    with Lake.open(lake_root, read_only=True) as lk:
+        config = json.loads(lk.scalar("SELECT config FROM runs WHERE stage = 'describe' ORDER BY started_at DESC"))
+        most = lk.scalar("SELECT max(n) FROM (SELECT count(*) AS n FROM strategies GROUP BY problem_id)")
+    assert config["k"] == 5 and 2 < most <= 5
     r = runner.invoke(app, ["agreement", "--a", "rules", "--b", "rules", "--json", *root])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)

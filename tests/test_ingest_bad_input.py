@@ -137,3 +137,27 @@ def test_cli_fails_fast_on_bad_mapping_and_paths(tmp_path):
     ok = runner.invoke(app, ["ingest", str(good), "-m", "question-answer-solution", "--root", str(root)])
     assert ok.exit_code == 0, ok.output
     assert "read 1 = accepted 1 + quarantined 0 + duplicates 0" in ok.output
+
+
+def test_large_inputs_are_read_block_by_block(tmp_path):
+    """Streaming: every reader hands on about a block at a time (a block plus the record that
+    crosses its end), so a file larger than memory is never held whole."""
+    from pipeline.ingest.mapping import load_mapping as mapping_named
+    from pipeline.ingest.readers import read_csv, read_json, read_jsonl, read_parquet
+
+    rows = [{"question": f"q{i} " + "x" * 300, "answer": str(i), "solution": "s" * 700} for i in range(6000)]
+    (tmp_path / "big.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "big.json").write_text(json.dumps(rows))
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "big.parquet", row_group_size=3000)  # compresses ~30x
+    (tmp_path / "big.csv").write_text("question,answer,solution\n" + "".join(
+        f"{r['question']},{r['answer']},{r['solution']}\n" for r in rows))
+    block, record = 256 << 10, 1100
+    mapping = mapping_named("question-answer-solution")
+    batches = {"jsonl": list(read_jsonl(tmp_path / "big.jsonl", block_bytes=block)),
+               "json": list(read_json(tmp_path / "big.json", mapping, block_bytes=block)),
+               "parquet": list(read_parquet(tmp_path / "big.parquet", block_bytes=block)),
+               "csv": list(read_csv(tmp_path / "big.csv", block_bytes=block))}
+    for kind, got in batches.items():
+        assert len(got) >= 20 and sum(len(b.numbers) for b in got) == len(rows), kind
+        held = [b.frame.estimated_size() if kind == "parquet" else b.nbytes for b in got]
+        assert max(held) <= block + (64 << 10 if kind == "json" else record), (kind, max(held))

@@ -134,6 +134,17 @@ def _push_all(lake, client, project, **kw):
 
 
 # ---------------------------------------------------------------- server management
+def test_a_reused_pid_is_never_taken_for_the_server(tmp_path):
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / "server.json").write_text(json.dumps({"pid": stranger.pid, "port": 1, "url": "http://x"}))
+        assert server.status(tmp_path) is None and not server.stop(tmp_path)
+        assert stranger.poll() is None  # still running: not ours, not signalled
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 def test_start_leaves_a_foreign_data_folder_alone(ls, tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "results.csv").write_text("precious")

@@ -12,7 +12,7 @@ import torch
 
 from trainer.algorithms import prepare_rl_batch, rl_loss, sft_loss
 from trainer.config import load_config
-from trainer.data import load_export
+from trainer.data import load_export, render_prompt
 from trainer.eval import evaluate, format_report
 from trainer.fixtures import addition_rows, write_export
 from trainer.metrics import read_metrics
@@ -83,6 +83,20 @@ def test_shared_prefill_sampling_matches_hf_generate(tiny):
     a = sample_groups(model, tok, prompts, n=3, max_new_tokens=6, generator=g1)
     b = sample_groups(model, tok, prompts, n=3, max_new_tokens=6, generator=g2)
     assert torch.equal(a.completion_ids, b.completion_ids)
+
+
+def test_sft_loss_is_the_completion_tokens_nll_with_the_prompt_masked(export, tiny):
+    model, tok = tiny
+    cfg = load_config(None, [], algo="sft")
+    [ex] = load_export(export).split("train")[:1]
+    prompt = tok(render_prompt(tok, ex.prompt), add_special_tokens=False)["input_ids"]
+    completion = tok(ex.teacher_completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    ids = torch.tensor([prompt + completion])
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0, :-1]
+        expected = torch.nn.functional.cross_entropy(logits[len(prompt) - 1:], ids[0, len(prompt):])
+        loss, _ = sft_loss(model, tok, [ex], cfg)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_sft_overfits_one_batch(export):
@@ -169,6 +183,27 @@ def test_distillation_is_summed_over_prompts_unless_mean(export, tiny):
         batch = prepare_rl_batch(model, tok, examples, cfg, parity_reward, torch.Generator().manual_seed(0))
         losses[reduction] = rl_loss(model, batch, cfg)[1]["loss_sd"]
     assert losses["sum"] == pytest.approx(2 * losses["mean"], rel=1e-5)  # Q = 2 prompts
+
+
+def test_sgpo_ablation_flags_change_what_they_name(export, tiny):
+    model, tok = tiny
+    examples = load_export(export).split("train")[:2]
+
+    def run(*flags):
+        cfg = load_config(None, RL + list(flags), algo="sgpo")
+        batch = prepare_rl_batch(model, tok, examples, cfg, parity_reward, torch.Generator().manual_seed(0))
+        return cfg, batch, rl_loss(model, batch, cfg)[1]
+
+    cfg, base, m = run()
+    assert base.targets and m["loss_sd"] > 0
+    _, flat, _ = run("adaptive_alpha=false")
+    assert set(flat.alphas) <= {0.0, cfg.alpha0} and flat.alphas != base.alphas
+    for flag in ("distill_divergence=reverse", "distill_mode=sft"):  # reverse ~ forward for close distributions
+        assert run(flag)[2]["loss_sd"] != pytest.approx(m["loss_sd"], rel=1e-5), flag
+    clipped = run("kl_clip_delta=1e-9")[2]  # every token's KL is above delta: all masked
+    assert clipped["kl_clipped_frac"] == 1.0 and clipped["loss_sd"] == 0.0
+    assert run("kl_clip_delta=1e-9", "kl_clipping=false")[2]["loss_sd"] == pytest.approx(m["loss_sd"])
+    assert "loss_grpo" not in run("unguided_grpo=false")[2]
 
 
 @pytest.mark.parametrize("flag", ["target_selection=false", "kl_clipping=false", "adaptive_alpha=false",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from hypothesis import given, settings, strategies as st
 
 from trainer.__main__ import main
@@ -14,7 +15,7 @@ from trainer.config import ConfigError, TrainConfig, field_names, load_config
 from trainer.data import (ExportError, Span, char_to_token_spans, encode_prompts, guided_messages, guided_prompt,
                           load_export, render_prompt)
 from trainer.fixtures import addition_rows, write_export
-from trainer.model import ModelError, build_tiny_tokenizer, resolve_model
+from trainer.model import ModelError, build_tiny_tokenizer, device_and_dtype, resolve_model
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,18 @@ def test_resolve_model(tmp_path):
     (tmp_path / "w.bin").write_bytes(b"x")
     with pytest.raises(ModelError, match="not a .gguf"):
         resolve_model(str(tmp_path / "w.bin"))
+    (tmp_path / "folder" / "config.json").write_text("{}")
+    (tmp_path / "folder" / "pytorch_model.bin").write_bytes(b"pickle")  # a pickle checkpoint is never loaded
+    with pytest.raises(ModelError, match="no .safetensors"):
+        resolve_model(str(tmp_path / "folder"))
+
+
+def test_bf16_on_gpu_fp32_on_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device_and_dtype() == (torch.device("cuda"), torch.bfloat16)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device_and_dtype() == (torch.device("cpu"), torch.float32)
+    assert device_and_dtype("cpu", "bfloat16") == (torch.device("cpu"), torch.bfloat16)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from schemas import TABLES, Problem, arrow_schema, content_id, to_arrow
 from warehouse import Lake, LakeError
+from warehouse.lake import resolve_root
 
 
 def problems(n: int, source: str = "t") -> pa.Table:
@@ -69,6 +70,40 @@ def test_second_writer_gets_one_line_naming_the_holder(lake_root):
         proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "status", "--root", str(lake_root)],
                               capture_output=True, text=True)
         assert proc.returncode == 2 and "busy" in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2
+
+
+def test_a_second_ingest_is_refused_in_one_line_and_changes_nothing(lake_root, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"question": "What is 1+1?", "answer": "2", "solution": "1+1 = 2. The answer is 2."}\n')
+    with Lake.open(lake_root, holder="verify") as lake:
+        lake.insert("problems", problems(2))
+        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "ingest", str(data), "--mapping",
+                               "question-answer-solution", "--root", str(lake_root)], capture_output=True, text=True)
+        assert proc.returncode == 2
+        assert [line for line in proc.stderr.splitlines() if line.strip()] == [proc.stderr.strip()]
+        assert "busy" in proc.stderr and "verify" in proc.stderr
+    with Lake.open(lake_root, read_only=True) as lake:
+        assert (lake.count("problems"), lake.count("trajectories"), lake.count("runs")) == (2, 0, 0)
+
+
+def test_root_comes_from_the_option_then_the_environment_then_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STRATAGEM_ROOT", raising=False)
+    assert resolve_root(None) == tmp_path / "stratagem-data"
+    monkeypatch.setenv("STRATAGEM_ROOT", str(tmp_path / "env"))
+    assert resolve_root(None) == tmp_path / "env"
+    assert resolve_root(tmp_path / "opt") == tmp_path / "opt"
+
+
+def test_sql_writes_json(lake_root, tmp_path):
+    with Lake.open(lake_root) as lake:
+        lake.insert("problems", problems(3))
+    dest = tmp_path / "out.json"
+    result = CliRunner().invoke(app, ["sql", "SELECT question FROM problems ORDER BY question", "--root",
+                                      str(lake_root), "--format", "json", "--out", str(dest)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in dest.read_text().splitlines()]  # JSON lines
+    assert [r["question"] for r in rows] == ["q0", "q1", "q2"]
 
 
 def test_read_only_lake_refuses_writes_and_file_access(lake_root):

@@ -170,7 +170,7 @@ def read_input(inp: Input, mapping: Mapping, *, block_bytes: int) -> Iterator[Ba
     if inp.kind == "parquet":
         return read_parquet(inp.path, block_bytes=block_bytes)
     if inp.kind == "csv":
-        return read_csv(inp.path)
+        return read_csv(inp.path, block_bytes=block_bytes)
     return read_folder(inp.path, mapping)
 
 
@@ -269,7 +269,9 @@ def parse_json_line(line: bytes) -> tuple[object, str | None]:
 def read_parquet(path: Path, *, block_bytes: int) -> Iterator[Batch]:
     pf = pq.ParquetFile(path)
     per_row = max(1, path.stat().st_size // max(pf.metadata.num_rows, 1))  # compressed bytes, for progress
-    rows = max(1_000, block_bytes // per_row)
+    probe = next(pf.iter_batches(batch_size=256), None)  # Arrow bytes per row, once decoded
+    in_memory = probe.nbytes // max(probe.num_rows, 1) if probe is not None else 1
+    rows = max(1, block_bytes // max(1, in_memory))  # a batch holds about a block in memory
     row0 = 0
     for rb in pf.iter_batches(batch_size=rows):
         frame = pl.from_arrow(pa.Table.from_batches([rb]))
@@ -279,7 +281,7 @@ def read_parquet(path: Path, *, block_bytes: int) -> Iterator[Batch]:
         row0 += n
 
 
-def read_csv(path: Path) -> Iterator[Batch]:
+def read_csv(path: Path, *, block_bytes: int) -> Iterator[Batch]:
     csv.field_size_limit(sys.maxsize)
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
         reader = csv.reader(f)
@@ -287,8 +289,10 @@ def read_csv(path: Path) -> Iterator[Batch]:
         if header is None:
             return
         records, errors, numbers = [], [], []
+        chars = 0  # of the rows gathered (about their bytes: progress and the batch bound)
         line = reader.line_num
         for row in reader:
+            chars += sum(map(len, row)) + len(row)
             numbers.append(line + 1)
             line = reader.line_num
             if not any(cell.strip() for cell in row):
@@ -301,11 +305,11 @@ def read_csv(path: Path) -> Iterator[Batch]:
                 error = "invalid UTF-8"
             records.append(None if error else dict(zip(header, row)))
             errors.append(error)
-            if len(records) >= RECORDS_PER_BATCH:
-                yield _record_batch(str(path), ":", numbers, records, errors, 0)
-                records, errors, numbers = [], [], []
+            if len(records) >= RECORDS_PER_BATCH or chars >= block_bytes:
+                yield _record_batch(str(path), ":", numbers, records, errors, chars)
+                records, errors, numbers, chars = [], [], [], 0
         if records:
-            yield _record_batch(str(path), ":", numbers, records, errors, 0)
+            yield _record_batch(str(path), ":", numbers, records, errors, chars)
 
 
 def _has_surrogate(text: str) -> bool:
@@ -344,21 +348,22 @@ def read_json(path: Path, mapping: Mapping, *, block_bytes: int) -> Iterator[Bat
     with open(path, "rb") as f:
         if f.read(3) != BOM:
             f.seek(0)
+        done = f.tell()  # bytes handed on in batches so far
         try:
             for record in ijson.items(f, prefix, use_float=True):
                 records.append(record)
                 errors.append(None)
                 numbers.append(index)
                 index += 1
-                if len(records) >= RECORDS_PER_BATCH:
-                    yield _record_batch(str(path), "#", numbers, records, errors, size * len(records) // max(index, 1))
-                    records, errors, numbers = [], [], []
+                if len(records) >= RECORDS_PER_BATCH or f.tell() - done >= block_bytes:
+                    yield _record_batch(str(path), "#", numbers, records, errors, f.tell() - done)
+                    records, errors, numbers, done = [], [], [], f.tell()
         except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
             records.append(None)
             errors.append(f"invalid JSON after element {index}: {str(exc).splitlines()[0][:200]} (rest of file unreadable)")
             numbers.append(index)
     if records:
-        yield _record_batch(str(path), "#", numbers, records, errors, size)
+        yield _record_batch(str(path), "#", numbers, records, errors, max(0, size - done))
 
 
 def _looks_like_lines(path: Path) -> bool:
