@@ -58,3 +58,17 @@ def test_demo_with_an_llm_endpoint_compares_it_with_rules_and_gold(tmp_path, mon
         assert llm and lake.scalar("SELECT count(*) FROM strategies WHERE annotator_kind = 'llm'") > 0
     html = result.report.read_text(encoding="utf-8")
     assert all(f"<th>{name}</th>" in html for name in ("gold", "rules", llm[0][0]))  # in the agreement matrix
+
+
+@pytest.mark.slow
+def test_demo_command_with_force_prints_the_summary_and_the_model(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["demo", "--root", str(tmp_path), "--quick", "--force"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "train sgpo (tiny)" in out and "model: tiny" in out and "report.html" in out
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    evaluation = json.loads((tmp_path / "runs" / "eval.json").read_text())
+    for result_of_model in evaluation["results"]:  # original and perturbed test sets, per model
+        splits = set(result_of_model["accuracy"])
+        assert "test_original" in splits and any(s.startswith("test_") and s != "test_original" for s in splits)
