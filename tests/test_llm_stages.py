@@ -56,3 +56,63 @@ def test_annotate_and_describe_with_the_llm_annotators(lake_with_sample):
         strategies = lake.rows("SELECT steps, leakage_flags FROM strategies WHERE annotator = 'llm:test-model'")
         assert strategies and all(steps for steps, _ in strategies)
         assert json.loads(lake.scalar("SELECT counts FROM runs WHERE run_id = ?", [runs["describe"][0]]))["described"] >= 1
+
+
+def test_sigkill_mid_annotate_then_rerun_pays_nothing_twice(tmp_path, lake_root):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    runner = CliRunner()
+    sample = tmp_path / "s.jsonl"
+    for args in (["sample", "--n", "4", "--variants", "", "--trajectories", "2", "--out", str(sample)],
+                 ["ingest", str(sample), "-m", "stratagem-sample", "--root", str(lake_root)]):
+        assert runner.invoke(app, args).exit_code == 0
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "pipeline.cli", "annotate", "--annotator", "llm", "--root", str(lake_root),
+           "--model", "test-model", "--concurrency", "2", "--batch-size", "4", "--max-retries", "0"]
+    cache = lake_root / "cache" / "llm"
+    with LLMTestServer(hang_s=20) as server:
+        server.hold_after(6)  # batch 1 commits (4 answers), batch 2 gets 2 more, then requests are held
+        proc = subprocess.Popen(cmd + ["--base-url", server.url], cwd=repo, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(repo)})
+        deadline = time.monotonic() + 60
+        while len(list(cache.glob("*/*.json"))) < 6:
+            assert proc.poll() is None and time.monotonic() < deadline, "annotate ended or stalled early"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        succeeded = {r.body_sha for r in server.log if r.status == 200}
+        assert len(succeeded) == 6
+        n_first = len(server.log)
+        server.release()
+        with Lake.open(lake_root, read_only=True) as lake:
+            assert lake.scalar("SELECT count(*) FROM tagged") == 4  # batch 1 only
+        rerun = subprocess.run(cmd + ["--base-url", server.url], cwd=repo, capture_output=True, text=True,
+                               timeout=120, env={**os.environ, "PYTHONPATH": str(repo)})
+        assert rerun.returncode == 0, rerun.stderr
+        assert [r for r in server.log[n_first:] if r.status != 0 and r.body_sha in succeeded] == []
+    with Lake.open(lake_root, read_only=True) as lake:
+        assert lake.scalar("SELECT count(*) FROM tagged") == 8
+        assert lake.scalar("SELECT count(*) FROM llm_calls WHERE status = 'cached'") == 2
+
+
+def test_the_api_key_reaches_no_table_no_cache_and_no_output(lake_with_sample, monkeypatch):
+    key = "sk-live-DO-NOT-STORE-4242"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    root = lake_with_sample
+    with LLMTestServer() as server:
+        server.inject("echo", times=2, kind="tag")  # the server repeats the Authorization header in its errors
+        result = CliRunner().invoke(app, ["annotate", "--annotator", "llm", "--root", str(root), "--base-url",
+                                          server.url, "--model", "test-model", "--max-retries", "0"])
+        assert result.exit_code == 0 and key not in result.output
+    with Lake.open(root, read_only=True) as lake:
+        assert lake.scalar("SELECT count(*) FROM llm_calls WHERE status = 'http_400'") == 2
+        for table in ("problems", "trajectories", "spans", "tagged", "runs", "quarantine", "llm_calls"):
+            dump = str(lake.query(f"SELECT * FROM {table}").to_pylist())
+            assert key not in dump and key[:12] not in dump, table
+    for path in (root / "cache").rglob("*"):
+        assert not path.is_file() or key.encode() not in path.read_bytes(), path
