@@ -161,3 +161,16 @@ def test_large_inputs_are_read_block_by_block(tmp_path):
         assert len(got) >= 20 and sum(len(b.numbers) for b in got) == len(rows), kind
         held = [b.frame.estimated_size() if kind == "parquet" else b.nbytes for b in got]
         assert max(held) <= block + (64 << 10 if kind == "json" else record), (kind, max(held))
+
+
+def test_an_unreadable_path_fails_fast_in_one_line(tmp_path, monkeypatch):
+    import os
+
+    data = tmp_path / "locked.jsonl"
+    data.write_text('{"question": "q", "answer": "1", "solution": "1"}\n')
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if str(p) == str(data) else real(p, mode, *a, **k))
+    result = CliRunner().invoke(app, ["ingest", str(data), "-m", "question-answer-solution", "--root", str(tmp_path / "l")])
+    assert result.exit_code == 2 and "permission denied" in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "l" / "catalog.ducklake").exists()  # nothing written

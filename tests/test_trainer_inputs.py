@@ -205,3 +205,15 @@ def test_token_spans_cover_the_characters(tok, text, data):
 
 def test_default_config_is_valid():
     assert TrainConfig().validate().algo == "sgpo"
+
+
+def test_ranks_take_disjoint_whole_prompts_every_step():
+    from trainer.train import Batches
+
+    ranks = [Batches(list(range(12)), 3, rank, 2, seed=1) for rank in (0, 1)]
+    seen = []
+    for _ in range(2):  # one epoch: 12 prompts, 6 per step; each rank samples its groups from its own prompts
+        mine = [b.next() for b in ranks]
+        assert [len(m) for m in mine] == [3, 3] and not set(mine[0]) & set(mine[1])
+        seen += mine[0] + mine[1]
+    assert sorted(seen) == list(range(12))  # same seeded order on every rank: the slices tile the epoch

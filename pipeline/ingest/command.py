@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
     def ingest_command(
         paths: Annotated[list[Path] | None, typer.Argument(
             help="Files (.jsonl, .json, .parquet, .csv) or folders of them; for folder mappings "
-                 "(e.g. r1-traces) the folder holding the per-record folders.", show_default=False)] = None,
+                 "(e.g. r1-traces) the folder holding the per-record folders.", show_default=False,
+            readable=False)] = None,  # checked by the stage, which says so in one line
         mapping: Annotated[str, typer.Option(
             "--mapping", "-m", help="A shipped mapping's name (see --list-mappings) or a .toml mapping file.")]
             = DEFAULT_MAPPING,
