@@ -412,6 +412,53 @@ def test_cli_push_and_pull(ls, admin, annotators, tmp_path):
     assert res.exit_code == 2 and "unknown --select" in res.output
 
 
+def test_batched_push_existing_server_by_url_incremental_pull_and_no_token_stored(ls, admin, annotators, tmp_path,
+                                                                                  monkeypatch):
+    import time
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.labelstudio import pull as pull_module
+
+    root = tmp_path / "url-lake"
+    with Lake.open(root) as lake:
+        made = [add_trajectory(lake, f"b{i}", f"Step {i}: add them. Let me check {i} + 1. 😀 中文", [("Let me check", "verification")])
+                for i in range(5)]
+        for _ in range(2):  # batches of 2 cross two import boundaries; the second push changes nothing
+            push(lake, admin, TAX, select="random", limit=5, predictions="rules", project="batches", batch=2)
+    pid = admin.project_by_title("batches")["id"]
+    keys = sorted(tasks_by_key(admin, pid))
+    assert keys == sorted(f"{tid}#0" for tid, _ in made)
+
+    runner = CliRunner()
+    url = ["--url", ls.url, "--root", str(root), "--project", "batches"]  # an existing server: URL + token in the env
+    monkeypatch.setattr(pull_module, "MARGIN", pull_module.timedelta(0))
+    fetched = []
+    real_iter = LSClient.iter_tasks
+
+    def counting(self, *args, **kwargs):
+        for task in real_iter(self, *args, **kwargs):
+            fetched.append(task["id"])
+            yield task
+    monkeypatch.setattr(LSClient, "iter_tasks", counting)
+    annotate(annotators["ann1"], tasks_by_key(admin, pid)[keys[0]]["id"], [span_result(made[0][1], 0, 4, "planning")])
+    res = runner.invoke(app, ["review", "pull", *url], env={"LABEL_STUDIO_API_KEY": ls.token})
+    assert res.exit_code == 0, res.output
+    time.sleep(1.5)  # the next change is after the last pull by more than the server's date resolution
+    second = tasks_by_key(admin, pid)[keys[1]]["id"]
+    fetched.clear()
+    annotate(annotators["ann2"], second, [span_result(made[1][1], 0, 4, "decomposition")])
+    res = runner.invoke(app, ["review", "pull", *url], env={"LABEL_STUDIO_API_KEY": ls.token})
+    assert res.exit_code == 0, res.output
+    assert fetched == [second]  # only what changed since the last pull is read
+    with Lake.open(root, read_only=True) as lake:
+        assert len(human_spans(lake)) == 2
+        for table in ("runs", "reviews", "quarantine", "spans", "strategies"):
+            assert ls.token not in str(lake.query(f"SELECT * FROM {table}").to_pylist()), table
+    assert ls.token not in res.output
+
+
 # ---------------------------------------------------------------- real browser
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
