@@ -171,6 +171,19 @@ def test_server_state_busy_port_and_credentials(ls, tmp_path):
     assert _listening_addresses(ls.port) == {"0100007F"}
 
 
+def test_server_runs_from_its_own_venv_with_telemetry_off_on_the_migrated_template(ls):
+    environ = dict(item.split("=", 1) for item in
+                   Path(f"/proc/{ls.pid}/environ").read_text(errors="replace").split("\0") if "=" in item)
+    assert environ["COLLECT_ANALYTICS"] == "false" and environ["LATEST_VERSION_CHECK"] == "false"
+    assert environ["SENTRY_DSN"] == "" and environ["HOME"].startswith(ls.folder)
+    assert not any(k.endswith("API_KEY") or k.startswith("OPENAI") for k in environ)  # nothing of ours leaks in
+    cmdline = [Path(a.decode()) for a in Path(f"/proc/{ls.pid}/cmdline").read_bytes().split(b"\0")[:2]]
+    assert any(server.cache_root() in a.parents for a in cmdline), cmdline  # its own venv under the cache
+    assert not any(Path(sys.prefix) in a.parents for a in cmdline)  # never the project's venv
+    assert (server.cache_root() / f"template-{server.LS_VERSION}" / ".ready").exists()  # later starts copy it
+    assert (Path(ls.folder) / "data" / "label_studio.sqlite3").exists()
+
+
 def _listening_addresses(port: int) -> set[str]:
     """Hex local addresses of sockets in LISTEN state on `port` (from /proc/net/tcp{,6})."""
     found = set()
