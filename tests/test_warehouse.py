@@ -166,6 +166,15 @@ def test_status_calls_a_run_that_stopped_part_way_interrupted(lake_root):
     assert result.exit_code == 0 and "interrupted" in result.output and "partial" not in result.output
 
 
+def test_opening_an_up_to_date_lake_for_writing_adds_no_snapshot(lake_root):
+    with Lake.open(lake_root) as lake:
+        first = lake.snapshot_id()
+        assert lake.scalar("SELECT count(*) FROM current_spans") == 0  # the views exist
+    for _ in range(2):
+        with Lake.open(lake_root) as lake:
+            assert lake.snapshot_id() == first
+
+
 def test_a_moved_lake_still_opens(tmp_path):
     with Lake.open(tmp_path / "a") as lake:
         lake.insert("problems", problems(3))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import glob
+import hashlib
 import json
 import os
 import time
@@ -133,26 +134,35 @@ class Lake:
 
     # ---------------------------------------------------------------- schema
     def _ensure_tables(self) -> None:
-        existing = {r[0] for r in self.con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'lake'").fetchall()}
+        """Create missing tables and columns (the models gained a field) and the views; an
+        up-to-date lake is left as it is, so opening a writer adds no snapshot."""
+        columns: dict[str, set[str]] = {}
+        for table, column in self.con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                              "WHERE table_catalog = 'lake'").fetchall():
+            columns.setdefault(table, set()).add(column)
+        changes: list[str] = []
+        for name, model in TABLES.items():
+            schema = arrow_schema(model)
+            if name not in columns:
+                changes.append(f"CREATE TABLE lake.{name} (" + ", ".join(f'"{f.name}" {_duck_type(f.type)}'
+                                                                         for f in schema) + ")")
+            else:
+                changes += [f'ALTER TABLE lake.{name} ADD COLUMN "{f.name}" {_duck_type(f.type)}'
+                            for f in schema if f.name not in columns[name]]
+        views = "\n".join(f.read_text() for f in sorted(_SQL_DIR.glob("*.sql")))
+        views_sha = hashlib.sha256(views.encode()).hexdigest()
+        stored = self.scalar("SELECT value FROM lake.meta WHERE key = 'views_sha256'") if "meta" in columns else None
+        if not changes and stored == views_sha:
+            return
         with self.transaction():
-            for name, model in TABLES.items():
-                schema = arrow_schema(model)
-                if name not in existing:
-                    cols = ", ".join(f'"{f.name}" {_duck_type(f.type)}' for f in schema)
-                    self.con.execute(f"CREATE TABLE lake.{name} ({cols})")
-                    continue
-                have = {r[0] for r in self.con.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_catalog='lake' AND table_name=?",
-                    [name]).fetchall()}
-                for f in schema:
-                    if f.name not in have:  # schema evolution: the model gained a field
-                        self.con.execute(f'ALTER TABLE lake.{name} ADD COLUMN "{f.name}" {_duck_type(f.type)}')
-            if "meta" not in existing:
+            for sql in changes:
+                self.con.execute(sql)
+            if "meta" not in columns:
                 self.con.execute("CREATE TABLE lake.meta (key VARCHAR, value VARCHAR)")
                 self.con.execute("INSERT INTO lake.meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
-            for sql_file in sorted(_SQL_DIR.glob("*.sql")):
-                self.con.execute(sql_file.read_text())
+            self.con.execute(views)
+            self.con.execute("DELETE FROM lake.meta WHERE key = 'views_sha256'")
+            self.con.execute("INSERT INTO lake.meta VALUES ('views_sha256', ?)", [views_sha])
 
     def _delete_orphaned_files(self) -> int:
         """Remove data files no snapshot references: what a writer killed between writing a
