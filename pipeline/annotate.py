@@ -202,8 +202,9 @@ def register(app: typer.Typer) -> None:
         """Tag strategy spans (planning, decomposition, verification, ...) in trajectories.
 
         Only trajectories this annotator and version has not yet tagged are tagged (one with
-        no spans found counts as done, one that failed does not), so a rerun resumes. Invalid spans (unknown label, offsets outside the text) and tagger
-        errors are quarantined, never written.
+        no spans found counts as done, one that failed does not), so a rerun resumes. Invalid
+        spans (unknown label, offsets outside the text) and tagger errors are quarantined,
+        never written.
         """
         taxonomy = taxonomy_or_fail(taxonomy_path)
         options: dict = {}

@@ -29,12 +29,15 @@ import argparse
 import hashlib
 import json
 import re
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 FAULTS = ("429", "500", "hang", "malformed", "length", "bad_quote", "out_of_bounds", "bad_label", "echo")
 _SEGMENT = re.compile(r"^\[S(\d+)\] (.*)$", re.MULTILINE)
@@ -299,3 +302,16 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def kill_once_cached(cmd: list[str], cache_dir, n: int, server: "LLMTestServer", **popen) -> set[str]:
+    """Run `cmd` (a stage against `server`), SIGKILL it once `n` answers sit in the request cache
+    under `cache_dir`; returns the body shas of the requests that had succeeded by then."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
+    deadline = time.monotonic() + 60
+    while len(list(Path(cache_dir).glob("*/*.json"))) < n:
+        assert proc.poll() is None and time.monotonic() < deadline, f"{cmd[3]} ended or stalled early"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return {r.body_sha for r in server.log if r.status == 200}

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from annotators.llm.client import LLMClient
-from llm_server import LLMTestServer
+from llm_server import LLMTestServer, kill_once_cached
 from pipeline.cli import app
 from annotators.llm import public_url
 from pipeline.generate import generate
@@ -156,15 +154,7 @@ def test_sigkill_mid_run_then_rerun_pays_nothing_twice(lake_root):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with LLMTestServer(hang_s=20) as server:
         server.hold_after(6)  # batch 1 commits (4 answers), batch 2 gets 2 more, then requests are held
-        proc = subprocess.Popen(cmd + ["--base-url", server.url], cwd=REPO, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while len(list(cache.glob("*/*.json"))) < 6:  # wait for the answers to be cached
-            assert proc.poll() is None and time.monotonic() < deadline, "generate ended or stalled early"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        succeeded = {r.body_sha for r in server.log if r.status == 200}
+        succeeded = kill_once_cached(cmd + ["--base-url", server.url], cache, 6, server, cwd=REPO, env=env)
         assert len(succeeded) == 6
         n_first = len(server.log)
         server.release()

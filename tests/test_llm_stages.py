@@ -4,13 +4,19 @@ rerun that sends nothing."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from llm_server import LLMTestServer
+from llm_server import LLMTestServer, kill_once_cached
 from pipeline.cli import app
 from warehouse import Lake
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -59,40 +65,25 @@ def test_annotate_and_describe_with_the_llm_annotators(lake_with_sample):
 
 
 def test_sigkill_mid_annotate_then_rerun_pays_nothing_twice(tmp_path, lake_root):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     runner = CliRunner()
     sample = tmp_path / "s.jsonl"
     for args in (["sample", "--n", "4", "--variants", "", "--trajectories", "2", "--out", str(sample)],
                  ["ingest", str(sample), "-m", "stratagem-sample", "--root", str(lake_root)]):
         assert runner.invoke(app, args).exit_code == 0
-    repo = Path(__file__).resolve().parents[1]
     cmd = [sys.executable, "-m", "pipeline.cli", "annotate", "--annotator", "llm", "--root", str(lake_root),
            "--model", "test-model", "--concurrency", "2", "--batch-size", "4", "--max-retries", "0"]
     cache = lake_root / "cache" / "llm"
     with LLMTestServer(hang_s=20) as server:
         server.hold_after(6)  # batch 1 commits (4 answers), batch 2 gets 2 more, then requests are held
-        proc = subprocess.Popen(cmd + ["--base-url", server.url], cwd=repo, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(repo)})
-        deadline = time.monotonic() + 60
-        while len(list(cache.glob("*/*.json"))) < 6:
-            assert proc.poll() is None and time.monotonic() < deadline, "annotate ended or stalled early"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        succeeded = {r.body_sha for r in server.log if r.status == 200}
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        succeeded = kill_once_cached(cmd + ["--base-url", server.url], cache, 6, server, cwd=REPO, env=env)
         assert len(succeeded) == 6
         n_first = len(server.log)
         server.release()
         with Lake.open(lake_root, read_only=True) as lake:
             assert lake.scalar("SELECT count(*) FROM tagged") == 4  # batch 1 only
-        rerun = subprocess.run(cmd + ["--base-url", server.url], cwd=repo, capture_output=True, text=True,
-                               timeout=120, env={**os.environ, "PYTHONPATH": str(repo)})
+        rerun = subprocess.run(cmd + ["--base-url", server.url], cwd=REPO, capture_output=True, text=True,
+                               timeout=120, env=env)
         assert rerun.returncode == 0, rerun.stderr
         assert [r for r in server.log[n_first:] if r.status != 0 and r.body_sha in succeeded] == []
     with Lake.open(lake_root, read_only=True) as lake:

@@ -145,11 +145,13 @@ def guided_prompt(tokenizer, prompt: Sequence[dict], strategy: str, max_length: 
     """The rendered strategy-guided prompt. When it is longer than `max_length` tokens the
     strategy is shortened from its end, so that `encode_prompts` never cuts the question to
     make room for the strategy (a question too long on its own is still cut from the left)."""
-    strategy_ids = tokenizer(strategy, add_special_tokens=False)["input_ids"]
-    keep = len(strategy_ids)
     text = render_prompt(tokenizer, guided_messages(prompt, strategy))
+    strategy_ids: list[int] | None = None  # tokenised only when the prompt is too long
     for _ in range(4):  # re-tokenising a cut text can shift a boundary by a token or two
         over = len(tokenizer(text, add_special_tokens=False)["input_ids"]) - max_length
+        if strategy_ids is None and over > 0:
+            strategy_ids = tokenizer(strategy, add_special_tokens=False)["input_ids"]
+            keep = len(strategy_ids)
         if over <= 0 or keep == 0:
             break
         keep = max(0, keep - over)
@@ -191,5 +193,5 @@ def token_spans(tokenizer, text: str, spans: Sequence[Span]) -> list[tuple[str, 
 
 
 __all__ = ["Example", "Export", "ExportError", "STRATEGY_HEADER", "Span", "char_to_token_spans", "encode_completion",
-           "encode_prompts", "guided_messages", "guided_prompt", "load_export", "read_manifest", "render_prompt", "sha256_file",
-           "token_spans"]
+           "encode_prompts", "guided_messages", "guided_prompt", "load_export", "read_manifest", "render_prompt",
+           "sha256_file", "token_spans"]

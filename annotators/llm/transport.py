@@ -21,7 +21,8 @@ import httpx
 ERROR_BODY_BYTES = 64 << 10
 
 # The attempts of the request running in the current asyncio task (filled by the transport).
-attempts_of_this_task: contextvars.ContextVar[list[dict] | None] = contextvars.ContextVar("stratagem_llmattempts_of_this_task", default=None)
+attempts_of_this_task: contextvars.ContextVar[list[dict] | None] = contextvars.ContextVar(
+    "stratagem_llm_attempts", default=None)
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
