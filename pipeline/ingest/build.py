@@ -19,7 +19,6 @@ import polars as pl
 import pyarrow as pa
 import xxhash
 
-from pipeline.ingest.extract import SPAN_DTYPE
 from pipeline.ingest.mapping import Mapping
 
 SEP = "\x1f"  # schemas.ids joins parts with the unit separator
@@ -131,7 +130,9 @@ def _seed_table(valid: pl.DataFrame) -> pa.Table:
 
 def _span_reasons(frame: pl.DataFrame, labels: set[str]) -> pl.DataFrame:
     """Per row (`_row`) the first problem with its gold spans, if any."""
-    spans = (frame.select("_row", "n_chars", "spans", _k=pl.int_ranges(0, pl.col("spans").list.len().fill_null(0)))
+    # only rows that have spans: polars 1 and 2 explode empty and null lists differently
+    spans = (frame.select("_row", "n_chars", "spans").filter(pl.col("spans").list.len() > 0)
+             .with_columns(_k=pl.int_ranges(0, pl.col("spans").list.len()))
              .explode(["spans", "_k"]).filter(pl.col("spans").is_not_null()).unnest("spans"))
     bad = spans.with_columns(_span_reason=_first_reason([
         (pl.col("start").is_null() | pl.col("end").is_null() | pl.col("label").is_null(), "has a null field"),
@@ -175,7 +176,7 @@ def _trajectory_table(valid: pl.DataFrame) -> pa.Table:
 
 def _span_table(valid: pl.DataFrame, mapping: Mapping, i: int, run_id: str) -> pa.Table:
     s = mapping.trajectory[i].spans
-    spans = (valid.select("trajectory_id", "text_sha", pl.col("spans").fill_null(pl.lit([], dtype=SPAN_DTYPE)))
+    spans = (valid.select("trajectory_id", "text_sha", "spans").filter(pl.col("spans").list.len() > 0)
              .explode("spans").filter(pl.col("spans").is_not_null()).unnest("spans"))
     kind, version = str(getattr(s.annotator_kind, "value", s.annotator_kind)), s.annotator_version
     spans = spans.with_columns(annotator_kind=pl.lit(kind), annotator=pl.lit(s.annotator),
