@@ -28,6 +28,7 @@ from rich.progress import Progress
 
 from pipeline.export.adapters import split_jobs, write_parquet
 from pipeline.export.card import card_stats, write_card
+from pipeline.export.folders import FolderError, safe_target
 from pipeline.export.native import PROMPT_TEMPLATE, read_native
 from pipeline.export.tokens import load_token_counter
 from pipeline.processes import pid_alive
@@ -55,6 +56,14 @@ def check_name(name: str) -> str:
         raise ExportError(f"export name {name!r} must be a plain folder name (letters, digits, '.', '_', '-'; "
                           "no '/', no '..', not absolute)")
     return name
+
+
+def _checked(lake, target: Path, *, replace_any: bool = True) -> Path:
+    """`target` with its parents resolved, once pipeline.export.folders has found it safe to replace."""
+    try:
+        return safe_target(target, lake_root=lake.root, replace_any=replace_any)
+    except FolderError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def sha256_file(path: Path) -> str:
@@ -96,7 +105,7 @@ def export(lake, name: str, *, curate_run: str | None = None, max_prompt_chars: 
     check_name(name)
     if max_prompt_tokens is not None and not tokenizer:
         raise ExportError("--max-prompt-tokens needs --tokenizer (a tokenizer.json, a folder holding one, or a cached model)")
-    target = (exports_root or lake.root / "exports") / name
+    target = _checked(lake, (exports_root or lake.root / "exports") / name)
     if target.exists() and not force:
         raise ExportError(f"export {name!r} already exists at {target}; pass --force to replace it")
     snapshot = lake.snapshot_id()
@@ -270,7 +279,7 @@ def rebuild(lake, manifest_path: str | Path, *, out: Path | None = None, force: 
     the manifest does not list would be lost, so they stop an in-place rebuild without `force`."""
     manifest_path = Path(manifest_path)
     manifest = read_manifest(manifest_path)
-    target = Path(out) if out else manifest_path.parent
+    target = _checked(lake, Path(out) if out else manifest_path.parent, replace_any=not out)
     if out and target.exists() and not force:
         raise ExportError(f"{target} already exists; pass --force to replace it")
     unlisted = [] if out or force else [p for p in _files(target) if p not in manifest["files"]]
