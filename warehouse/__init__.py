@@ -6,8 +6,21 @@ the quarantine. Knows the schemas, knows no annotator.
         with lake.run("ingest", config) as run:
             run.insert("problems", table)
             run.quarantine(source, locator, reason, raw)
-"""
-from warehouse.lake import Lake, LakeBusy, LakeError, resolve_root
-from warehouse.runs import RunContext, RunReport
 
-__all__ = ["Lake", "LakeBusy", "LakeError", "resolve_root", "RunContext", "RunReport"]
+Names load on first use (PEP 562), so `from warehouse import LakeError` costs no DuckDB import
+and `Lake` costs no pyarrow or schemas import until something is written.
+"""
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {"Lake": "warehouse.lake", "resolve_root": "warehouse.lake", "LakeBusy": "warehouse.errors",
+          "LakeError": "warehouse.errors", "storage_message": "warehouse.errors",
+          "RunContext": "warehouse.runs", "RunReport": "warehouse.runs"}
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,49 +13,32 @@ open with a one-line message naming the holder instead of touching the lake.
 """
 from __future__ import annotations
 
-import fcntl
-import glob
 import hashlib
-import json
 import os
-import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import duckdb
-import pyarrow as pa
 
-from schemas import SCHEMA_VERSION, TABLES, arrow_schema
+from warehouse.connect import acquire_writer_lock, busy_message, connect, release_writer_lock
+from warehouse.errors import LakeBusy, LakeError
+
+if TYPE_CHECKING:  # pyarrow and schemas load on first write: `stratagem status` needs neither
+    import pyarrow as pa
 
 DEFAULT_ROOT = "stratagem-data"
 _SQL_DIR = Path(__file__).with_name("sql")
-
-
-class LakeError(RuntimeError):
-    """A lake that cannot be used, with a one-line reason meant for the user."""
-
-
-class LakeBusy(LakeError):
-    """Another process holds the lake for writing."""
+__all__ = ["DEFAULT_ROOT", "Lake", "LakeBusy", "LakeError", "resolve_root"]
 
 
 def resolve_root(root: str | Path | None) -> Path:
     return Path(root or os.environ.get("STRATAGEM_ROOT") or DEFAULT_ROOT).expanduser().resolve()
 
 
-def _ducklake_extension() -> str | None:
-    """Path of the extension shipped by the `duckdb-ext-ducklake` wheel, if installed."""
-    try:
-        import duckdb_ext  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    base = Path(next(iter(duckdb_ext.__path__)))
-    hits = glob.glob(str(base / "extensions" / f"v{duckdb.__version__}" / "*" / "ducklake.duckdb_extension"))
-    return hits[0] if hits else None
-
-
 def _duck_type(dtype: pa.DataType) -> str:
+    import pyarrow as pa
+
     if pa.types.is_string(dtype):
         return "VARCHAR"
     if pa.types.is_int64(dtype):
@@ -74,6 +57,8 @@ def _duck_type(dtype: pa.DataType) -> str:
 
 
 def _check_table(name: str) -> None:
+    from schemas import TABLES
+
     if name not in TABLES:
         raise LakeError(f"unknown table {name!r}; tables are {', '.join(TABLES)}")
 
@@ -88,34 +73,42 @@ class Lake:
         self._lock_fd = lock_fd
         self._in_transaction = False
         self.orphans_removed = 0  # data files of killed writers removed when this writer opened
+        self._tables: list[str] | None = None
 
     # ---------------------------------------------------------------- open / close
     @classmethod
     def open(cls, root: str | Path | None = None, *, read_only: bool = False, holder: str = "") -> "Lake":
         root = resolve_root(root)
+        if "?" in str(root):  # DuckDB reads what follows a `?` in a database path as options
+            raise LakeError(f"a lake root cannot contain '?' (DuckDB cannot open such a path): {root}")
         catalog = root / "catalog.ducklake"
         if read_only and not catalog.exists():
             raise LakeError(f"no lake at {root} (run `stratagem sample` + `stratagem ingest`, or pass --root)")
         lock_fd = None
         if not read_only:
             root.mkdir(parents=True, exist_ok=True)
-            lock_fd = _acquire_writer_lock(root, holder)
+            lock_fd = acquire_writer_lock(root, holder)
         try:
-            con = _connect(root, read_only)
+            con = connect(root, read_only)
         except duckdb.Error as exc:
-            if lock_fd is not None:
-                os.close(lock_fd)
-            if "lock" in str(exc).lower() or "already attached" in str(exc):
-                raise LakeBusy(_busy_message(root)) from exc
+            busy = "lock" in str(exc).lower() or "already attached" in str(exc)
+            if lock_fd is not None:  # a lake we did not get must not name us as its writer
+                release_writer_lock(lock_fd, forget=busy)
+            if busy:
+                raise LakeBusy(busy_message(root)) from exc
             raise LakeError(f"cannot open lake at {root}: {str(exc).splitlines()[0]}") from exc
         except BaseException:
             if lock_fd is not None:
-                os.close(lock_fd)
+                release_writer_lock(lock_fd)
             raise
         lake = cls(root, con, read_only, lock_fd)
         if not read_only:
-            lake._ensure_tables()
-            lake.orphans_removed = lake._delete_orphaned_files()
+            try:
+                lake._ensure_tables()
+                lake.orphans_removed = lake._delete_orphaned_files()
+            except BaseException:
+                lake.close()
+                raise
         return lake
 
     def close(self) -> None:
@@ -136,6 +129,8 @@ class Lake:
     def _ensure_tables(self) -> None:
         """Create missing tables and columns (the models gained a field) and the views; an
         up-to-date lake is left as it is, so opening a writer adds no snapshot."""
+        from schemas import SCHEMA_VERSION, TABLES, arrow_schema
+
         columns: dict[str, set[str]] = {}
         for table, column in self.con.execute("SELECT table_name, column_name FROM information_schema.columns "
                                               "WHERE table_catalog = 'lake'").fetchall():
@@ -166,9 +161,12 @@ class Lake:
 
     def _delete_orphaned_files(self) -> int:
         """Remove data files no snapshot references: what a writer killed between writing a
-        Parquet file and committing it leaves behind. Safe here: this process holds the writer
-        lock, so no other writer has files in flight."""
-        return len(self.con.execute("CALL ducklake_delete_orphaned_files('lake', cleanup_all => true)").fetchall())
+        Parquet file and committing it leaves behind. Exact paths under <root>/data, never a
+        pattern (warehouse.orphans). Safe here: this process holds the writer lock, so no other
+        writer has files in flight."""
+        from warehouse.orphans import delete_orphaned_files
+
+        return delete_orphaned_files(self.con, self.root / "data")
 
     # ---------------------------------------------------------------- transactions
     @contextmanager
@@ -206,34 +204,43 @@ class Lake:
         return row[0] if row else None
 
     def select(self, sql: str) -> pa.Table:
-        """Run user-supplied SQL that must consist of SELECT statements only, on a lake opened
-        read-only (sandboxed: no files outside the lake, no writes through table functions)."""
+        """Run user-supplied SQL, one SELECT over the lake's tables and views (the allow-list in
+        warehouse.usersql), on a lake opened read-only (sandboxed: no files outside the lake)."""
+        from warehouse.usersql import check_select
+
         if not self.read_only:
             raise LakeError("user SQL runs only on a lake opened read-only (Lake.open(root, read_only=True))")
+        names = {name for (name,) in self.rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'lake'")}
+        statement = check_select(self.con, sql, names)
         try:
-            statements = self.con.extract_statements(sql)
+            return self.con.execute(statement).fetch_arrow_table()
         except duckdb.Error as exc:
-            raise LakeError(str(exc).splitlines()[0]) from exc
-        if not statements:
-            raise LakeError("empty query")
-        for st in statements:
-            if st.type != duckdb.StatementType.SELECT:
-                raise LakeError(f"only SELECT queries are allowed here, got {st.type.name}")
-        try:
-            return self.con.execute(sql).fetch_arrow_table()
-        except duckdb.Error as exc:
-            raise LakeError(str(exc).splitlines()[0]) from exc
+            raise LakeError((str(exc).strip().splitlines() or ["query failed"])[0]) from exc
+
+    def table_names(self) -> list[str]:
+        """The lake's tables in the order they were created (the models' order), `meta` aside."""
+        if self._tables is None:
+            self._tables = [name for (name,) in self.rows(
+                "SELECT t.table_name FROM __ducklake_metadata_lake.ducklake_table t "
+                "JOIN __ducklake_metadata_lake.ducklake_schema s USING (schema_id) "
+                "WHERE t.end_snapshot IS NULL AND s.end_snapshot IS NULL AND s.schema_name = 'main' "
+                "AND t.table_name <> 'meta' ORDER BY t.table_id")]
+        return self._tables
 
     def snapshot_id(self) -> int:
         return int(self.scalar("SELECT id FROM lake.current_snapshot()"))
 
     def count(self, table: str) -> int:
-        _check_table(table)
-        return int(self.scalar(f"SELECT count(*) FROM lake.{table}"))
+        if table not in self.table_names():
+            raise LakeError(f"unknown table {table!r}; tables are {', '.join(self.table_names())}")
+        return int(self.scalar(f'SELECT count(*) FROM lake."{table}"'))
 
     # ---------------------------------------------------------------- writes
     def _conform(self, table: str, data: pa.Table) -> pa.Table:
         """`data` with exactly the table's columns and Arrow types (the schema from the model)."""
+        from schemas import TABLES, arrow_schema
+
         _check_table(table)
         if self.read_only:
             raise LakeError("lake opened read-only")
@@ -253,6 +260,8 @@ class Lake:
         try:
             cols = ", ".join(f'"{n}"' for n in data.column_names)
             if skip_existing:
+                from schemas import TABLES
+
                 key = TABLES[table].key
                 on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM i."{k}"' for k in key)
                 keys = ", ".join(f'"{k}"' for k in key)
@@ -316,51 +325,3 @@ def _repetitive_columns(data: pa.Table, sample: int = 1000) -> list[str]:
     head = data.slice(0, sample)
     return [name for name in data.column_names
             if pc.count_distinct(head.column(name), mode="all").as_py() * 10 <= head.num_rows]
-
-
-def _connect(root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    ext = _ducklake_extension()
-    if ext:
-        con.execute(f"LOAD '{ext}'")
-    else:  # no wheel: the normal path, needs the extension repository once
-        con.execute("INSTALL ducklake")
-        con.execute("LOAD ducklake")
-    data_path = str(root / "data") + "/"
-    # The data folder is always <root>/data: a moved or copied root keeps working
-    # (DuckLake stores data file paths relative to it).
-    opts = f"DATA_PATH '{_sql_literal(data_path)}', OVERRIDE_DATA_PATH true" + (", READ_ONLY" if read_only else "")
-    con.execute(f"ATTACH 'ducklake:{_sql_literal(str(root / 'catalog.ducklake'))}' AS lake ({opts})")
-    con.execute("USE lake")
-    if read_only:  # sandbox: no file access outside the lake's data, no way back out
-        con.execute("SET allowed_directories=[?]", [data_path])
-        con.execute("SET enable_external_access=false")
-        con.execute("SET lock_configuration=true")
-    return con
-
-
-def _sql_literal(text: str) -> str:
-    """Escape a path for a SQL string literal (ATTACH takes no parameters)."""
-    return text.replace("'", "''")
-
-
-def _acquire_writer_lock(root: Path, holder: str) -> int:
-    fd = os.open(root / "writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise LakeBusy(_busy_message(root)) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, json.dumps({"pid": os.getpid(), "holder": holder, "since": time.time()}).encode())
-    return fd
-
-
-def _busy_message(root: Path) -> str:
-    try:
-        info = json.loads((root / "writer.lock").read_text() or "{}")
-    except (OSError, ValueError):
-        info = {}
-    who = f"pid {info.get('pid', '?')}" + (f", {info['holder']}" if info.get("holder") else "")
-    return f"lake {root} is busy: another stratagem process ({who}) is writing; retry when it finishes"
-

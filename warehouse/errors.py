@@ -1,0 +1,62 @@
+"""The warehouse's errors, and the one-line message for a storage failure (disk full, no
+permission, read-only file system) wherever it surfaced: an `OSError` from Python or pyarrow,
+or a DuckDB `IOException` / `PermissionException` whose text carries the system's reason.
+
+    from warehouse.errors import storage_message
+    try: ...
+    except Exception as exc:
+        if (line := storage_message(exc)) is None: raise
+        fail(line)
+
+The transaction that was open when the write failed has rolled back by the time the message is
+shown (the error leaves the `with` blocks first), so the lake keeps what it had.
+"""
+from __future__ import annotations
+
+import errno
+
+# errno -> what to tell the user, in the order DuckDB's messages are searched for them
+_REASONS = {
+    errno.ENOSPC: ("No space left on device", "the disk is full"),
+    errno.EDQUOT: ("Disk quota exceeded", "the disk quota is used up"),
+    errno.EFBIG: ("File too large", "a file grew past the size limit"),
+    errno.EROFS: ("Read-only file system", "the file system is read-only"),
+    errno.EACCES: ("Permission denied", "permission denied"),
+    errno.EPERM: ("Operation not permitted", "operation not permitted"),
+}
+
+
+class LakeError(RuntimeError):
+    """A lake that cannot be used, with a one-line reason meant for the user."""
+
+
+class LakeBusy(LakeError):
+    """Another process holds the lake for writing."""
+
+
+def _chain(exc: BaseException):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def storage_message(exc: BaseException) -> str | None:
+    """One line naming the storage failure behind `exc` (or anything in its cause chain), or
+    None when it is not one."""
+    for err in _chain(exc):
+        reason = where = None
+        if isinstance(err, OSError) and err.errno in _REASONS:
+            reason = _REASONS[err.errno][1]
+            where = err.filename
+        elif type(err).__module__.startswith(("duckdb", "_duckdb")):
+            text = str(err)
+            reason = next((said for marker, said in _REASONS.values() if marker in text), None)
+            if reason and '"' in text:
+                where = text.split('"')[1]
+        if reason:
+            place = f" ({where})" if where else ""
+            return (f"stopped: {reason}{place}; the open transaction was rolled back and the lake is intact "
+                    "(free some space or fix the permissions, then rerun: committed work is kept)")
+    return None

@@ -1,0 +1,60 @@
+"""Data files no snapshot references (what a writer killed between writing a Parquet file and
+committing it leaves behind), found and removed by exact path.
+
+DuckLake's own `ducklake_delete_orphaned_files` globs the data path, so a root named
+`g/lake[12]` or `g/v*` matched, and emptied, sibling lakes. Here nothing is a pattern: the
+files are listed by walking `<root>/data` (symlinks neither followed nor removed), and a file
+is an orphan only when its name appears in no path the catalog records (data files, delete
+files, files scheduled for deletion; DuckLake names every file `ducklake-<uuid>.parquet`, so
+matching on names keeps every file any snapshot can reach, whatever its path form).
+
+    removed = delete_orphaned_files(con, root / "data")   # only while holding writer.lock
+"""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import duckdb
+
+_META = "__ducklake_metadata_lake"
+_RECORDED = (f"SELECT path FROM {_META}.ducklake_data_file UNION ALL "
+             f"SELECT path FROM {_META}.ducklake_delete_file UNION ALL "
+             f"SELECT path FROM {_META}.ducklake_files_scheduled_for_deletion")
+
+
+def _is_ours(name: str) -> bool:
+    return name.startswith("ducklake-") and name.endswith(".parquet")
+
+
+def data_files(data: Path) -> list[Path]:
+    """Regular `ducklake-*.parquet` files under `data` (a symlinked `data` or subfolder is not
+    entered: what lies behind it belongs to someone else)."""
+    if data.is_symlink() or not data.is_dir():
+        return []
+    found = []
+    for folder, _dirs, files in os.walk(data, followlinks=False):
+        for name in files:
+            path = Path(folder, name)
+            if _is_ours(name) and stat.S_ISREG(os.lstat(path).st_mode):
+                found.append(path)
+    return found
+
+
+def orphaned_files(con: duckdb.DuckDBPyConnection, data: Path) -> list[Path]:
+    recorded = {str(p).replace("\\", "/").rsplit("/", 1)[-1] for (p,) in con.execute(_RECORDED).fetchall()}
+    return [p for p in data_files(data) if p.name not in recorded]
+
+
+def delete_orphaned_files(con: duckdb.DuckDBPyConnection, data: Path) -> int:
+    """Remove the orphans under `data`; returns how many. Safe only for the writer-lock holder:
+    no other writer has files in flight then."""
+    removed = 0
+    for path in orphaned_files(con, data):
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
