@@ -10,48 +10,24 @@ Two ways in, one shape out (a polars DataFrame, one row per record, columns name
                                    with each bad record (`_error`)
 
 `finish(raw, mapping)` then does everything else once, for both: string transforms
-(after / before / regex / map / ...), one row per element for `each`, step lists joined
-with their offsets, sampling and metadata encoded as JSON.
+(boxed / after / before / regex / map / ...), one row per element for `each`, step lists
+joined with their offsets, sampling and metadata encoded as JSON.
+
+Both paths turn scalars into text by one rule (`values.scalar_text`): the fast path
+declines what Arrow cannot give exactly (floating-point columns, big integers parsed as
+doubles), templates, joins, several roles and `pick = "all"`, so ids never depend on which
+path ran or on the neighbouring records.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 import polars as pl
 
-from pipeline.ingest.mapping import FieldSpec, Mapping, SpansSpec, parse_path
+from pipeline.ingest.mapping import FieldSpec, Mapping, parse_path
+from pipeline.ingest.records import _ROLE_DTYPE, SPAN_DTYPE, Column, columns_for, slow_extract
+from pipeline.ingest.values import last_boxed, scalar_text
 
-SPAN_DTYPE = pl.List(pl.Struct({"start": pl.Int64, "end": pl.Int64, "label": pl.String}))
-_ROLE_DTYPE = {"text": pl.String, "scalar": pl.String, "list": pl.List(pl.String), "steps": pl.List(pl.String),
-               "spans": SPAN_DTYPE}
-_MISSING = object()
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    spec: FieldSpec | SpansSpec
-    role: str  # text | scalar | list | steps | spans | any | any_list
-
-
-def columns_for(mapping: Mapping) -> list[Column]:
-    p = mapping.problem
-    cols = [Column("question", p.question, "text")]
-    for name, role in (("answer", "scalar"), ("family", "scalar"), ("perturbation", "scalar"),
-                       ("seed_question", "text"), ("seed_answer", "scalar")):
-        spec = getattr(p, name)
-        if spec is not None:
-            cols.append(Column(name, spec, role))
-    cols += [Column(f"m.{k}", s, "any") for k, s in sorted(p.metadata.items())]
-    for i, t in enumerate(mapping.trajectory):
-        role = "list" if t.text.each else "steps" if t.text.join is not None else "text"
-        cols.append(Column(f"t{i}.text", t.text, role))
-        cols.append(Column(f"t{i}.teacher", t.teacher, "scalar"))
-        cols += [Column(f"t{i}.s.{k}", s, "any_list" if s.each else "any") for k, s in sorted(t.sampling.items())]
-        if t.spans is not None:
-            cols.append(Column(f"t{i}.spans", t.spans, "spans"))
-    return cols
+__all__ = ["Column", "columns_for", "fast_extract", "slow_extract", "finish_problems", "finish_trajectories",
+           "normalise_expr", "normalise_columns", "transform_expr", "SPAN_DTYPE"]
 
 
 # ------------------------------------------------------------------ fast: polars expressions
@@ -79,9 +55,13 @@ def _path_expr(frame: pl.DataFrame, path: tuple) -> pl.Expr | None:
     return expr
 
 
-def _spec_expr(frame: pl.DataFrame, spec: FieldSpec | SpansSpec) -> pl.Expr | None:
+def _spec_expr(frame: pl.DataFrame, col: Column) -> pl.Expr | None:
+    spec = col.spec
     if isinstance(spec, FieldSpec) and spec.const is not None:
-        return pl.lit(spec.const)
+        return pl.lit(spec.const if col.role.startswith("any") else scalar_text(spec.const, convert=True))
+    if isinstance(spec, FieldSpec) and (spec.template is not None or spec.pick == "all" or not isinstance(
+            spec.role, (str, type(None)))):
+        return None  # the per-record path renders these
     expr = _path_expr(frame, parse_path(spec.field))
     if expr is None or not isinstance(spec, FieldSpec) or spec.role is None:
         return expr
@@ -97,8 +77,13 @@ def _fit(series: pl.Series, col: Column) -> pl.Series | None:
         return series.cast(_ROLE_DTYPE.get(col.role, pl.Null))
     if col.role == "text":
         return series if dtype == pl.String else None
-    if col.role == "scalar":
-        return series.cast(pl.String) if dtype == pl.String or dtype.is_numeric() else None
+    if col.role == "scalar":  # values.scalar_text, where Arrow's value is exact
+        if dtype == pl.String or dtype.is_integer():
+            return series.cast(pl.String)
+        if dtype == pl.Boolean and col.spec.convert:
+            return series.to_frame("v").select(pl.when(pl.col("v")).then(pl.lit("True"))
+                                               .when(~pl.col("v")).then(pl.lit("False"))).to_series().alias(series.name)
+        return None  # floats (1 and 1e25 parsed as doubles), booleans without `convert`, lists: per record
     if col.role in ("list", "steps"):
         if not isinstance(dtype, pl.List):
             return None
@@ -126,9 +111,11 @@ def _fit(series: pl.Series, col: Column) -> pl.Series | None:
 
 
 def fast_extract(frame: pl.DataFrame, cols: list[Column]) -> pl.DataFrame | None:
+    if any(col.role == "join" for col in cols):
+        return None
     exprs = []
     for col in cols:
-        expr = _spec_expr(frame, col.spec)
+        expr = _spec_expr(frame, col)
         if expr is None:
             return None
         exprs.append(expr.alias(col.name))
@@ -137,131 +124,20 @@ def fast_extract(frame: pl.DataFrame, cols: list[Column]) -> pl.DataFrame | None
     except pl.exceptions.PolarsError:
         return None
     fitted = []
+    answer_type = pl.Series("_answer_type", [None] * frame.height, dtype=pl.String)
     for col in cols:
         series = _fit(out.get_column(col.name), col)
         if series is None:
             return None
         fitted.append(series)
+        dtype = out.schema[col.name]
+        if col.name == "answer" and (dtype.is_integer() or dtype == pl.Boolean):
+            kind = "integer" if dtype.is_integer() else "boolean"
+            answer_type = series.to_frame("v").select(pl.when(pl.col("v").is_not_null()).then(pl.lit(kind))
+                                                      .alias("_answer_type")).to_series()
     n = frame.height
     return pl.DataFrame([pl.Series("_pos", range(n), dtype=pl.Int64), pl.Series("_error", [None] * n, dtype=pl.String),
-                         *fitted])
-
-
-# ------------------------------------------------------------------ slow: Python per record
-def _type_name(value: object) -> str:
-    return {dict: "object", list: "list", str: "text", bool: "boolean", int: "integer", float: "number",
-            type(None): "null"}.get(type(value), type(value).__name__)
-
-
-class _Bad(Exception):
-    pass
-
-
-def _walk(record: object, path: tuple) -> object:
-    value = record
-    for token in path:
-        if isinstance(token, int):
-            if not isinstance(value, list):
-                return _MISSING if value is None else _raise(f"expected a list at [{token}], found {_type_name(value)}")
-            if not -len(value) <= token < len(value):
-                return _MISSING
-            value = value[token]
-        else:
-            if not isinstance(value, dict):
-                return _MISSING if value is None else _raise(f"expected an object at {token!r}, found {_type_name(value)}")
-            if token not in value:
-                return _MISSING
-            value = value[token]
-    return value
-
-
-def _raise(reason: str):
-    raise _Bad(reason)
-
-
-def _slow_value(record: object, col: Column) -> object:
-    spec = col.spec
-    if isinstance(spec, FieldSpec) and spec.const is not None:
-        return spec.const if col.role.startswith("any") else str(spec.const)
-    label = f"field {spec.field!r}"
-    try:
-        value = _walk(record, parse_path(spec.field))
-    except _Bad as exc:
-        raise _Bad(f"{label}: {exc}") from None
-    if value is _MISSING or value is None:
-        return None
-    if isinstance(spec, FieldSpec) and spec.role is not None:
-        if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
-            raise _Bad(f"{label} is {_type_name(value)}, expected a list of chat messages")
-        contents = [m.get(spec.content_key) for m in value if m.get(spec.role_key) == spec.role]
-        value = (contents[0] if spec.pick == "first" else contents[-1]) if contents else None
-        if value is None:
-            return None
-    role = col.role
-    if role == "text":
-        if not isinstance(value, str):
-            raise _Bad(f"{label} is {_type_name(value)}, expected text")
-        return value
-    if role == "scalar":
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise _Bad(f"{label} is {_type_name(value)}, expected text or a number")
-        return value if isinstance(value, str) else str(value)
-    if role in ("list", "steps"):
-        if not isinstance(value, list):
-            raise _Bad(f"{label} is {_type_name(value)}, expected a list")
-        out = []
-        for item in value:
-            if role == "steps" and isinstance(item, list) and all(isinstance(x, str) for x in item):
-                item = spec.join.join(item)
-            if item is not None and not isinstance(item, str):
-                raise _Bad(f"{label} holds {_type_name(item)}, expected text")
-            out.append(item)
-        return out
-    if role == "spans":
-        if not isinstance(value, list):
-            raise _Bad(f"{label} is {_type_name(value)}, expected a list of spans")
-        out = []
-        for k, span in enumerate(value):
-            start, end, lab = (span.get(spec.start), span.get(spec.end), span.get(spec.label)) if isinstance(span, dict) else (None,) * 3
-            if not (type(start) is int and type(end) is int and isinstance(lab, str)):
-                raise _Bad(f"{label}[{k}] is not an object with integer {spec.start!r}, {spec.end!r} and text {spec.label!r}")
-            out.append({"start": start, "end": end, "label": lab})
-        return out
-    if role == "any_list" and not isinstance(value, list):
-        raise _Bad(f"{label} is {_type_name(value)}, expected a list (each = true)")
-    return value
-
-
-def _any_series(name: str, values: list) -> pl.Series:
-    try:
-        return pl.Series(name, values, strict=False)
-    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
-        return pl.Series(name, [None if v is None else json.dumps(v, ensure_ascii=False) for v in values], dtype=pl.String)
-
-
-def slow_extract(records: list[object], errors: list[str | None], cols: list[Column]) -> pl.DataFrame:
-    values: dict[str, list] = {c.name: [] for c in cols}
-    reasons: list[str | None] = []
-    for record, error in zip(records, errors):
-        row: dict[str, object] = {}
-        if error is None and not isinstance(record, dict):
-            error = f"record is {_type_name(record)}, expected a JSON object"
-        if error is None:
-            try:
-                for col in cols:
-                    row[col.name] = _slow_value(record, col)
-            except _Bad as exc:
-                error, row = str(exc), {}
-        reasons.append(error)
-        for col in cols:
-            values[col.name].append(row.get(col.name))
-    series = [pl.Series("_pos", range(len(records)), dtype=pl.Int64), pl.Series("_error", reasons, dtype=pl.String)]
-    for col in cols:
-        if col.role in _ROLE_DTYPE:
-            series.append(pl.Series(col.name, values[col.name], dtype=_ROLE_DTYPE[col.role]))
-        else:
-            series.append(_any_series(col.name, values[col.name]))
-    return pl.DataFrame(series)
+                         *fitted, answer_type])
 
 
 # ------------------------------------------------------------------ shared finishing
@@ -282,6 +158,8 @@ def normalise_columns(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 
 def transform_expr(expr: pl.Expr, spec: FieldSpec, *, strip: bool) -> pl.Expr:
+    if spec.boxed:
+        expr = expr.map_elements(last_boxed, return_dtype=pl.String, skip_nulls=True)
     if spec.after is not None:
         expr = pl.when(expr.str.contains(spec.after, literal=True)).then(
             expr.str.split(spec.after).list.last()).otherwise(None)
@@ -289,7 +167,7 @@ def transform_expr(expr: pl.Expr, spec: FieldSpec, *, strip: bool) -> pl.Expr:
         expr = expr.str.split(spec.before).list.first()
     if spec.regex is not None:
         expr = expr.str.extract(spec.regex, 1)
-    if strip or spec.strip or spec.after is not None or spec.before is not None or spec.regex is not None:
+    if strip or spec.strip or spec.boxed or spec.after is not None or spec.before is not None or spec.regex is not None:
         expr = expr.str.strip_chars()
     if spec.map:
         expr = expr.replace(spec.map)
@@ -319,7 +197,12 @@ def finish_problems(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
             continue
         expr = transform_expr(pl.col(name), spec, strip=name not in ("question", "seed_question"))
         exprs.append(expr.alias(name))
-    exprs.append(_json_struct(raw, {k: f"m.{k}" for k in p.metadata}).alias("metadata"))
+    meta = {k: f"m.{k}" for k in p.metadata}
+    metadata = _json_struct(raw, meta)
+    if "answer_type" not in meta:  # an answer that was not JSON text: its JSON type (integer, boolean, list, ...)
+        typed = _json_struct(raw, meta, {"answer_type": pl.col("_answer_type")})
+        metadata = pl.when(pl.col("_answer_type").is_null()).then(metadata).otherwise(typed)
+    exprs.append(metadata.alias("metadata"))
     return normalise_columns(raw.select(exprs), ["question", "seed_question"])
 
 

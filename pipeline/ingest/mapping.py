@@ -26,7 +26,10 @@ optional, in this order: `role` (pick a chat message's content by role), `each` 
 one trajectory per element), `join` (a list of steps joined into one text), `after` (text
 after the last occurrence of a marker; missing when the marker is absent), `before` (text
 before the first occurrence), `regex` (first capture group), `strip`, `map` (replace
-whole values), `null_if` (values meaning "missing"), `default`.
+whole values), `null_if` (values meaning "missing"), `default`. Instead of `field` / `const`, a
+`template` builds text from several fields. `convert`, `boxed`, `pick = "all"`, content parts,
+`[joins.*]`, `license` and `source_url`: see pipeline/mappings/README.md, which documents
+every feature with an example.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipeline.ingest.values import template_fields
 from schemas import Alignment, AnnotatorKind
 
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
@@ -73,12 +77,16 @@ class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     field: str | None = None
     const: str | int | float | bool | None = None
-    role: str | None = None
+    template: str | list[str] | None = None  # "{context}\n\n{question}" or parts, see values.render_template
+    role: str | list[str] | None = None
     role_key: str = "role"
     content_key: str = "content"
-    pick: Literal["first", "last"] = "last"
+    part_join: str = "\n"  # between the parts of a message whose content is a list of parts
+    pick: Literal["first", "last", "all"] = "last"
     each: bool = False
     join: str | None = None
+    convert: bool = False  # booleans and lists become text too (True / False; elements joined by `join` or ", ")
+    boxed: bool = False  # the content of the last balanced \boxed{...}; missing when there is none
     after: str | None = None
     before: str | None = None
     regex: str | None = None
@@ -89,14 +97,21 @@ class FieldSpec(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "FieldSpec":
-        if (self.field is None) == (self.const is None):
-            raise ValueError("give exactly one of `field` or `const`")
+        if sum(x is not None for x in (self.field, self.const, self.template)) != 1:
+            raise ValueError("give exactly one of `field`, `const` or `template`")
         if self.field is not None:
             parse_path(self.field)
         if self.const is not None and (self.each or self.join is not None or self.role):
             raise ValueError("`each`, `join` and `role` need a `field`, not a `const`")
+        if self.template is not None:
+            if self.each or self.role:
+                raise ValueError("`each` and `role` need a `field`, not a `template`")
+            for path, _ in template_fields(self.template):
+                parse_path(path)
         if self.each and self.join is not None:
             raise ValueError("`each` (one trajectory per element) and `join` (one text) exclude each other")
+        if self.pick == "all" and not (self.role and (self.each or self.join is not None)):
+            raise ValueError("`pick = \"all\"` needs a `role` and `join` (one text) or `each` (one per turn)")
         if self.regex is not None:
             try:
                 if re.compile(self.regex).groups < 1:
@@ -108,6 +123,10 @@ class FieldSpec(BaseModel):
     @property
     def path(self) -> tuple[str | int, ...]:
         return parse_path(self.field) if self.field is not None else ()
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return (self.role,) if isinstance(self.role, str) else tuple(self.role or ())
 
     @property
     def root(self) -> str | None:
@@ -155,8 +174,8 @@ class ProblemSpec(BaseModel):
     @field_validator("question", "seed_question")
     @classmethod
     def _one_text(cls, spec: FieldSpec | None) -> FieldSpec | None:
-        if spec is not None and (spec.each or spec.join is not None):
-            raise ValueError("a question is one text: `each` / `join` are for trajectories")
+        if spec is not None and spec.each:
+            raise ValueError("a question is one text: `each` is for trajectories")
         return spec
 
 
@@ -193,11 +212,31 @@ class FolderSpec(BaseModel):
         return files
 
 
+class JoinSpec(BaseModel):
+    """Records of a second file, looked up by key: `[joins.<alias>]` makes `<alias>.<path>`
+    address the record of `file` whose `key` equals this record's `on` (canonical text)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    file: str  # relative to the mapping file's folder, or absolute
+    key: str
+    on: str
+    records: str | None = None  # inside a JSON object file: the path of its list of records
+
+    @field_validator("key", "on")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        parse_path(value)
+        return value
+
+
 class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     description: str = ""
     source: str | None = None
+    license: str | None = None  # of the data, e.g. "MIT"; recorded in the runs row (config.mapping)
+    source_url: str | None = None  # where the data comes from
+    joins: dict[str, JoinSpec] = Field(default_factory=dict)
     records: str | None = None  # inside a JSON object file: the path of its list of records
     max_chars: int = Field(default=DEFAULT_MAX_CHARS, gt=0)
     folder: FolderSpec | None = None
@@ -223,11 +262,12 @@ class Mapping(BaseModel):
         need = {"question": self.problem.question.root}
         for i, t in enumerate(self.trajectory):
             need[f"trajectory[{i}].text"] = t.text.root
-        return {k: v for k, v in need.items() if v is not None}
+        return {k: v for k, v in need.items() if v is not None and v not in self.joins}
 
     def describe(self) -> dict:
         """A JSON-able summary for the runs ledger."""
-        return {"name": self.name, "sha256": self.sha256, "source": self.source_name}
+        return {"name": self.name, "sha256": self.sha256, "source": self.source_name, "license": self.license,
+                "source_url": self.source_url}
 
 
 def available_mappings() -> list[str]:
@@ -254,6 +294,11 @@ def load_mapping(name_or_path: str | Path | None = None) -> Mapping:
         raise MappingError(f"mapping {path} is not valid TOML: {exc}") from exc
     data.setdefault("name", path.stem)
     data["sha256"] = hashlib.sha256(raw).hexdigest()
+    joins = data.get("joins")
+    if isinstance(joins, dict):  # join files are found beside the mapping file
+        for spec in joins.values():
+            if isinstance(spec, dict) and isinstance(spec.get("file"), str):
+                spec["file"] = str((path.resolve().parent / Path(spec["file"]).expanduser()))
     try:
         return Mapping.model_validate(data)
     except ValidationError as exc:
