@@ -5,8 +5,14 @@
 
 Each stage module exposes `register(app)`, which adds its commands; this file only
 assembles them. `stratagem <command>` imports only the module that defines that command,
-so a command starts without loading every stage (torch, httpx, matplotlib, ...);
-`--help` and unknown names load them all. `from pipeline.cli import app` gives the full app.
+so a command starts without loading every stage (torch, httpx, matplotlib, ...). `--help`
+loads none of them: it lists `SHORT_HELP`, a static copy of each command's one-line help
+(tests/test_cli.py keeps it equal to what the modules register). `from pipeline.cli import
+app` gives the full app.
+
+A disk-full or permission error from any command ends in one line and exit code 2
+(warehouse.errors.storage_message), not a traceback; the lake's open transaction has rolled
+back by then.
 """
 from __future__ import annotations
 
@@ -39,9 +45,45 @@ COMMANDS = {
     "report": "pipeline.report.command",
 }
 
+# Command name -> the first paragraph of its help, as `stratagem --help` shows it. A command
+# missing here makes `--help` import every module (slow, still right).
+SHORT_HELP = {
+    "demo": "Run every stage on the built-in sample and write an HTML report.",
+    "sql": "Run one read-only SQL query (SELECT only) against the lake.",
+    "status": "Show row counts per table, runs per stage, pending work and quarantine reasons.",
+    "sample": "Generate the built-in sample: math word problems in 10 families (shopping, work_rates, ages, "
+              "percentages, unit_conversion, combinatorics, geometry, averages, number_puzzle, tickets), "
+              "GSM-Plus-style variants (numbers, names, distractor, reversed, extra_step) with exact answers, "
+              "and a procedural teacher's step-by-step solutions with gold strategy spans (about 10% end with "
+              "a wrong answer).",
+    "ingest": "Ingest teacher trajectories: each record is stored, counted as a duplicate (already in the lake: "
+              "re-ingest is a no-op) or quarantined with its file, line and reason.",
+    "verify": "Extract each trajectory's final answer and judge it against the reference (writes verdicts).",
+    "annotate": "Tag strategy spans (planning, decomposition, verification, ...) in trajectories.",
+    "describe": "Write K strategy descriptions (problem type, approach, steps) per solved problem.",
+    "agreement": "Span P/R/F1 (exact and overlap), token-level Cohen's kappa and Krippendorff's alpha, per label.",
+    "train": "Train a model on an export with SFT, GRPO or SGPO; prints a progress line per step.",
+    "eval": "Greedy accuracy on test_original and each test_<perturbation> split, with the gap per model.",
+    "generate": "Sample teacher trajectories for problems from an OpenAI-compatible endpoint (writes trajectories).",
+    "curate": "Resolve consensus spans, pick a strategy and a trajectory per problem, apply the filters,\n"
+              "collapse near-duplicates and assign leak-free family splits; record the curated set with its run.",
+    "export": "Export the curated set as a versioned folder: manifest.json, README.md dataset card with plots,\n"
+              "data.parquet (all splits) and per split sft.trl.jsonl, rl.trl.jsonl, rl.verl.parquet, "
+              "rl.openrlhf.jsonl.",
+    "labelstudio": "Run a local Label Studio server (its own virtualenv, loopback only, telemetry off).",
+    "review": "Human review in Label Studio: push pre-annotated tasks, pull annotations back.",
+    "report": "Write one static HTML file (plots embedded, no server, no network) showing counts per stage and\n"
+              "quarantine reasons, strategy labels, spans per trajectory, agreement between annotators and gold,\n"
+              "trajectories with coloured spans, strategy descriptions with their leakage checks, training curves\n"
+              "and accuracy on original versus perturbed problems.",
+}
 
-def build_app(command: str | None = None) -> typer.Typer:
-    """The CLI with every command, or with only the module that defines `command`."""
+
+# Commands that are groups of subcommands (`stratagem review push`): `--help` lists them last.
+GROUPS = {"labelstudio", "review"}
+
+
+def _new_app() -> typer.Typer:
     app = typer.Typer(name="stratagem", help=HELP, no_args_is_help=True, rich_markup_mode="rich",
                       pretty_exceptions_enable=False, add_completion=False)
 
@@ -49,9 +91,31 @@ def build_app(command: str | None = None) -> typer.Typer:
     def _group() -> None:  # keeps `stratagem <command>` a group even when one command is loaded
         pass
 
+    return app
+
+
+def build_app(command: str | None = None) -> typer.Typer:
+    """The CLI with every command, or with only the module that defines `command`."""
+    app = _new_app()
     modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
     for name in modules:
         importlib.import_module(name).register(app)
+    return app
+
+
+def help_app() -> typer.Typer:
+    """The CLI as `stratagem --help` lists it, from `SHORT_HELP`: no stage module imported.
+    Its commands only stand in for the real ones (main() never runs them)."""
+    if set(SHORT_HELP) != set(COMMANDS):
+        return build_app()
+    app = _new_app()
+    for name in COMMANDS:
+        if name in GROUPS:
+            group = typer.Typer(help=SHORT_HELP[name])
+            group.command("stub")(lambda: None)
+            app.add_typer(group, name=name)
+        else:
+            app.command(name, help=SHORT_HELP[name])(lambda: None)
     return app
 
 
@@ -63,7 +127,21 @@ def __getattr__(name: str) -> typer.Typer:
 
 def main() -> None:
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
-    build_app(command)()
+    app = build_app(command) if command in COMMANDS else help_app()
+    try:
+        app()
+    except Exception as exc:
+        from warehouse.errors import storage_message
+
+        line = storage_message(exc)
+        if line is None:
+            raise
+        from pipeline.console import fail
+
+        try:
+            fail(line)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
 
 
 if __name__ == "__main__":

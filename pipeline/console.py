@@ -8,14 +8,18 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, NoReturn
+from typing import TYPE_CHECKING, Annotated, Iterator, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from warehouse import Lake, LakeError, RunReport
+from warehouse import LakeError
+
+if TYPE_CHECKING:  # the lake (DuckDB) loads when a command opens one, not with this module
+    from warehouse import Lake, RunReport
 
 console = Console(stderr=True)
 out = Console()
@@ -29,13 +33,17 @@ class UsageError(Exception):
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print `error: MESSAGE` as plain text (a message quoting user input may hold `[/]` or
+    `:x:`: neither markup nor emoji) and exit with `code`."""
+    console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 @contextmanager
 def lake_for(root: Path | None, *, read_only: bool = False, holder: str = "") -> Iterator[Lake]:
     """Open the lake for a command, turning lake errors into one-line failures."""
+    from warehouse import Lake
+
     try:
         lake = Lake.open(root, read_only=read_only, holder=holder)
     except LakeError as exc:

@@ -1,23 +1,38 @@
 """`stratagem sql` (read-only queries) and `stratagem status` (where things stand).
 
     stratagem sql "SELECT label, count(*) FROM current_spans GROUP BY 1"
-    stratagem sql "SELECT * FROM trajectories" --format parquet --out t.parquet
+    stratagem sql "SELECT * FROM spans" --format csv > spans.csv      # csv / json go to stdout
+    stratagem sql "SELECT * FROM trajectories" --out t.parquet        # format from the suffix
     stratagem status
+
+Values are printed as plain text (no Rich markup, no emoji codes); list and struct values are
+JSON text in CSV. Only one SELECT over the lake's tables and views runs (warehouse.usersql).
 """
 from __future__ import annotations
 
+import base64
+import csv
 import json
+import math
+import sys
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Iterator
+from uuid import UUID
 
-import pyarrow as pa
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.console import RootOpt, fail, lake_for, out
-from warehouse import Lake, LakeError
-from schemas import TABLES
+from warehouse import LakeError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from warehouse import Lake
 
 
 class Format(str, Enum):
@@ -27,31 +42,88 @@ class Format(str, Enum):
     parquet = "parquet"
 
 
-def write_result(result: pa.Table, fmt: Format, dest: Path) -> None:
-    import polars as pl
+_SUFFIXES = {".csv": Format.csv, ".json": Format.json, ".jsonl": Format.json, ".ndjson": Format.json}
 
-    frame = pl.from_arrow(result)
-    if fmt is Format.csv:
-        frame.write_csv(dest)
-    elif fmt is Format.json:
-        frame.write_ndjson(dest)
-    else:
-        frame.write_parquet(dest)
+
+def plain(value):
+    """A result value as JSON-ready Python: nested lists and structs kept, everything else that
+    JSON lacks (timestamps, decimals, bytes, NaN) turned into strings, numbers or null."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, (timedelta, UUID)):
+        return str(value)
+    return value
+
+
+def cell_text(value) -> str:
+    """One value as the text CSV and the terminal table show: JSON for lists and structs."""
+    value = plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _rows(result: pa.Table) -> Iterator[dict]:
+    for batch in result.to_batches(max_chunksize=10_000):
+        yield from batch.to_pylist()
+
+
+def write_result(result: pa.Table, fmt: Format, stream: IO[bytes]) -> None:
+    """`result` as CSV (header line), JSON lines or Parquet on a binary stream."""
+    if fmt is Format.parquet:
+        import pyarrow.parquet as pq
+
+        pq.write_table(result, stream)
+        return
+    import io
+
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+    try:
+        if fmt is Format.csv:
+            writer = csv.writer(text, lineterminator="\n")
+            writer.writerow(result.column_names)
+            for row in _rows(result):
+                writer.writerow([cell_text(v) for v in row.values()])
+        else:
+            for row in _rows(result):
+                text.write(json.dumps(plain(row), ensure_ascii=False) + "\n")
+        text.flush()
+    finally:
+        text.detach()
 
 
 def render_table(result: pa.Table, max_rows: int = 50, max_width: int = 60) -> Table:
+    """A terminal table of the first rows, every name and value as plain Text (never markup)."""
     table = Table(show_header=True, header_style="bold")
     for name in result.column_names:
-        table.add_column(name, overflow="fold")
-    for row in result.slice(0, max_rows).to_pylist():
+        table.add_column(Text(name), overflow="fold")
+    for row in _rows(result.slice(0, max_rows)):
         cells = []
         for value in row.values():
-            text = "NULL" if value is None else str(value)
-            cells.append(text if len(text) <= max_width else text[: max_width - 1] + "…")
+            text = "NULL" if value is None else cell_text(value)
+            cells.append(Text(text if len(text) <= max_width else text[: max_width - 1] + "…"))
         table.add_row(*cells)
     if result.num_rows > max_rows:
-        table.caption = f"{max_rows} of {result.num_rows:,} rows shown; use --format/--out for all"
+        table.caption = f"{max_rows} of {result.num_rows:,} rows shown; use --format csv|json|parquet for all"
     return table
+
+
+def status_counts(lake: Lake) -> dict[str, int]:
+    return {name: lake.count(name) for name in lake.table_names()}
 
 
 def status_tables(lake: Lake) -> list[Table]:
@@ -59,9 +131,9 @@ def status_tables(lake: Lake) -> list[Table]:
     counts = Table(title="tables", title_justify="left")
     counts.add_column("table")
     counts.add_column("rows", justify="right")
-    for name in TABLES:
-        counts.add_row(name, f"{lake.count(name):,}")
-    counts.caption = f"DuckLake snapshot {lake.snapshot_id()} at {lake.root}"
+    for name, n in status_counts(lake).items():
+        counts.add_row(Text(name), f"{n:,}")
+    counts.caption = Text(f"DuckLake snapshot {lake.snapshot_id()} at {lake.root}")
 
     runs = Table(title="stages", title_justify="left")
     for col in ("stage", "runs", "last run", "status", "finished (UTC)"):
@@ -71,7 +143,7 @@ def status_tables(lake: Lake) -> list[Table]:
             "strftime(max(finished_at) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM runs GROUP BY stage ORDER BY min(started_at)"):
         if status == "partial" and lake.read_only:  # a reader opens only while no stage writes
             status = "interrupted (rerun it)"
-        runs.add_row(stage, str(n), run_id, status, finished or "")
+        runs.add_row(Text(stage), str(n), Text(run_id), Text(status), finished or "")
 
     pending = Table(title="pending", title_justify="left")
     pending.add_column("what")
@@ -93,35 +165,63 @@ def status_tables(lake: Lake) -> list[Table]:
     for stage, reason, n in lake.rows(
             "SELECT stage, regexp_replace(reason, '''[^'']*''', '''…''', 'g') r, count(*) FROM quarantine "
             "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 15"):
-        reasons.add_row(stage, reason, f"{n:,}")
+        reasons.add_row(Text(stage), Text(reason), f"{n:,}")
     return [counts, runs, pending, reasons]
+
+
+def _format_for(fmt: Format | None, dest: str | None) -> Format:
+    if fmt is not None:
+        return fmt
+    if dest is None or dest == "-":
+        return Format.table
+    return _SUFFIXES.get(Path(dest).suffix.lower(), Format.parquet)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("sql")
     def sql_command(
-        query: Annotated[str, typer.Argument(help="SELECT statement over the lake's tables and views.")],
+        query: Annotated[str, typer.Argument(help="One SELECT statement over the lake's tables and views.")],
         root: RootOpt = None,
-        fmt: Annotated[Format, typer.Option("--format", help="table prints to the terminal; csv, json (one object per line) and parquet need --out.")] = Format.table,
-        dest: Annotated[Path | None, typer.Option("--out", help="File to write the result to.")] = None,
+        fmt: Annotated[Format | None, typer.Option(
+            "--format", help="table (the terminal, first 50 rows), csv (list/struct values as JSON text), json "
+                             "(one object per line) or parquet. Default: table, or from the --out suffix "
+                             "(.csv, .json/.jsonl, else parquet).", show_default=False)] = None,
+        dest: Annotated[str | None, typer.Option(
+            "--out", help="File to write the result to; '-' or absent: standard output.")] = None,
     ) -> None:
-        """Run a read-only SQL query (SELECT only) against the lake.
+        """Run one read-only SQL query (SELECT only) against the lake.
 
         Tables: problems, trajectories, verdicts, spans, tagged, strategies, runs, quarantine,
         llm_calls, reviews, curated; views: current_spans, current_strategies, correct_trajectories.
+        Also: information_schema, DESCRIBE / SUMMARIZE, time travel (`FROM t AT (VERSION => n)`),
+        range(), unnest() and DuckLake's snapshot listings (ducklake_snapshots('lake'), ...).
+        Not: files, other databases, several statements, CALL / PRAGMA / SET / COPY / ATTACH,
+        DuckLake maintenance functions.
         """
-        if fmt is not Format.table and dest is None:
-            fail(f"--format {fmt.value} needs --out FILE")
+        fmt = _format_for(fmt, dest)
+        to_stdout = dest is None or dest == "-"
+        if fmt is Format.parquet and to_stdout and sys.stdout.isatty():
+            fail("--format parquet writes binary: pass --out FILE (or pipe `--out -` into a file)")
+        if fmt is Format.table and not to_stdout:
+            fail("--format table prints to the terminal: use --format csv|json|parquet with --out")
         with lake_for(root, read_only=True) as lake:
             try:
                 result = lake.select(query)
             except LakeError as exc:
                 fail(str(exc))
-        if dest is None:
+        if fmt is Format.table:
             out.print(render_table(result))
+        elif to_stdout:
+            sys.stdout.flush()
+            write_result(result, fmt, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         else:
-            write_result(result, Format.parquet if fmt is Format.table else fmt, dest)
-            out.print(f"wrote {result.num_rows:,} rows to {dest}")
+            try:
+                with open(dest, "wb") as stream:
+                    write_result(result, fmt, stream)
+            except OSError as exc:
+                fail(f"cannot write {dest}: {exc.strerror or exc}")
+            out.print(Text(f"wrote {result.num_rows:,} rows to {dest}"))
 
     @app.command("status")
     def status_command(root: RootOpt = None,
@@ -129,7 +229,7 @@ def register(app: typer.Typer) -> None:
         """Show row counts per table, runs per stage, pending work and quarantine reasons."""
         with lake_for(root, read_only=True) as lake:
             if as_json:
-                out.print_json(json.dumps({name: lake.count(name) for name in TABLES} | {"snapshot_id": lake.snapshot_id()}))
+                print(json.dumps(status_counts(lake) | {"snapshot_id": lake.snapshot_id()}, indent=2))
                 return
             for table in status_tables(lake):
                 out.print(table)

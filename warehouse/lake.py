@@ -156,8 +156,9 @@ class Lake:
                 self.con.execute("CREATE TABLE lake.meta (key VARCHAR, value VARCHAR)")
                 self.con.execute("INSERT INTO lake.meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             self.con.execute(views)
-            self.con.execute("DELETE FROM lake.meta WHERE key = 'views_sha256'")
-            self.con.execute("INSERT INTO lake.meta VALUES ('views_sha256', ?)", [views_sha])
+            self.con.execute("DELETE FROM lake.meta WHERE key IN ('views_sha256', 'table_order')")
+            self.con.execute("INSERT INTO lake.meta VALUES ('views_sha256', ?), ('table_order', ?)",
+                             [views_sha, " ".join(TABLES)])
 
     def _delete_orphaned_files(self) -> int:
         """Remove data files no snapshot references: what a writer killed between writing a
@@ -219,13 +220,21 @@ class Lake:
             raise LakeError((str(exc).strip().splitlines() or ["query failed"])[0]) from exc
 
     def table_names(self) -> list[str]:
-        """The lake's tables in the order they were created (the models' order), `meta` aside."""
+        """The lake's tables (`meta` aside) in the models' order, read from `meta` (written with
+        the tables, so listing them needs no schemas import); lakes made before it was recorded
+        take the order from `schemas`."""
         if self._tables is None:
-            self._tables = [name for (name,) in self.rows(
-                "SELECT t.table_name FROM __ducklake_metadata_lake.ducklake_table t "
-                "JOIN __ducklake_metadata_lake.ducklake_schema s USING (schema_id) "
-                "WHERE t.end_snapshot IS NULL AND s.end_snapshot IS NULL AND s.schema_name = 'main' "
-                "AND t.table_name <> 'meta' ORDER BY t.table_id")]
+            names = {name for (name,) in self.rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'lake' "
+                "AND table_type = 'BASE TABLE'")}
+            order = self.scalar("SELECT value FROM lake.meta WHERE key = 'table_order'") if "meta" in names else None
+            names.discard("meta")
+            if order is None:
+                from schemas import TABLES
+
+                order = " ".join(TABLES)
+            rank = {name: i for i, name in enumerate(order.split())}
+            self._tables = sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
         return self._tables
 
     def snapshot_id(self) -> int:
