@@ -10,12 +10,15 @@ Every span is validated against the schema (`Span`), the taxonomy and the text b
 written; rejected spans and tagger errors go to `quarantine` with the trajectory id. Each
 batch commits on its own (`run.checkpoint()`), so a killed run resumes where it stopped.
 LLM taggers also return their calls: they become `llm_calls` rows and the run's token and
-cost totals (cost unknown when any model has no price).
+cost totals (cost unknown when any model has no price). Paid attempts are journalled as they
+happen (annotators/llm/spend.py) and a journal left by a killed run is replayed into
+`llm_calls` when the next LLM stage starts (`llm_spend`), so a kill never loses spend.
 
 Counts: read = tagged + failed; spans.proposed = written.spans + spans.rejected + spans.duplicates.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -84,6 +87,46 @@ def llm_call_rows(calls, item_id: str, run) -> list[LLMCall]:
     return rows
 
 
+@contextmanager
+def llm_spend(client):
+    """Around a stage's `lake.run`: yields `start(run)`, which replays the spend journals of killed
+    runs into `llm_calls` (rows already committed are skipped by their key, so nothing counts
+    twice; counted as recovered.llm_calls) and journals this run's paid attempts. The run's own
+    journal is deleted once the run has committed, kept for the next run if it did not.
+    `client` None (a rules annotator) or without a cache: nothing to do."""
+    journal = getattr(client, "journal", None)
+
+    def start(run) -> None:
+        if journal is None:
+            return
+        rows, files = [], []
+        for path, attempts in journal.orphans():
+            files.append(path)
+            for a in attempts:
+                try:
+                    rows.append(LLMCall(**a))
+                except (ValidationError, TypeError):
+                    run.count("recovered.unreadable")  # a hand-edited or foreign line: never a crash
+        if rows:
+            run.count("recovered.llm_calls", run.insert("llm_calls", to_arrow(rows, LLMCall)))
+            run.checkpoint()
+        for path in files:
+            journal.discard(path)
+        client.run_id = run.run_id
+
+    try:
+        yield start
+    except BaseException:
+        if journal is not None:
+            journal.close(delete=False)
+        raise
+    finally:
+        if client is not None:
+            client.run_id = None
+    if journal is not None:
+        journal.close(delete=True)
+
+
 def annotate(lake: Lake, tagger: Tagger, *, taxonomy: Taxonomy | None = None, source: str | None = None,
              limit: int | None = None, batch_size: int = 2000, config: dict | None = None,
              progress_bar=None) -> RunReport:
@@ -94,7 +137,8 @@ def annotate(lake: Lake, tagger: Tagger, *, taxonomy: Taxonomy | None = None, so
     run_config = {"annotator": tagger.name, "annotator_version": tagger.version, "annotator_kind": tagger.kind,
                   "taxonomy": f"{taxonomy.name}@{taxonomy.version}", "taxonomy_sha256": taxonomy.sha256,
                   "source": source, "limit": limit, "batch_size": batch_size} | (config or {})
-    with lake.run("annotate", run_config) as run:
+    with llm_spend(getattr(tagger, "client", None)) as start_spend, lake.run("annotate", run_config) as run:
+        start_spend(run)
         for lo in range(0, len(ids), batch_size):
             batch = lake.rows(_BATCH, [ids[lo: lo + batch_size]])
             run.count("read", len(batch))
@@ -182,7 +226,7 @@ BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="LLM only: Op
 ModelOpt = Annotated[str | None, typer.Option("--model", help="LLM only: model name sent to the endpoint.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, help="LLM only: requests in flight at once.")]
 RetriesOpt = Annotated[int, typer.Option("--max-retries", min=0, help="LLM only: retries per request (validation errors and transient failures).")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="LLM only: per-request timeout in seconds.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="LLM only: wall-clock limit per HTTP attempt in seconds (the whole answer, body included).")]
 KeyEnvOpt = Annotated[str, typer.Option("--api-key-env", help="LLM only: NAME of the environment variable holding the API key (the key is never stored).")]
 TaxonomyOpt = Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy TOML file (default: the packaged one).")]
 

@@ -24,7 +24,7 @@ from annotators import DescribeItem, Describer, SpanOut, describer_names, get_de
 from annotators.leakage import leakage_flags
 from pipeline.annotate import (
     BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, TaxonomyOpt, TimeoutOpt, llm_call_rows, llm_options,
-    llm_run_config, taxonomy_or_fail, unreachable_errors,
+    llm_run_config, llm_spend, taxonomy_or_fail, unreachable_errors,
 )
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import LLMCall, Strategy, content_id, to_arrow
@@ -107,7 +107,8 @@ def describe(lake: Lake, describer: Describer, *, source: str | None = None, lim
     task = progress_bar.add_task(f"describe ({describer.name})", total=len(pairs)) if progress_bar else None
     run_config = {"annotator": describer.name, "annotator_version": describer.version, "source": source,
                   "limit": limit, "batch_size": batch_size} | (config or {})
-    with lake.run("describe", run_config) as run:
+    with llm_spend(getattr(describer, "client", None)) as start_spend, lake.run("describe", run_config) as run:
+        start_spend(run)
         for lo in range(0, len(pairs), batch_size):
             items = _items(lake, pairs[lo: lo + batch_size])
             run.count("read", len(items))

@@ -16,7 +16,9 @@ sampling exists, so a rerun only asks for what is missing; batches commit as the
 the request cache holds every answer received, so a killed run never pays twice. Counts
 satisfy read = accepted + duplicates + quarantined + failed (failed requests are retried by
 the next run). An endpoint that cannot be reached stops the run with one message and
-rolls back the batch in progress. `verify` then judges the new trajectories.
+rolls back the batch in progress. Paid attempts are journalled the moment they are read and a
+killed run's journal is replayed into `llm_calls` by the next run (pipeline.annotate.llm_spend),
+so llm_calls holds every token paid for, once. `verify` then judges the new trajectories.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import duckdb
 import typer
 
 from annotators.llm import public_url
+from pipeline.annotate import llm_call_rows, llm_spend
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import LLMCall, Trajectory, content_id, normalise_text, text_sha, to_arrow
 from warehouse import Lake, LakeError, RunReport
@@ -101,10 +104,11 @@ def generate(lake: Lake, client, *, samples: int = 1, temperature: float = 0.0, 
         if task is not None:
             progress_bar.advance(task)
 
-    with lake.run("generate", config) as run:
+    with llm_spend(client) as start_spend, lake.run("generate", config) as run:
+        start_spend(run)
         for i in range(0, len(work), batch_size):
             batch = work[i:i + batch_size]
-            outcomes = client.run(ask, batch, advance)
+            outcomes = client.run(ask, batch, advance, item_ids=[w.problem_id for w in batch])
             _store(run, batch, outcomes, teacher, sampling)
             run.checkpoint()
     return run.report
@@ -112,16 +116,10 @@ def generate(lake: Lake, client, *, samples: int = 1, temperature: float = 0.0, 
 
 def _store(run, batch: list[Work], outcomes: list, teacher: str, sampling: dict) -> None:
     trajectories, calls = [], []
-    tokens_in = tokens_out = 0
-    cost: float | None = 0.0
     for w, o in zip(batch, outcomes):
         run.count("read")
+        calls += llm_call_rows(o.calls, w.problem_id, run)
         for c in o.calls:
-            calls.append(LLMCall(cache_key=c.cache_key, run_id=run.run_id, item_id=w.problem_id, model=c.model,
-                                 attempt=c.attempt, status=c.status, tokens_in=c.tokens_in, tokens_out=c.tokens_out,
-                                 cost_usd=c.cost_usd, latency_ms=c.latency_ms, error=c.error))
-            tokens_in, tokens_out = tokens_in + c.tokens_in, tokens_out + c.tokens_out
-            cost = None if cost is None or c.cost_usd is None else cost + c.cost_usd
             run.count("cached" if c.status == "cached" else "requests")
         if o.error is not None:
             run.count("failed")
@@ -144,7 +142,6 @@ def _store(run, batch: list[Work], outcomes: list, teacher: str, sampling: dict)
     run.count("duplicates", len(trajectories) - new)
     if calls:
         run.insert("llm_calls", to_arrow(calls, LLMCall))
-    run.add_usage(tokens_in, tokens_out, cost)
 
 
 def register(app: typer.Typer) -> None:
@@ -159,7 +156,7 @@ def register(app: typer.Typer) -> None:
         where: Annotated[str | None, typer.Option("--where", help="SQL condition over `problems` choosing the problems, e.g. \"family = 'shopping'\" (read-only).")] = None,
         concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight at once.")] = 8,
         max_retries: Annotated[int, typer.Option("--max-retries", min=0, help="Retries per request after 429 / 5xx / timeouts (429 honours retry-after).")] = 3,
-        timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Per-request timeout in seconds.")] = 120.0,
+        timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Wall-clock limit per HTTP attempt in seconds (the whole answer, body included).")] = 120.0,
         api_key_env: Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the API key (unset: none sent, fine for local servers).")] = "OPENAI_API_KEY",
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Problems x samples committed per batch.")] = 64,
     ) -> None:

@@ -12,13 +12,17 @@ Faults on demand, for the next `times` requests (optionally only of one kind):
     "malformed" (a body that is not JSON), "length" (finish_reason length, cut content),
     "bad_quote" (a quote not in the text), "out_of_bounds" (segment numbers past the window),
     "bad_label" (a label outside the taxonomy), "echo" (a 400 whose message repeats the
-    request's Authorization header, path and other headers after `pad=` text, as some proxies do).
+    request's Authorization header, path and other headers after `pad=` text, as some proxies do),
+    "drip" (a 200 whose body comes one byte every `interval_s=` seconds, for at most hang_s).
+A "429" takes `retry_after=` (any text: "7", "abc", an HTTP date). A request whose client has
+gone (a killed process) by the time it would be answered is not answered.
 
     with LLMTestServer(latency_s=0.1) as server:     # server.url = "http://127.0.0.1:PORT/v1"
         server.inject("429", times=2, retry_after="0")
         ...
-        server.log        # one RequestRecord per request received (kind, body sha, status, fault)
-                          # (GET /v1/_stats gives the counts to another process)
+        server.log        # one RequestRecord per request received (kind, body sha, status, fault,
+                          # tokens in the usage it returned); GET /v1/_stats for another process
+        server.tokens_served  # (prompt, completion) tokens of every answer sent in full
         server.hold_after(5)  # after 5 successful answers, hold new requests until release()
 
 Run standalone (benchmarks, manual checks):  python tests/llm_server.py --port 8123 --latency 0.1
@@ -29,6 +33,7 @@ import argparse
 import hashlib
 import json
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -39,7 +44,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-FAULTS = ("429", "500", "hang", "malformed", "length", "bad_quote", "out_of_bounds", "bad_label", "echo")
+FAULTS = ("429", "500", "hang", "malformed", "length", "bad_quote", "out_of_bounds", "bad_label", "echo", "drip")
 _SEGMENT = re.compile(r"^\[S(\d+)\] (.*)$", re.MULTILINE)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -55,6 +60,8 @@ class RequestRecord:
     body_sha: str  # sha256 of the request body: equal for equal requests
     status: int  # HTTP status sent (0: none, connection held or dropped)
     fault: str | None
+    tokens_in: int = 0  # usage of the answer, when one was sent in full
+    tokens_out: int = 0
 
 
 def request_kind(body: dict) -> str:
@@ -148,6 +155,11 @@ class LLMTestServer:
     def successes(self) -> int:
         return self._successes
 
+    @property
+    def tokens_served(self) -> tuple[int, int]:
+        with self._lock:
+            return sum(r.tokens_in for r in self.log), sum(r.tokens_out for r in self.log)
+
     def start(self) -> "LLMTestServer":
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -207,7 +219,8 @@ class LLMTestServer:
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/_stats"):  # for benchmarks in another process
                     self._send(200, json.dumps({"requests": len(server.log), "successes": server.successes,
-                                                "max_in_flight": server.max_in_flight}).encode())
+                                                "max_in_flight": server.max_in_flight,
+                                                "tokens_served": server.tokens_served}).encode())
                 elif self.path.rstrip("/").endswith("/models"):
                     self._send(200, json.dumps({"object": "list", "data": [{"id": server.model, "object": "model"}]}).encode())
                 else:
@@ -229,18 +242,46 @@ class LLMTestServer:
                 if server._stopping.is_set():
                     self.close_connection = True
                     return
+                if self._client_gone():
+                    self.close_connection = True
+                    server._record(RequestRecord(kind, sha, 0, None))
+                    return
                 fault, options = server._take_fault(kind)
                 with server._lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self.usage = (0, 0)
                 try:
                     status = self._answer(body, kind, fault, options)
                 except (BrokenPipeError, ConnectionResetError):
-                    status = 0
+                    status, self.usage = 0, (0, 0)
                 finally:
                     with server._lock:
                         server.in_flight -= 1
-                server._record(RequestRecord(kind, sha, status, fault))
+                server._record(RequestRecord(kind, sha, status, fault, *(self.usage if status == 200 else (0, 0))))
+
+            def _client_gone(self) -> bool:
+                """True when the client closed its end (nothing more to read, EOF pending)."""
+                try:
+                    readable, _, _ = select.select([self.connection], [], [], 0)
+                    return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
+
+            def _drip(self, payload: bytes, interval_s: float) -> int:
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.flush()
+                give_up = time.monotonic() + server.hang_s
+                for i in range(len(payload)):
+                    if server._stopping.wait(interval_s) or time.monotonic() > give_up:
+                        self.close_connection = True
+                        return 0
+                    self.wfile.write(payload[i:i + 1])
+                    self.wfile.flush()
+                return 200
 
             def _answer(self, body: dict, kind: str, fault: str | None, options: dict) -> int:
                 if server.latency_s:
@@ -281,6 +322,9 @@ class LLMTestServer:
                            "choices": [{"index": 0, "finish_reason": finish,
                                         "message": {"role": "assistant", "content": content}}],
                            "usage": usage}
+                self.usage = (usage["prompt_tokens"], usage["completion_tokens"])
+                if fault == "drip":
+                    return self._drip(json.dumps(payload).encode(), float(options.get("interval_s", 0.5)))
                 self._send(200, json.dumps(payload).encode())
                 return 200
 

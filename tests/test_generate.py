@@ -37,7 +37,8 @@ def add_problems(root: Path, n: int, family: str = "shopping", start: int = 0) -
 
 def client_for(server, root: Path, **kw) -> LLMClient:
     kw.setdefault("max_retries", 2)
-    client = LLMClient(server.url, "test-model", cache_dir=root / "cache" / "llm", timeout_s=5, **kw)
+    kw.setdefault("timeout_s", 5)
+    client = LLMClient(server.url, "test-model", cache_dir=root / "cache" / "llm", **kw)
 
     async def no_wait(seconds: float) -> None:
         return None
@@ -170,3 +171,20 @@ def test_sigkill_mid_run_then_rerun_pays_nothing_twice(lake_root):
     with Lake.open(lake_root, read_only=True) as lake:
         assert lake.scalar("SELECT count(*) FROM trajectories") == 8
         assert lake.scalar("SELECT count(*) FROM llm_calls WHERE status = 'cached'") == 2
+
+
+def test_a_dripping_answer_is_a_timeout_row_in_llm_calls(lake_root):
+    """`--timeout` bounds each attempt by the wall clock, body included, and the cut attempt is
+    recorded as a timeout in llm_calls (the retry then succeeds)."""
+    import time
+
+    add_problems(lake_root, 2)
+    with LLMTestServer(hang_s=8) as server:
+        server.inject("drip", kind="generate", interval_s=0.2)
+        t0 = time.monotonic()
+        with Lake.open(lake_root) as lake:
+            report = generate(lake, client_for(server, lake_root, timeout_s=1))
+            statuses = sorted(r[0] for r in lake.rows("SELECT status FROM llm_calls"))
+        elapsed = time.monotonic() - t0
+    assert report.counts["accepted"] == 2 and statuses == ["ok", "ok", "timeout"]
+    assert elapsed < 5, elapsed

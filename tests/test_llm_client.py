@@ -74,6 +74,39 @@ def test_retry_after_parsing_caps_and_dates():
     assert retry_after_seconds(httpx.Headers({})) is None
 
 
+def test_retry_after_garbage_is_the_default_backoff_never_a_crash():
+    import httpx
+    for value in ("abc", "", "inf", "nan", "1e400", "Mon, 99 Foo 0 99:99:99 GMT", "Wed, 21 Oct", "\x00" * 100):
+        assert retry_after_seconds(httpx.Headers({"retry-after": value})) is None, value
+    assert retry_after_seconds(httpx.Headers({"retry-after-ms": "soon", "retry-after": "3"})) == 3.0
+    assert retry_after_seconds(httpx.Headers({"retry-after": "-5"})) == 0.0
+
+
+@pytest.mark.parametrize("value", ["abc", "Fri, 31 Dec 9999 23:59:59 GMT", "inf"])
+def test_429_with_an_unusable_retry_after_backs_off_by_default(server, tmp_path, value):
+    client, waits = make_client(server, tmp_path, max_backoff_s=5)
+    server.inject("429", retry_after=value)
+    [o] = ask_all(client)
+    assert o.error is None and [c.status for c in o.calls] == ["http_429", "ok"]
+    assert len(waits) == 1 and 0 < waits[0] <= 5  # the default backoff, or the hint capped
+
+
+def test_a_dripping_answer_is_cut_at_the_deadline_and_retried(tmp_path):
+    """httpx's timeout is per read: a body dripped a byte every 0.2 s never trips it. The
+    deadline bounds the whole attempt, and the cut attempt is a retried timeout."""
+    import time
+
+    with LLMTestServer(hang_s=8) as server:
+        client, _ = make_client(server, tmp_path, timeout_s=1, max_retries=1)
+        server.inject("drip", interval_s=0.2)
+        t0 = time.monotonic()
+        [o] = ask_all(client)
+        elapsed = time.monotonic() - t0
+    assert o.error is None and [c.status for c in o.calls] == ["timeout", "ok"], o.calls
+    assert elapsed < 4, elapsed  # without the deadline: the whole drip (8 s here, minutes in the wild)
+    assert "deadline" in o.calls[0].error
+
+
 def test_retry_after_is_capped(server, tmp_path):
     client, waits = make_client(server, tmp_path, max_backoff_s=1.5)
     server.inject("429", retry_after="3600")

@@ -1,7 +1,8 @@
 """Async OpenAI-compatible client machinery shared by the LLM tagger, describer and `generate`.
 
 On top of the `openai` async client (and `instructor` for structured answers) it adds: a
-concurrency limit, rate-limit backoff honouring `retry-after`, a per-request timeout,
+concurrency limit, rate-limit backoff honouring `retry-after` (garbage -> default backoff,
+always capped), a wall-clock deadline per HTTP attempt (body included),
 `max_retries` for transport failures (429, 5xx, timeouts, dropped connections), the
 content-addressed request cache (annotators/llm/cache.py) and per-attempt accounting.
 Tokens are counted from every raw HTTP response (annotators/llm/transport.py), because
@@ -19,6 +20,10 @@ Each `Outcome` carries `value` (text, or the validated pydantic object when a
 attempt, or one with status "cached" when the answer came from the cache. An endpoint that
 cannot be reached at all raises `EndpointUnreachable` (a stage turns it into one message).
 
+With a cache_dir and `client.run_id` set (stages do), every paid attempt is also appended to
+the spend journal (annotators/llm/spend.py) as soon as its response is read, before it is
+used or cached; pass `item_ids` to `run()` so journalled attempts name their item.
+
 The API key is read from the environment variable named by `api_key_env` (a placeholder
 when unset: local servers need none); it never enters the cache, results or error texts.
 """
@@ -27,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextvars
+import dataclasses
 import json
 import logging
 import os
@@ -47,13 +54,15 @@ from annotators.base import LLMUsage
 from annotators.llm import public_url
 from annotators.llm.cache import RequestCache, json_sha, request_key
 from annotators.llm.prices import PriceTable, load_prices
-from annotators.llm.transport import CountingTransport, attempts_of_this_task, retry_after_seconds
+from annotators.llm.spend import SpendJournal
+from annotators.llm.transport import AttemptLog, CountingTransport, attempts_of_this_task, retry_after_seconds
 
 logging.getLogger("instructor").addHandler(logging.NullHandler())  # its retry logs are ours to report
 
 PLACEHOLDER_KEY = "sk-no-key-needed"
 MODES = {"md_json": instructor.Mode.MD_JSON, "json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS}
 ERROR_CHARS = 300  # of an error message, as stored (after secrets are scrubbed)
+_item_of_this_task: contextvars.ContextVar[str | None] = contextvars.ContextVar("stratagem_llm_item", default=None)
 
 
 def env_int(name: str, default: int) -> int:
@@ -109,7 +118,7 @@ class LLMClient:
         model: model name sent in each request (and looked up in the price table)
         concurrency: requests in flight at once
         max_retries: retries of a request after a transport failure (429, 5xx, timeout, connection)
-        timeout_s: per-attempt timeout in seconds
+        timeout_s: wall-clock deadline of one HTTP attempt in seconds, reading the body included
         api_key_env: environment variable holding the API key (unset: a placeholder)
         cache_dir: request cache folder (None: no cache)
         prices / prices_path: price table (default annotators/llm/prices.toml or $STRATAGEM_PRICES)
@@ -138,6 +147,8 @@ class LLMClient:
         self.timeout_s = float(timeout_s)
         self.api_key_env = api_key_env
         self.cache = RequestCache(cache_dir)
+        self.journal = SpendJournal(Path(cache_dir) / "spend") if cache_dir is not None else None
+        self.run_id: str | None = None  # set by a stage: paid attempts are journalled under it
         self.prices = prices or load_prices(prices_path)
         self.mode = mode
         self.validation_retries = validation_retries
@@ -174,16 +185,20 @@ class LLMClient:
         return " ".join(text.split())[:ERROR_CHARS]
 
     def run(self, fn: Callable[["Session", Any], Awaitable[Any]], items: Sequence[Any],
-            on_done: Callable[[Any], None] | None = None) -> list:
-        """Run `fn(session, item)` for every item concurrently; results in item order."""
+            on_done: Callable[[Any], None] | None = None, item_ids: Sequence[str] | None = None) -> list:
+        """Run `fn(session, item)` for every item concurrently; results in item order.
+        `item_ids` (one per item) go into the spend journal with each attempt."""
+        ids = list(item_ids) if item_ids is not None else [None] * len(items)
+
         async def main() -> list:
             async with Session(self) as session:
-                async def one(item):
+                async def one(item, item_id):
+                    _item_of_this_task.set(item_id)
                     result = await fn(session, item)
                     if on_done is not None:
                         on_done(result)
                     return result
-                return await asyncio.gather(*(one(item) for item in items))
+                return await asyncio.gather(*(one(item, i) for item, i in zip(items, ids)))
 
         try:
             asyncio.get_running_loop()
@@ -209,7 +224,8 @@ class Session:
         n = max(1, -(-client.concurrency // self.POOL_SIZE))
         per_pool = -(-client.concurrency // n) + 2
         limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
-        self.transports = [CountingTransport(httpx.AsyncHTTPTransport(limits=limits, verify=client.ssl_context()))
+        self.transports = [CountingTransport(httpx.AsyncHTTPTransport(limits=limits, verify=client.ssl_context()),
+                                             deadline_s=client.timeout_s, on_attempt=self._journal)
                            for _ in range(n)]
         self.http = [httpx.AsyncClient(transport=t, timeout=httpx.Timeout(client.timeout_s)) for t in self.transports]
         self.openai = [openai.AsyncOpenAI(base_url=client.base_url, api_key=client._api_key(), max_retries=0,
@@ -245,7 +261,7 @@ class Session:
         hit = self._from_cache(key, response_model, context)
         if hit is not None:
             return hit
-        attempts: list[dict] = []
+        attempts = AttemptLog(key, _item_of_this_task.get())
         token = attempts_of_this_task.set(attempts)
         try:
             outcome = await self._send(key, messages, sampling, response_model, context, attempts)
@@ -268,6 +284,19 @@ class Session:
         return Outcome(key, value, entry.get("finish_reason"), status="cached",
                        calls=[LLMUsage(key, c.model, 0, "cached", cost_usd=c.prices.cost(c.model, 0, 0))])
 
+    def _journal(self, log: AttemptLog, record: dict) -> None:
+        """Append a paid attempt to the spend journal (only in a stage run with a cache)."""
+        c = self.client
+        if c.journal is None or c.run_id is None or not (record["tokens_in"] or record["tokens_out"]):
+            return
+        usage = self._usage(log.key, record.get("attempt", len(log)), record)
+        c.journal.record({**dataclasses.asdict(usage), "run_id": c.run_id, "item_id": log.item_id})
+
+    def _invalid(self, attempts: AttemptLog, error: Exception) -> None:
+        marked = _mark_invalid(attempts, error)
+        if marked is not None:
+            self._journal(attempts, marked)  # the same attempt again, now "invalid": the last line wins
+
     def _usage(self, key: str, attempt: int, a: dict) -> LLMUsage:
         c = self.client
         return LLMUsage(key, c.model, attempt, a["status"], a["tokens_in"], a["tokens_out"],
@@ -277,7 +306,7 @@ class Session:
     async def _send(self, key, messages, sampling, response_model, context, attempts) -> Outcome:
         c = self.client
         hooks = Hooks()
-        hooks.on("parse:error", lambda error, **_: _mark_invalid(attempts, error))
+        hooks.on("parse:error", lambda error, **_: self._invalid(attempts, error))
         for retry in range(c.max_retries + 1):
             try:
                 async with self.semaphore:
@@ -343,11 +372,13 @@ def _plain_answer(raw: httpx.Response) -> tuple[str, str | None]:
     return content, choice.get("finish_reason")
 
 
-def _mark_invalid(attempts: list[dict], error: Exception) -> None:
+def _mark_invalid(attempts: list[dict], error: Exception) -> dict | None:
+    """Mark the latest answered attempt invalid; returns it (to be journalled again)."""
     for a in reversed(attempts):
         if a["status"] == "ok":
             a.update(status="invalid", error=_classify(error, attempts)[1])
-            return
+            return a
+    return None
 
 
 def _classify(exc: BaseException, attempts: list[dict]) -> tuple[str, str]:

@@ -86,7 +86,8 @@ class LLMDescriber(LLMAnnotator, Describer):
         self._system = system_prompt(self.taxonomy)
 
     def describe(self, items, on_done=None) -> list[DescribeResult]:
-        return self.client.run(self._describe_one, list(items), on_done)
+        items = list(items)
+        return self.client.run(self._describe_one, items, on_done, item_ids=[it.problem_id for it in items])
 
     async def _describe_one(self, session: Session, item: DescribeItem) -> DescribeResult:
         if not (item.question or "").strip():

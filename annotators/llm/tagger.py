@@ -183,7 +183,8 @@ class LLMTagger(LLMAnnotator, Tagger):
         self._system = system_prompt(self.taxonomy)
 
     def tag(self, items, on_done=None) -> list[TagResult]:
-        return self.client.run(self._tag_one, list(items), on_done)
+        items = list(items)
+        return self.client.run(self._tag_one, items, on_done, item_ids=[it.item_id for it in items])
 
     async def _tag_one(self, session: Session, item: TagItem) -> TagResult:
         text = item.text or ""
