@@ -36,6 +36,7 @@ class Built:
     items: int = 0
     valid: int = 0
     files: int = 0
+    records: int = 0  # input records read (not items: a record may hold several trajectories)
 
 
 def _values(series: pl.Series) -> tuple[memoryview, list[int], list[int]]:
@@ -205,7 +206,11 @@ def build_rows(batch, problems: pl.DataFrame, trajectory_frames: list[pl.DataFra
         built.valid += valid_p.height
         return built
 
-    if batch.names is not None:
+    if batch.sources is not None:  # records merged from many files (readers.read_many)
+        files, rows = batch.sources, batch.rows
+        source_files = lambda pos: pl.Series([files[p] for p in pos.to_list()], dtype=pl.String)  # noqa: E731
+        source_rows = lambda pos: pl.Series([rows[p] for p in pos.to_list()], dtype=pl.Int64)  # noqa: E731
+    elif batch.names is not None:
         files = [f"{batch.file}/{n}" for n in batch.names]
         source_files = lambda pos: pl.Series([files[p] for p in pos.to_list()], dtype=pl.String)  # noqa: E731
         source_rows = lambda pos: pl.Series([None] * len(pos), dtype=pl.Int64)  # noqa: E731

@@ -1,22 +1,22 @@
-"""Input discovery and streaming readers: every input becomes a sequence of `Batch`es.
+"""Streaming readers: every input becomes a sequence of `Batch`es.
 
-    inputs = discover([Path("data/")], mapping)   # files (or record folders) to read, checked up front
+    inputs = discover([Path("data/")], mapping)   # (discovery.py) what to read, checked up front
     for batch in read_input(inputs[0], mapping, block_bytes=16 << 20):
         batch.frame      # Arrow-parsed polars frame for the fast path (None: use batch.slow())
         batch.slow()     # (records, errors): per-record Python objects and read errors
+    for batch in read_many(small_inputs, mapping, block_bytes=4 << 20, on_error=...):
+        ...              # many small files, their records merged into few batches
 
 Nothing is held whole: JSON lines are read in byte blocks cut at line ends, Parquet by
-record batches, CSV and JSON arrays record by record (ijson), folders one record at a time.
-Read errors (invalid UTF-8, invalid JSON, a ragged CSV row, a record that is not an object)
-travel with the batch as per-record errors, with the line or row they came from.
+record batches, CSV row by row (`csv_reader`), JSON arrays element by element
+(`json_array`), folders one record at a time. Each record's bytes pass `limits` (size,
+nesting depth, number length, lone surrogates) before a parser sees them, and any read
+error travels with the batch as that record's error, with the line or row it came from.
 """
 from __future__ import annotations
 
-import csv
 import json
-import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -26,23 +26,18 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from pipeline.ingest import csv_reader
+from pipeline.ingest.discovery import SUFFIXES, Input, InputError, discover, open_regular, record_dirs
+from pipeline.ingest.json_array import split_array
+from pipeline.ingest.limits import MAX_RECORD_BYTES, arrow_safe, parse_record
 from pipeline.ingest.mapping import Mapping, MappingError
 
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+__all__ = ["SUFFIXES", "Batch", "Input", "InputError", "check_fields", "discover", "peek_fields", "read_input",
+           "read_many", "merge"]
+
 BOM = b"\xef\xbb\xbf"
 RECORDS_PER_BATCH = 5_000
 RAW_CHARS = 4096
-
-
-class InputError(ValueError):
-    """A path that cannot be read as input, with a one-line reason meant for the user."""
-
-
-@dataclass(frozen=True)
-class Input:
-    path: Path
-    kind: str  # jsonl | json | parquet | csv | folder
-    size: int  # bytes (records for folders), for progress
 
 
 @dataclass
@@ -53,6 +48,9 @@ class Batch:
     nbytes: int
     frame: pl.DataFrame | None = None
     names: list[str] | None = None  # folder records: path of each record under `file`
+    locators: list[str] | None = None  # merged batches (`read_many`): each record's locator,
+    sources: list[str] | None = None  # its source file
+    rows: list[int | None] | None = None  # and its line / row there (None for folder records)
     _slow: Callable[[], tuple[list, list]] | None = None
     _raw: Callable[[int], str] | None = None
     _cache: dict = field(default_factory=dict)
@@ -66,9 +64,23 @@ class Batch:
         return self._cache["slow"]
 
     def locator(self, pos: int) -> str:
+        if self.locators is not None:
+            return self.locators[pos]
         if self.names is not None:
             return f"{self.file}/{self.names[pos]}"
         return f"{self.file}{self.sep}{self.numbers[pos]}"
+
+    def source(self, pos: int) -> str:
+        if self.sources is not None:
+            return self.sources[pos]
+        return f"{self.file}/{self.names[pos]}" if self.names is not None else self.file
+
+    def one(self, pos: int) -> "Batch":
+        """The record at `pos` alone, on the per-record path (to find which record fails a batch)."""
+        records, errors = self.slow()
+        rows = self.rows[pos] if self.rows is not None else None if self.names is not None else self.numbers[pos]
+        return Batch(self.file, self.sep, [0], 0, locators=[self.locator(pos)], sources=[self.source(pos)],
+                     rows=[rows], _slow=lambda: ([records[pos]], [errors[pos]]), _raw=lambda _: self.raw(pos))
 
     def raw(self, pos: int) -> str:
         if self._raw is not None:
@@ -76,57 +88,8 @@ class Batch:
         records, _ = self.slow()
         try:
             return json.dumps(records[pos], ensure_ascii=False, default=str)[:RAW_CHARS]
-        except (TypeError, ValueError):
-            return repr(records[pos])[:RAW_CHARS]
-
-
-# ------------------------------------------------------------------ discovery
-def discover(paths: list[Path], mapping: Mapping) -> list[Input]:
-    """Check every path and list what to read; raises InputError before anything is written."""
-    inputs: list[Input] = []
-    for path in paths:
-        path = Path(path)
-        if not path.exists():
-            raise InputError(f"{path}: no such file or directory" + (" (a broken link)" if path.is_symlink() else ""))
-        if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
-            raise InputError(f"{path}: permission denied")
-        if mapping.folder is not None:
-            if not path.is_dir():
-                raise InputError(f"{path}: mapping {mapping.name!r} reads folders of per-record JSON files, not a file")
-            n = sum(1 for _ in _record_dirs(path, mapping))
-            if n == 0:
-                raise InputError(f"{path}: no folder under it holds {next(iter(mapping.folder.files.values()))}")
-            inputs.append(Input(path, "folder", n))
-        elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
-            if not found:
-                raise InputError(f"{path}: no {', '.join(SUFFIXES)} files under this folder")
-            inputs += [_file_input(p) for p in found]
-        else:
-            inputs.append(_file_input(path))
-    return inputs
-
-
-def _file_input(path: Path) -> Input:
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise InputError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; use {', '.join(SUFFIXES)}")
-    try:
-        size = path.stat().st_size
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from exc
-    return Input(path, kind, size)
-
-
-def _record_dirs(root: Path, mapping: Mapping) -> Iterator[Path]:
-    primary = next(iter(mapping.folder.files.values()))
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        if primary in filenames:
-            yield Path(dirpath)
+        except Exception:  # noqa: BLE001 - raw is a courtesy: never fail a record for it
+            return "(not shown)"
 
 
 def peek_fields(inp: Input, mapping: Mapping) -> set[str] | None:
@@ -135,8 +98,7 @@ def peek_fields(inp: Input, mapping: Mapping) -> set[str] | None:
         if inp.kind == "parquet":
             return set(pq.read_schema(inp.path).names)
         if inp.kind == "csv":
-            with open(inp.path, encoding="utf-8-sig", errors="replace", newline="") as f:
-                return set(next(csv.reader(f), []))
+            return set(csv_reader.csv_header(inp.path))
         if inp.kind == "folder":
             return set(mapping.folder.files) | {"_dir", "_name", "_parent"}
         for batch in read_input(inp, mapping, block_bytes=1 << 20):
@@ -177,16 +139,28 @@ def read_input(inp: Input, mapping: Mapping, *, block_bytes: int) -> Iterator[Ba
 def read_jsonl(path: Path, *, block_bytes: int, first_line: int = 1) -> Iterator[Batch]:
     line_no = first_line
     rest = b""
-    with open(path, "rb") as f:
+    skipping = False  # inside a line over MAX_RECORD_BYTES: dropped up to its end
+    with open_regular(path) as f:
         start = True
         while True:
             chunk = f.read(block_bytes)
             buf = rest + chunk if rest else chunk
             if start:
                 buf, start = buf.removeprefix(BOM), False
+            if skipping:
+                cut = buf.find(b"\n")
+                if cut < 0 and chunk:
+                    rest = b""
+                    continue
+                buf, skipping = buf[cut + 1:] if cut >= 0 else b"", False
+                line_no += 1
             if chunk:
                 end = buf.rfind(b"\n") + 1
                 if end == 0:  # one line longer than a block: keep reading until it ends
+                    if len(buf) > MAX_RECORD_BYTES:
+                        yield _long_line(str(path), line_no, buf)
+                        rest, skipping = b"", True
+                        continue
                     rest = buf
                     continue
             else:
@@ -198,6 +172,12 @@ def read_jsonl(path: Path, *, block_bytes: int, first_line: int = 1) -> Iterator
             rest = buf[end:]
             if not chunk:
                 return
+
+
+def _long_line(file: str, line_no: int, buf: bytes) -> Batch:
+    reason = f"line of more than {MAX_RECORD_BYTES:,} bytes, over the limit; not parsed"
+    raw = buf[:RAW_CHARS * 4].decode("utf-8", errors="replace")
+    return Batch(file, ":", [line_no], len(buf), _slow=lambda: ([None], [reason]), _raw=lambda pos: raw)
 
 
 _NONSPACE = re.compile(rb"\S")
@@ -214,20 +194,21 @@ def _nonblank_lines(block: bytes | memoryview, first_line: int) -> tuple[list[in
 
 def _jsonl_batch(file: str, buf: bytes, end: int, first_line: int, newlines: int) -> Batch:
     """Lines of buf[:end] (`newlines` of them end in a newline): parsed by Arrow when every
-    line is a well-typed object, else per line."""
+    line is a well-typed object within the limits, else per line."""
     block = memoryview(buf)[:end]
     n_lines = newlines + (0 if buf.endswith(b"\n", 0, end) else 1)
     frame = None
     numbers: list[int] | range = range(first_line, first_line + n_lines)
     try:
-        table = pajson.read_json(pa.BufferReader(pa.py_buffer(block)),
-                                 read_options=pajson.ReadOptions(block_size=1 << 20))
-        table.validate(full=True)  # Arrow lets invalid UTF-8 through the parse: this finds it
-        if table.num_rows != n_lines:  # blank lines: find the numbers of the others
-            numbers = _nonblank_lines(block, first_line)[0]
-        if table.num_rows == len(numbers):
-            frame = pl.from_arrow(table)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pl.exceptions.PolarsError):
+        if arrow_safe(block):  # Arrow's parser must never see a line over the limits
+            table = pajson.read_json(pa.BufferReader(pa.py_buffer(block)),
+                                     read_options=pajson.ReadOptions(block_size=1 << 20))
+            table.validate(full=True)  # Arrow lets invalid UTF-8 through the parse: this finds it
+            if table.num_rows != n_lines:  # blank lines: find the numbers of the others
+                numbers = _nonblank_lines(block, first_line)[0]
+            if table.num_rows == len(numbers):
+                frame = pl.from_arrow(table)
+    except Exception:  # noqa: BLE001 - any Arrow / polars failure: the per-line path names the bad line
         frame = None
     cache: dict = {}
 
@@ -253,17 +234,7 @@ def _jsonl_batch(file: str, buf: bytes, end: int, first_line: int, newlines: int
     return Batch(file, ":", numbers, end, frame=frame, _slow=slow, _raw=raw)
 
 
-def parse_json_line(line: bytes) -> tuple[object, str | None]:
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, f"invalid UTF-8 at byte {exc.start}"
-    try:
-        return json.loads(text.lstrip("\ufeff")), None
-    except json.JSONDecodeError as exc:
-        return None, f"invalid JSON: {exc.msg} at column {exc.colno}"
-    except RecursionError:
-        return None, "invalid JSON: nested too deeply"
+parse_json_line = parse_record  # one JSON line: (value, None) or (None, reason)
 
 
 def read_parquet(path: Path, *, block_bytes: int) -> Iterator[Batch]:
@@ -282,104 +253,76 @@ def read_parquet(path: Path, *, block_bytes: int) -> Iterator[Batch]:
 
 
 def read_csv(path: Path, *, block_bytes: int) -> Iterator[Batch]:
-    csv.field_size_limit(sys.maxsize)
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            return
-        records, errors, numbers = [], [], []
-        chars = 0  # of the rows gathered (about their bytes: progress and the batch bound)
-        line = reader.line_num
-        for row in reader:
-            chars += sum(map(len, row)) + len(row)
-            numbers.append(line + 1)
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                numbers.pop()
-                continue
-            error = None
-            if len(row) != len(header):
-                error = f"row has {len(row)} fields, the header has {len(header)}"
-            elif any(_has_surrogate(cell) for cell in row):
-                error = "invalid UTF-8"
-            records.append(None if error else dict(zip(header, row)))
-            errors.append(error)
-            if len(records) >= RECORDS_PER_BATCH or chars >= block_bytes:
-                yield _record_batch(str(path), ":", numbers, records, errors, chars)
-                records, errors, numbers, chars = [], [], [], 0
-        if records:
-            yield _record_batch(str(path), ":", numbers, records, errors, chars)
+    def batch(numbers, records, errors, raws, chars) -> Batch:
+        return Batch(str(path), ":", list(numbers), chars, _slow=lambda: (records, errors),
+                     _raw=lambda pos: raws[pos] if raws[pos] is not None else "")
+
+    return csv_reader.read_csv(path, block_bytes=block_bytes, batch=batch)
 
 
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return False
-    except UnicodeEncodeError:
-        return True
-
-
-def _record_batch(file: str, sep: str, numbers, records, errors, nbytes: int, names=None) -> Batch:
-    return Batch(file, sep, list(numbers), nbytes, names=names, _slow=lambda: (records, errors))
+def _record_batch(file: str, sep: str, numbers, records, errors, nbytes: int, names=None, raws=None) -> Batch:
+    raw = None if raws is None else (lambda pos: raws[pos][: RAW_CHARS * 4].decode("utf-8", errors="replace"))
+    return Batch(file, sep, list(numbers), nbytes, names=names, _slow=lambda: (records, errors), _raw=raw)
 
 
 def read_json(path: Path, mapping: Mapping, *, block_bytes: int) -> Iterator[Batch]:
-    """A JSON array (streamed element by element), one object (one record, or the list at
-    `records` in the mapping), or JSON lines saved as .json."""
-    import ijson
-
-    with open(path, "rb") as f:
-        head = f.read(1 << 16).removeprefix(BOM)
-    first = head.lstrip()[:1]
+    """A JSON array (split element by element on its bytes), one object (one record, or the
+    list at `records` in the mapping), or JSON lines saved as .json."""
+    with open_regular(path) as f:
+        head = f.read(1 << 16)
+    bom = len(BOM) if head.startswith(BOM) else 0
+    first = head[bom:].lstrip()[:1]
+    size = path.stat().st_size
     if first == b"{" and _looks_like_lines(path):
         yield from read_jsonl(path, block_bytes=block_bytes)
         return
     if first not in (b"[", b"{"):
-        yield _record_batch(str(path), "#", [0], [None], ["not a JSON array or object"], path.stat().st_size)
+        yield _record_batch(str(path), "#", [0], [None], ["not a JSON array or object"], size)
         return
-    if first == b"[":
-        prefix = "item"
-    else:
-        prefix = f"{mapping.records}.item" if mapping.records else ""
-    size = path.stat().st_size
-    records, errors, numbers = [], [], []
+    if first == b"{" and not mapping.records:  # the whole file is one record
+        with open_regular(path) as f:
+            data = f.read(MAX_RECORD_BYTES + 1)
+        record, error = parse_record(data[bom:]) if len(data) <= MAX_RECORD_BYTES else \
+            (None, f"record of more than {MAX_RECORD_BYTES:,} bytes, over the limit; not parsed")
+        yield _record_batch(str(path), "#", [0], [record], [error], size, raws=[data[:RAW_CHARS * 4]])
+        return
+    keys = tuple(mapping.records.split(".")) if first == b"{" else ()
+    records, errors, numbers, raws = [], [], [], []
+    done = bom  # bytes handed on in batches so far
     index = 0
-    with open(path, "rb") as f:
-        if f.read(3) != BOM:
-            f.seek(0)
-        done = f.tell()  # bytes handed on in batches so far
-        try:
-            for record in ijson.items(f, prefix, use_float=True):
-                records.append(record)
-                errors.append(None)
-                numbers.append(index)
-                index += 1
-                if len(records) >= RECORDS_PER_BATCH or f.tell() - done >= block_bytes:
-                    yield _record_batch(str(path), "#", numbers, records, errors, f.tell() - done)
-                    records, errors, numbers, done = [], [], [], f.tell()
-        except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
-            records.append(None)
-            errors.append(f"invalid JSON after element {index}: {str(exc).splitlines()[0][:200]} (rest of file unreadable)")
-            numbers.append(index)
+    for start, end, raw, error in split_array(path, keys, chunk=min(block_bytes, 4 << 20), start_at=bom):
+        if error and not raw.strip() and start == bom:  # no list of records at all
+            record = None
+        elif error and error.startswith("the file ends"):
+            record, error = None, f"invalid JSON after element {index}: {error} (rest of file unreadable)"
+        elif error:
+            record = None
+        else:
+            record, error = parse_record(raw)
+        records.append(record)
+        errors.append(error)
+        numbers.append(index)
+        raws.append(raw[:RAW_CHARS * 4])
+        index += 1
+        if len(records) >= RECORDS_PER_BATCH or end - done >= block_bytes:
+            yield _record_batch(str(path), "#", numbers, records, errors, end - done, raws=raws)
+            records, errors, numbers, raws, done = [], [], [], [], end
     if records:
-        yield _record_batch(str(path), "#", numbers, records, errors, max(0, size - done))
+        yield _record_batch(str(path), "#", numbers, records, errors, max(0, size - done), raws=raws)
 
 
 def _looks_like_lines(path: Path) -> bool:
     """A .json file whose first line is a whole JSON object and is followed by more."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         first = f.readline(1 << 24).removeprefix(BOM)
         more = f.read(1 << 12)
-    try:
-        return isinstance(json.loads(first), dict) and bool(more.strip())
-    except (ValueError, UnicodeDecodeError):
-        return False
+    record, error = parse_record(first)
+    return error is None and isinstance(record, dict) and bool(more.strip())
 
 
 def read_folder(root: Path, mapping: Mapping) -> Iterator[Batch]:
     records, errors, names = [], [], []
-    for d in _record_dirs(root, mapping):
+    for d in record_dirs(root, mapping):
         rel = d.relative_to(root).as_posix() or "."
         record: dict = {"_dir": rel, "_name": d.name, "_parent": d.parent.name}
         error = None
@@ -388,10 +331,17 @@ def read_folder(root: Path, mapping: Mapping) -> Iterator[Batch]:
             if not p.exists():
                 continue
             try:
-                record[alias] = json.loads(p.read_bytes().removeprefix(BOM).decode("utf-8"))
-            except (ValueError, UnicodeDecodeError, OSError) as exc:
-                error = f"{name}: invalid JSON: {str(exc).splitlines()[0][:200]}"
+                with open_regular(p) as f:
+                    data = f.read(MAX_RECORD_BYTES + 1)
+            except OSError as exc:
+                error = f"{name}: unreadable: {exc.strerror or exc}"
                 break
+            value, why = parse_record(data.removeprefix(BOM)) if len(data) <= MAX_RECORD_BYTES else \
+                (None, f"more than {MAX_RECORD_BYTES:,} bytes, over the limit")
+            if why:
+                error = f"{name}: {why}"
+                break
+            record[alias] = value
         records.append(None if error else record)
         errors.append(error)
         names.append(rel)
@@ -400,3 +350,44 @@ def read_folder(root: Path, mapping: Mapping) -> Iterator[Batch]:
             records, errors, names = [], [], []
     if records:
         yield _record_batch(str(root), "/", range(len(names)), records, errors, len(records), names=names)
+
+
+# ------------------------------------------------------------------ many small files
+def read_many(inputs: list[Input], mapping: Mapping, *, block_bytes: int) -> Iterator[Batch]:
+    """The records of many small inputs, merged into batches of up to RECORDS_PER_BATCH records
+    or `block_bytes` (a batch per file would cost a polars pass per file). A file that cannot
+    be read is one record with the reason."""
+    parts: list[tuple[Batch, int]] = []
+    nbytes = 0
+    for inp in inputs:
+        try:
+            batches = list(read_input(inp, mapping, block_bytes=block_bytes))
+            for b in batches:
+                b.slow()
+        except Exception as exc:  # noqa: BLE001 - one unreadable file is that file's quarantine row
+            reason = f"file unreadable: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}"
+            batches = [Batch(str(inp.path), ":", [0], inp.size, locators=[str(inp.path)],
+                             _slow=lambda reason=reason: ([None], [reason]), _raw=lambda pos: "")]
+        for b in batches:
+            parts += [(b, pos) for pos in range(len(b))]
+            nbytes += b.nbytes
+        if len(parts) >= RECORDS_PER_BATCH or nbytes >= block_bytes:
+            yield merge(parts, nbytes)
+            parts, nbytes = [], 0
+    if parts:
+        yield merge(parts, nbytes)
+
+
+def merge(parts: list[tuple[Batch, int]], nbytes: int) -> Batch:
+    """One batch of the records (batch, position) of other batches, each keeping its locator."""
+    records, errors, locators, sources, rows = [], [], [], [], []
+    for b, pos in parts:
+        one = b.one(pos)
+        (record,), (error,) = one.slow()
+        records.append(record)
+        errors.append(error)
+        locators += one.locators
+        sources += one.sources
+        rows += one.rows
+    return Batch("(many files)", ":", range(len(parts)), nbytes, locators=locators, sources=sources, rows=rows,
+                 _slow=lambda: (records, errors), _raw=lambda i: parts[i][0].raw(parts[i][1]))

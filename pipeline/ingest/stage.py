@@ -3,19 +3,26 @@
     from pipeline.ingest import ingest, load_mapping
     with Lake.open(root) as lake:
         report = ingest(lake, [Path("gsm8k/test.jsonl")], load_mapping("gsm8k"))
-    report.counts   # read, accepted, quarantined, duplicates, files, written.problems, ...
+    report.counts   # read, accepted, quarantined, duplicates, records, files, written.problems, ...
 
 Every record is either stored, counted as a duplicate (its content id is already in the
 lake, so re-ingest is a no-op), or quarantined with its file, line / row and reason:
-read = accepted + quarantined + duplicates. The run commits after every input and every
-`checkpoint_bytes` of input, so a killed run keeps what it committed and a rerun skips it.
-Three threads overlap: a reader reads and parses the next block, the main thread builds
-rows from this one, a writer stores the previous rows (Arrow, polars and DuckDB release the
-GIL). The writer drops rows whose key is already stored (keys read once per run) and
-appends the rest as Parquet files added to the lake (`Lake.append_file`).
+read = accepted + quarantined + duplicates ("read" counts trajectory candidates, or problems
+for a mapping without trajectories; "records" counts input records). A quarantine row
+already stored for the same source, locator and reason is not stored again, so reruns do
+not inflate the quarantine. A record that makes building its batch fail is found by
+building that batch record by record, and quarantined with the error: no one record ends
+the run. The run commits after every input (small files: every group of them, read as a
+few merged batches) and every `checkpoint_bytes` of input, so a killed run keeps what it
+committed and a rerun skips it. Three threads overlap: a reader reads and parses the next
+block, the main thread builds rows from this one, a writer stores the previous rows (Arrow,
+polars and DuckDB release the GIL). The writer drops rows whose key is already stored (keys
+read once per run) and appends the rest as Parquet files added to the lake
+(`Lake.append_file`).
 """
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
@@ -26,7 +33,7 @@ import pyarrow as pa
 from pipeline.ingest.build import Built, build_rows
 from pipeline.ingest.extract import columns_for, fast_extract, finish_problems, finish_trajectories, slow_extract
 from pipeline.ingest.mapping import Mapping
-from pipeline.ingest.readers import Batch, Input, check_fields, discover, read_input
+from pipeline.ingest.readers import Batch, Input, check_fields, discover, read_input, read_many
 from schemas import TABLES, load_taxonomy
 from warehouse import Lake, RunReport
 
@@ -34,6 +41,8 @@ BLOCK_BYTES = 4 << 20  # parsed at a time: 8 MiB is ~5% faster but peaks ~70 MB 
 INSERT_BYTES = 16 << 20  # written to the lake at a time: larger means fewer, bigger files but more memory
 CHECKPOINT_BYTES = 128 << 20
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
+SMALL_FILE_BYTES = 64 << 10  # files under this are read in groups, as merged batches
+GROUP_FILES = 5_000  # at most this many small files (and INSERT_BYTES of them) per commit
 
 
 def plan(paths: list[Path], mapping: Mapping) -> list[Input]:
@@ -45,14 +54,16 @@ def plan(paths: list[Path], mapping: Mapping) -> list[Input]:
 
 def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | None = None, teacher: str | None = None,
            progress=None, block_bytes: int = BLOCK_BYTES, insert_bytes: int = INSERT_BYTES,
-           checkpoint_bytes: int = CHECKPOINT_BYTES, on_file: Callable[[Input, dict], None] | None = None) -> RunReport:
+           checkpoint_bytes: int = CHECKPOINT_BYTES,
+           on_file: Callable[[str, dict, list[tuple[str, int]]], None] | None = None) -> RunReport:
     """Ingest `paths` (files or folders) through `mapping`; returns the run's report.
 
     source / teacher: constants replacing the mapping's (`--source`, `--teacher`).
     block_bytes: input parsed per batch; insert_bytes: rows gathered per lake insert;
     checkpoint_bytes: input between commits inside a file (each input ends with a commit).
-    progress: a Rich Progress advanced by bytes read; on_file: called after each input is
-    committed, with the counts so far.
+    progress: a Rich Progress advanced by bytes read; on_file: called after each input (or
+    group of small files) is committed, with its name, its own counts and its most common
+    quarantine reasons [(reason, n)].
     """
     mapping = mapping.with_overrides(source=source, teacher=teacher)
     inputs = plan(paths, mapping)
@@ -66,10 +77,17 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
         for name in COUNTS:
             run.count(name, 0)
         since = 0
-        for inp in inputs:
+        for unit in _units(inputs, insert_bytes):
+            before = writer.counts()
             done = 0
-            for batch in _batches(inp, mapping, block_bytes, writer, reader):
-                writer.add(build_batch(batch, mapping, cols, labels, run.run_id), batch.nbytes)
+            if len(unit) == 1 and (unit[0].kind == "folder" or unit[0].size >= SMALL_FILE_BYTES):
+                batches = _batches(unit[0], mapping, block_bytes, writer, reader)
+            else:
+                batches = _read_ahead(read_many(unit, mapping, block_bytes=block_bytes), reader)
+            for batch in batches:
+                for built in _build_safely(batch, mapping, cols, labels, run.run_id):
+                    writer.add(built, 0)
+                writer.add(Built(records=len(batch)), batch.nbytes)
                 done += batch.nbytes
                 since += batch.nbytes
                 if progress:
@@ -79,15 +97,40 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
                 if since >= checkpoint_bytes:
                     writer.checkpoint()
                     since = 0
-            writer.add(Built(files=1), 0)
+            writer.add(Built(files=len(unit)), 0)
             writer.flush()
             if progress:
-                progress.update(task, advance=max(inp.size - done, 0))
+                progress.update(task, advance=max(sum(i.size for i in unit) - done, 0))
             writer.checkpoint()
             since = 0
+            after = writer.counts()
             if on_file:
-                on_file(inp, writer.counts())
+                name = str(unit[0].path) if len(unit) == 1 else \
+                    f"{len(unit):,} small files ({unit[0].path} ... {unit[-1].path})"
+                on_file(name, {k: after.get(k, 0) - before.get(k, 0) for k in after}, writer.reasons.most_common(3))
+            writer.reasons.clear()
     return run.report
+
+
+def _units(inputs: list[Input], insert_bytes: int) -> Iterator[list[Input]]:
+    """Inputs in reading order, in units committed together: a large input alone, runs of
+    small files in groups of up to GROUP_FILES files and `insert_bytes`."""
+    group: list[Input] = []
+    size = 0
+    for inp in inputs:
+        if inp.kind != "folder" and inp.size < SMALL_FILE_BYTES:
+            group.append(inp)
+            size += inp.size
+            if len(group) >= GROUP_FILES or size >= insert_bytes:
+                yield group
+                group, size = [], 0
+            continue
+        if group:
+            yield group
+            group, size = [], 0
+        yield [inp]
+    if group:
+        yield group
 
 
 def _batches(inp: Input, mapping: Mapping, block_bytes: int, writer: "_Writer",
@@ -102,8 +145,8 @@ def _batches(inp: Input, mapping: Mapping, block_bytes: int, writer: "_Writer",
             batch = next(batches)
         except StopIteration:
             return
-        except (OSError, ValueError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
-            reason = f"file unreadable: {str(exc).splitlines()[0][:300]}"
+        except Exception as exc:  # noqa: BLE001 - whatever stops a reader costs one row, not the run
+            reason = f"file unreadable: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}"
             writer.add(Built(rejects=[(str(inp.path), str(inp.path), reason, None)], items=1), 0)
             return
         yield batch
@@ -134,9 +177,25 @@ def build_batch(batch: Batch, mapping: Mapping, cols, labels: set[str], run_id: 
     problems = finish_problems(raw, mapping)
     trajectories = [finish_trajectories(raw, mapping, i) for i in range(len(mapping.trajectory))]
     built = build_rows(batch, problems, trajectories, mapping, labels, run_id)
-    built.rejects = [(batch.file, batch.locator(pos) + suffix, reason, batch.raw(pos))
+    built.rejects = [(batch.source(pos), batch.locator(pos) + suffix, reason, batch.raw(pos))
                      for pos, suffix, reason in built.rejects]
     return built
+
+
+def _build_safely(batch: Batch, mapping: Mapping, cols, labels: set[str], run_id: str) -> list[Built]:
+    """build_batch, or, when it fails, the batch record by record: a record that fails alone
+    is quarantined with the error (one record never ends the run)."""
+    try:
+        return [build_batch(batch, mapping, cols, labels, run_id)]
+    except Exception as exc:  # noqa: BLE001 - narrowed to the record below
+        if len(batch) == 1:
+            why = str(exc).splitlines()[0][:300] if str(exc) else ""
+            reason = f"record could not be ingested ({type(exc).__name__}: {why})"
+            return [Built(rejects=[(batch.source(0), batch.locator(0), reason, batch.raw(0))], items=1)]
+    out: list[Built] = []
+    for pos in range(len(batch)):
+        out += _build_safely(batch.one(pos), mapping, cols, labels, run_id)
+    return out
 
 
 class _Writer:
@@ -152,6 +211,8 @@ class _Writer:
         self.built: list[Built] = []
         self.nbytes = 0
         self.seen: dict[str, set] = {}  # table -> keys stored or written by this run
+        self.quarantined: set[tuple[str, str, str]] | None = None  # (source, locator, reason) stored
+        self.reasons: Counter = Counter()  # quarantine reasons since the caller last cleared them
 
     def __enter__(self) -> "_Writer":
         return self
@@ -222,7 +283,7 @@ class _Writer:
         run = self.run
         for b in built:
             for source, locator, reason, raw in b.rejects:
-                run.quarantine(source, locator, reason, raw)
+                self._quarantine(source, locator, reason, raw)
         new = self._insert("problems", [b.problems for b in built]) or 0
         self._insert("problems", [b.seeds for b in built])
         if any(b.trajectories is not None for b in built):
@@ -232,12 +293,32 @@ class _Writer:
         run.count("accepted", new)
         run.count("duplicates", sum(b.valid for b in built) - new)
         run.count("files", sum(b.files for b in built))
+        run.count("records", sum(b.records for b in built))
+
+    def _quarantine(self, source: str, locator: str, reason: str, raw) -> None:
+        """A quarantine row, unless an earlier run stored the same one (then only counted)."""
+        if self.quarantined is None:
+            rows = self.run.lake.query("SELECT source, locator, reason FROM lake.quarantine WHERE stage = 'ingest'")
+            self.quarantined = set(zip(*(rows.column(i).to_pylist() for i in range(3))))
+        self.reasons[reason] += 1
+        key = (source, locator, reason)
+        if key in self.quarantined:
+            self.run.count("quarantined")
+            self.run.count("quarantined.known")
+            return
+        self.quarantined.add(key)
+        self.run.quarantine(source, locator, reason, raw)
 
 
-def balance(counts: dict) -> str:
-    """The bookkeeping line the CLI prints, e.g. "read 10 = accepted 7 + quarantined 2 + duplicates 1"."""
-    return " ".join([f"read {counts.get('read', 0):,} =",
+def balance(counts: dict, what: str | None = None) -> str:
+    """The bookkeeping line the CLI prints, e.g. "read 10 = accepted 7 + quarantined 2 + duplicates 1",
+    with `what` (e.g. "trajectories") and the number of input records after it."""
+    line = " ".join([f"read {counts.get('read', 0):,} =",
                      f"accepted {counts.get('accepted', 0):,} +",
                      f"quarantined {counts.get('quarantined', 0):,} +",
                      f"duplicates {counts.get('duplicates', 0):,}"])
+    if what:
+        n = counts.get("records", 0)
+        line += f" ({what}, from {n:,} input record{'s' if n != 1 else ''})"
+    return line
 
