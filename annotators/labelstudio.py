@@ -7,19 +7,26 @@ pulled results.
     results = spans_to_results(spans, offset, part_text)
     spans, problems = results_to_spans(results, part_text, offset, taxonomy.names)
     choice = read_strategy_choice(results, k=5)
+    ann, reason = check_annotation(raw_annotation)   # (PulledAnnotation, None) or (None, "id: ...")
+    reason = check_result(raw_item)                  # None when the item may be read
 
 Offsets are Python str code points, half-open, which is exactly what Label Studio stores
 for a `Text` tag at symbol granularity (DESIGN section 8). The server validates nothing,
-so everything read back goes through `results_to_spans` before it may be stored.
+so everything read back is validated before it may be stored: the annotation and each result
+item against the pydantic models below (the contract: a wrong type is a reason, never an
+exception), then spans through `results_to_spans`.
 """
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 from xml.sax.saxutils import quoteattr
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
 
 from annotators.base import SpanOut
 
@@ -159,6 +166,92 @@ def spans_to_results(spans: Iterable, offset: int, part: str) -> list[dict]:
     return out
 
 
+# ---------------------------------------------------------------- pulled annotations: the contract
+class _Pulled(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class UserRef(_Pulled):
+    id: StrictInt
+
+
+class PulledAnnotation(_Pulled):
+    """An annotation as read from Label Studio: what must hold before any of its results is read."""
+
+    id: StrictInt
+    completed_by: StrictInt | UserRef | None = None
+    updated_at: StrictStr | None = None
+    was_cancelled: StrictBool | None = False
+    result: list[Any] = Field(default_factory=list)  # items are checked one by one (check_result)
+
+    @field_validator("result", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v):
+        return [] if v is None else v
+
+    @property
+    def user_id(self) -> int | None:
+        return self.completed_by.id if isinstance(self.completed_by, UserRef) else self.completed_by
+
+
+class PulledResult(_Pulled):
+    """One result item of an annotation."""
+
+    from_name: StrictStr
+    type: StrictStr | None = None
+    value: dict[str, Any]
+
+
+class ChoicesValue(_Pulled):
+    choices: list[StrictStr]
+
+
+class TextAreaValue(_Pulled):
+    text: list[StrictStr]
+
+
+class RatingValue(_Pulled):
+    rating: StrictInt
+
+
+_VALUES = {CHOICE_FROM: ChoicesValue, LEAK_FROM: ChoicesValue, EDIT_FROM: TextAreaValue, RATING_FROM: RatingValue}
+
+
+def _why(exc: ValidationError, what: str) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or what
+    return f"malformed {what}: {where}: {err['msg']} (got {str(err.get('input'))[:60]!r})"
+
+
+def check_annotation(raw: object) -> tuple[PulledAnnotation | None, str | None]:
+    """The annotation, or None and the reason it cannot be read."""
+    if not isinstance(raw, dict):
+        return None, f"annotation is not an object (a {type(raw).__name__})"
+    try:
+        return PulledAnnotation.model_validate(raw), None
+    except ValidationError as exc:
+        return None, _why(exc, "annotation")
+
+
+def check_result(raw: object) -> str | None:
+    """None when a result item has the shape its control needs, else the reason (spans are
+    checked further by `results_to_spans`)."""
+    if not isinstance(raw, dict):
+        return f"result item is not an object (a {type(raw).__name__})"
+    try:
+        item = PulledResult.model_validate(raw)
+        model = _VALUES.get(item.from_name)
+        if model is not None:
+            model.model_validate(item.value)
+    except ValidationError as exc:
+        return _why(exc, "result")
+    try:
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "result holds text that is not valid Unicode (a lone surrogate)"
+    return None
+
+
 # ---------------------------------------------------------------- results -> spans
 @dataclass
 class ResultProblem:
@@ -177,7 +270,10 @@ def results_to_spans(results: Sequence[dict], part: str, offset: int,
     for item in results:
         if item.get("type") != "labels" and item.get("from_name") != SPAN_FROM:
             continue
-        value = item.get("value") or {}
+        value = item.get("value")
+        if not isinstance(value, dict):
+            problems.append(ResultProblem(f"span result value is not an object: {value!r:.60}", item))
+            continue
         start, end, got = value.get("start"), value.get("end"), value.get("labels")
         if item.get("from_name") != SPAN_FROM:
             problems.append(ResultProblem(f"span result from unknown control {item.get('from_name')!r}", item))
@@ -252,10 +348,14 @@ class StrategyChoice:
 
 
 def read_strategy_choice(results: Sequence[dict], k: int) -> StrategyChoice:
-    """Read the choice, edit, leak flag and rating results of one annotation (validated)."""
+    """Read the choice, edit, leak flag and rating results of one annotation (items that fail
+    `check_result` come back as problems)."""
     out = StrategyChoice()
     for item in results:
         name, value = item.get("from_name"), item.get("value") or {}
+        if name in _VALUES and (reason := check_result(item)):
+            out.problems.append(ResultProblem(reason, item))
+            continue
         if name == CHOICE_FROM:
             picked = value.get("choices") or []
             if picked == [NO_CHOICE]:

@@ -12,19 +12,24 @@ unchanged since push) and failures are quarantined. Each annotation version gets
 - an edited one adds its new version and marks the rows of the old one `superseded_by` the new tag;
 - a deleted (or skipped) one marks its rows `superseded_by = 'retracted'`.
 The whole pull is one `review-pull` run, one transaction: a crash or a server restart
-mid-pull changes nothing, and the next pull does all of it.
+mid-pull changes nothing, and the next pull does all of it. Malformed data (an annotation
+or result item of the wrong shape, checked against the pydantic models in
+annotators/labelstudio.py; any error reading one task) never fails the pull: it becomes
+quarantine rows naming the task, the task's other rows are kept (or, after an unexpected
+error, none of that task's), and every other task is stored.
 """
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import pyarrow as pa
 
 from annotators.labelstudio import (
-    CHOICE_FROM, EDIT_FROM, LEAK_FROM, RATING_FROM, SPAN_FROM, label_mismatch, parse_strategy, read_strategy_choice,
-    results_to_spans,
+    CHOICE_FROM, EDIT_FROM, LEAK_FROM, RATING_FROM, SPAN_FROM, check_annotation, check_result, label_mismatch,
+    parse_strategy, read_strategy_choice, results_to_spans,
 )
 from pipeline.labelstudio.client import LSClient, ReviewError
 from pipeline.labelstudio.push import DEFAULT_PROJECT
@@ -47,6 +52,8 @@ class _Pull:
         self.spans: list[Span] = []
         self.strategies: list[Strategy] = []
         self.supersede: list[tuple[str, str, str]] = []  # (trajectory_id, old tag, new value)
+        self.counts: Counter = Counter()  # kept here until write(), so a task that fails can be undone
+        self.quarantined: list[tuple[str, str, str]] = []  # (locator, reason, raw)
         self.reviews = {(r[0], r[1]): r[2:] for r in lake.rows(
             "SELECT trajectory_id, part, part_offset, text_sha FROM reviews WHERE ls_project = ?", [pid])}
         self.tags: dict[str, set[str]] = {}
@@ -58,18 +65,35 @@ class _Pull:
             self.tags.setdefault(tid, set()).add(tag)
 
     def task(self, task: dict) -> None:
+        """Read one task; anything unexpected in it becomes quarantine rows, never a failed pull."""
+        mark = (len(self.spans), len(self.strategies), len(self.supersede), self.counts.copy(), len(self.quarantined))
+        try:
+            self._task(task)
+        except Exception as exc:  # noqa: BLE001 - one task's data must not stop the pull
+            if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+                raise
+            del self.spans[mark[0]:], self.strategies[mark[1]:], self.supersede[mark[2]:], self.quarantined[mark[4]:]
+            self.counts = mark[3]
+            self.count("read")
+            self._quarantine(f"project {self.pid} task {_task_id(task)}",
+                             f"task could not be read ({type(exc).__name__}: {str(exc)[:200]})", task)
+
+    def _task(self, task) -> None:
+        if not isinstance(task, dict):
+            raise TypeError(f"task is not an object (a {type(task).__name__})")
         data = task.get("data") if isinstance(task.get("data"), dict) else {}
         tid, part = data.get("trajectory_id"), data.get("part")
-        annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
         where = f"project {self.pid} task {task.get('id')}"
-        review = self.reviews.get((tid, part))
+        raw = task.get("annotations") or []
+        checked = [(a, *check_annotation(a)) for a in (raw if isinstance(raw, list) else [raw])]
+        review = self.reviews.get((tid, part)) if isinstance(tid, str) and type(part) is int else None
         if review is None:
-            for ann in annotations:
+            for ann, _, _ in checked:
                 self._reject_all(ann, where, "task was not pushed by stratagem to this project (no reviews row)")
             return
         part_offset, pushed_sha = review
-        row = self.lake.rows("SELECT text, text_sha FROM trajectories WHERE trajectory_id = ?", [tid])
-        full, sha = row[0] if row else (None, None)
+        row = self.lake.rows("SELECT text, text_sha, problem_id FROM trajectories WHERE trajectory_id = ?", [tid])
+        full, sha, problem_id = row[0] if row else (None, None, None)
         part_text = data.get("text")
         text_problem = None
         if full is None:
@@ -80,34 +104,50 @@ class _Pull:
         prefix = f"p{self.pid}.t{part}.a"
         stored = {t for t in self.tags.get(tid, set()) if t.startswith(prefix)}
         live = set()
-        for ann in annotations:
-            tag = f"{prefix}{ann['id']}@{ann.get('updated_at')}"
-            live.add(f"{prefix}{ann['id']}@")
-            if tag in stored:
-                self.run.count("annotations.unchanged")
+        for raw_ann, ann, reason in checked:
+            if isinstance(raw_ann, dict) and type(raw_ann.get("id")) is int:
+                live.add(f"{prefix}{raw_ann['id']}@")  # malformed, but there: its stored rows stay
+            if ann is None:
+                self.count("annotations.malformed")
+                self._reject_all(raw_ann, where, reason)
                 continue
-            older = {t for t in stored if t.startswith(f"{prefix}{ann['id']}@")}
-            self.run.count("annotations.edited" if older else "annotations.new")
+            if ann.was_cancelled:
+                continue
+            tag = f"{prefix}{ann.id}@{ann.updated_at}"
+            if tag in stored:
+                self.count("annotations.unchanged")
+                continue
+            older = {t for t in stored if t.startswith(f"{prefix}{ann.id}@")}
+            self.count("annotations.edited" if older else "annotations.new")
             self.supersede += [(tid, old, tag) for old in older]
-            self._annotation(ann, tag, tid, data, part_text, part_offset, sha, text_problem, f"{where} annotation {ann['id']}")
+            self._annotation(ann, tag, tid, data, problem_id, part_text, part_offset, sha, text_problem,
+                             f"{where} annotation {ann.id}")
         for old in stored:
             if old.split("@", 1)[0] + "@" not in live:
                 self.supersede.append((tid, old, RETRACTED))
-                self.run.count("annotations.retracted")
+                self.count("annotations.retracted")
 
-    def _reject_all(self, ann: dict, where: str, reason: str) -> None:
-        for i, item in enumerate(ann.get("result") or []):
-            self.run.count("read")
-            self.run.quarantine("review-pull", f"{where} annotation {ann.get('id')} result {i}", reason,
-                                json.dumps(item, ensure_ascii=False))
+    def _reject_all(self, ann, where: str, reason: str) -> None:
+        """Quarantine every result item of an annotation (one row for the annotation when it has none)."""
+        ann_id = ann.get("id") if isinstance(ann, dict) else None
+        items = ann.get("result") if isinstance(ann, dict) else None
+        if not isinstance(items, list) or not items:
+            self.count("read")
+            self._quarantine(f"{where} annotation {ann_id}", reason, ann)
+            return
+        for i, item in enumerate(items):
+            self.count("read")
+            self._quarantine(f"{where} annotation {ann_id} result {i}", reason, item)
 
-    def _annotation(self, ann, tag, tid, data, part_text, part_offset, sha, text_problem, where) -> None:
-        results = [r for r in ann.get("result") or [] if isinstance(r, dict)]
-        annotator = f"ls:{self.users.get(_user_id(ann.get('completed_by')), ann.get('completed_by'))}"
-        self.run.count("read", len(results))
+    def _annotation(self, ann, tag, tid, data, problem_id, part_text, part_offset, sha, text_problem, where) -> None:
+        results = ann.result
+        annotator = f"ls:{self.users.get(ann.user_id, ann.user_id)}"
+        self.count("read", len(results))
         span_items, other = [], []
         for i, item in enumerate(results):
-            if item.get("type") == "labels" or item.get("from_name") == SPAN_FROM:
+            if (reason := check_result(item)) is not None:
+                self._reject(where, i, reason, item)
+            elif item.get("type") == "labels" or item.get("from_name") == SPAN_FROM:
                 span_items.append((i, item))
             elif item.get("from_name") in _STRATEGY_CONTROLS:
                 other.append(item)
@@ -119,27 +159,28 @@ class _Pull:
         else:
             good, problems = results_to_spans([it for _, it in span_items], part_text, part_offset, self.taxonomy.names)
             for p in problems:
-                self._reject(where, results.index(p.raw), p.reason, p.raw)
+                self._reject(where, _index(results, p.raw), p.reason, p.raw)
             seen = set()
             for sp in good:
                 if (sp.start, sp.end, sp.label) in seen:
-                    self.run.count("duplicates")
+                    self.count("duplicates")
                     continue
                 seen.add((sp.start, sp.end, sp.label))
-                self.run.count("accepted")
+                self.count("accepted")
                 self.spans.append(Span(
                     span_id=content_id("span", tid, sp.start, sp.end, sp.label, "human", annotator, tag),
                     trajectory_id=tid, text_sha=sha, start=sp.start, end=sp.end, label=sp.label,
                     annotator_kind="human", annotator=annotator, annotator_version=tag, alignment="human",
                     run_id=self.run.run_id))
-        self._strategy(other, results, tag, tid, data, annotator, where)
+        self._strategy(other, results, tag, tid, data, problem_id, annotator, where)
 
-    def _strategy(self, items, results, tag, tid, data, annotator, where) -> None:
+    def _strategy(self, items, results, tag, tid, data, problem_id, annotator, where) -> None:
         ids = data.get("strategy_ids") if isinstance(data.get("strategy_ids"), list) else []
+        ids = ids if all(isinstance(i, str) for i in ids) else []
         choice = read_strategy_choice(items, k=max(len(ids), 1))
         bad = {id(p.raw) for p in choice.problems}
         for p in choice.problems:
-            self._reject(where, results.index(p.raw), p.reason, p.raw)
+            self._reject(where, _index(results, p.raw), p.reason, p.raw)
         base = None
         if choice.candidate is not None:
             found = self.lake.rows("SELECT problem_id, problem_type, approach, steps FROM strategies WHERE strategy_id = ?",
@@ -149,7 +190,7 @@ class _Pull:
             else:
                 item = next(it for it in items if it.get("from_name") == CHOICE_FROM)
                 bad.add(id(item))
-                self._reject(where, results.index(item), f"chosen candidate {choice.candidate} is not a stored strategy", item)
+                self._reject(where, _index(results, item), f"chosen candidate {choice.candidate} is not a stored strategy", item)
         edited = None
         if choice.edited_text is not None:
             item = next(it for it in items if it.get("from_name") == EDIT_FROM)
@@ -157,13 +198,13 @@ class _Pull:
                 edited = parse_strategy(choice.edited_text)
             except ValueError as exc:
                 bad.add(id(item))
-                self._reject(where, results.index(item), str(exc), item)
-        self.run.count("accepted", sum(1 for it in items if id(it) not in bad))
+                self._reject(where, _index(results, item), str(exc), item)
+        self.count("accepted", sum(1 for it in items if id(it) not in bad))
         if base is None and edited is None:
             if not choice.empty:
-                self.run.count("strategy.no_choice")
+                self.count("strategy.no_choice")
             return
-        problem_id = base[0] if base else data.get("problem_id")
+        problem_id = base[0] if base else problem_id
         ptype, approach, steps = edited if edited else base[1:]
         self.strategies.append(Strategy(
             strategy_id=content_id("strategy", problem_id, tid, "human", annotator, tag),
@@ -171,12 +212,27 @@ class _Pull:
             leakage_flags=["human:leak"] if choice.leak else [], selected=True, edited=edited is not None,
             rating=choice.rating, annotator_kind="human", annotator=annotator, annotator_version=tag,
             run_id=self.run.run_id))
-        self.run.count("strategy.selected")
+        self.count("strategy.selected")
 
-    def _reject(self, where: str, i: int, reason: str, item: dict) -> None:
-        self.run.quarantine("review-pull", f"{where} result {i}", reason, json.dumps(item, ensure_ascii=False))
+    def _reject(self, where: str, i: int, reason: str, item) -> None:
+        self._quarantine(f"{where} result {i}", reason, item)
+
+    def _quarantine(self, locator: str, reason: str, raw) -> None:
+        text = json.dumps(raw, ensure_ascii=False, default=repr)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: keep it escaped
+            text = json.dumps(raw, default=repr)
+        self.quarantined.append((locator, reason, text))
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counts[name] += n
 
     def write(self) -> None:
+        for name, n in self.counts.items():
+            self.run.count(name, n)
+        for locator, reason, raw in self.quarantined:
+            self.run.quarantine("review-pull", locator, reason, raw)
         if self.supersede:
             upd = pa.table({"tid": [s[0] for s in self.supersede], "old": [s[1] for s in self.supersede],
                             "new": [s[2] for s in self.supersede]})
@@ -195,8 +251,13 @@ class _Pull:
             self.run.insert("strategies", to_arrow(self.strategies, Strategy))
 
 
-def _user_id(completed_by):
-    return completed_by.get("id") if isinstance(completed_by, dict) else completed_by
+def _index(results: list, item) -> int:
+    """Position of this very item (not an equal one) in the annotation's results."""
+    return next(i for i, r in enumerate(results) if r is item)
+
+
+def _task_id(task) -> object:
+    return task.get("id") if isinstance(task, dict) else None
 
 
 def pull(lake, client: LSClient, taxonomy, *, project: str = DEFAULT_PROJECT, page_size: int = 100,
