@@ -12,8 +12,12 @@ tokens), consensus spans (policy [spans]), at least N strategy spans. Per proble
 selected strategy description and one trajectory. Near-duplicate problems are collapsed and
 their families merged; each family (seed + perturbed variants) gets one split from a stable
 hash, perturbed variants of test seeds go to `test_<perturbation>`.
-Counts satisfy read = accepted + duplicates + sum(dropped.*) (with `quarantined` counting the
-quarantine rows, which are trajectories without a problem and unusable spans: offsets for
+Problems with no trajectory at all (a verl Parquet, AIME/AMC answer sets) become RL-only rows
+(policy [problems_only]): no trajectory, an empty plan, the best usable strategy if any; they
+need a reference answer, and only exclude_sources of the [filters] applies to them.
+Counts satisfy read = accepted + duplicates + sum(dropped.*), where read counts trajectories
+plus problems without one (`rl_only` counts the accepted RL-only rows; `quarantined` counts
+the quarantine rows, which are trajectories without a problem and unusable spans: offsets for
 another text, labels outside the taxonomy).
 """
 from __future__ import annotations
@@ -124,20 +128,46 @@ def _usable_spans(run, r: dict, spans: list[tuple[str, str, SpanIn]], taxonomy) 
     return usable
 
 
+def _problems_without_trajectory(lake: Lake, snapshot: int) -> list[dict]:
+    return lake.query("""
+        SELECT p.problem_id, p.source, p.question, p.reference_answer, p.perturbation,
+               coalesce(p.family_seed_id, p.problem_id) AS family_seed_id
+        FROM problems p AT (VERSION => $s)
+        WHERE NOT EXISTS (SELECT 1 FROM trajectories t AT (VERSION => $s) WHERE t.problem_id = p.problem_id)
+        ORDER BY p.problem_id""", {"s": snapshot}).to_pylist()
+
+
+def _best_strategy(policy: Policy, candidates: list[dict]) -> dict | None:
+    order = policy.strategy.order
+    cands = [s for s in candidates if not (policy.strategy.leak_free and s["leakage_flags"])
+             and (s["annotator_kind"] in order or s["selected"] or s["edited"])]
+    return min(cands, key=lambda s: strategy_sort_key(s, order)) if cands else None
+
+
+def _add_problems_only(policy: Policy, rows: list[dict], strategies: dict[str, list[dict]], chosen: dict[str, dict],
+                       drop: Counter) -> None:
+    """RL-only rows for problems without a trajectory (policy [problems_only]), into `chosen`."""
+    for r in rows:
+        if r["source"] in policy.filters.exclude_sources:
+            drop["excluded_source"] += 1
+        elif not (r["reference_answer"] or "").strip():
+            drop["no_reference_answer"] += 1
+        else:
+            best = _best_strategy(policy, strategies.get(r["problem_id"], []))
+            chosen[r["problem_id"]] = r | {"trajectory_id": None, "strategy_id": best["strategy_id"] if best else None,
+                                           "plan": [], "span_source": "none"}
+
+
 def _choose_per_problem(policy: Policy, kept: list[dict], strategies: dict[str, list[dict]],
                         drop: Counter) -> dict[str, dict]:
     """One strategy and one trajectory per problem (policy [strategy] and [selection])."""
     by_problem: dict[str, list[dict]] = defaultdict(list)
     for r in kept:
         by_problem[r["problem_id"]].append(r)
-    order = policy.strategy.order
     sign = -1 if policy.selection.trajectory == "longest" else 1
     chosen: dict[str, dict] = {}
     for pid, trajs in by_problem.items():
-        cands = [s for s in strategies.get(pid, [])
-                 if not (policy.strategy.leak_free and s["leakage_flags"])
-                 and (s["annotator_kind"] in order or s["selected"] or s["edited"])]
-        best = min(cands, key=lambda s: strategy_sort_key(s, order)) if cands else None
+        best = _best_strategy(policy, strategies.get(pid, []))
         if best is None and policy.strategy.required:
             drop["no_strategy" if not strategies.get(pid) else "no_usable_strategy"] += len(trajs)
             continue
@@ -209,7 +239,12 @@ def curate(lake: Lake, policy: Policy, *, progress: Progress | None = None) -> R
 
         if task is not None:
             progress.update(task, completed=len(rows))
-        chosen = _choose_per_problem(policy, kept, _strategies(lake, snap), drop)
+        strategies = _strategies(lake, snap)
+        chosen = _choose_per_problem(policy, kept, strategies, drop)
+        if policy.problems_only.include:
+            problems_only = _problems_without_trajectory(lake, snap)
+            run.count("read", len(problems_only))
+            _add_problems_only(policy, problems_only, strategies, chosen, drop)
         groups, duplicates = _collapse_duplicates(policy, chosen)
         run.count("duplicates", duplicates)
 
@@ -232,6 +267,8 @@ def curate(lake: Lake, policy: Policy, *, progress: Progress | None = None) -> R
                                   split=split, span_source=r["span_source"],
                                   plan=[PlanSpan(label=lab, start=s, end=e) for lab, s, e in r["plan"]]))
             run.count(f"split.{split}")
+            if r["trajectory_id"] is None:
+                run.count("rl_only")
         for reason, n in drop.items():
             run.count(f"dropped.{reason}", n)
         run.count("accepted", len(out))

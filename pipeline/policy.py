@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from schemas import AnnotatorKind
 
 DEFAULT_POLICY = Path(__file__).with_name("policies") / "default.toml"
+DEFAULT_PROMPT_SUFFIX = "\n\nSolve the problem step by step. Put the final answer in \\boxed{}."
 KINDS = tuple(k.value for k in AnnotatorKind)
 
 
@@ -105,6 +106,14 @@ class SelectionPolicy(_Section):
     prefer_strategy_source: bool = True
 
 
+class ProblemsOnlyPolicy(_Section):
+    include: bool = True
+
+
+class PromptPolicy(_Section):
+    suffix: str = DEFAULT_PROMPT_SUFFIX
+
+
 class Policy(_Section):
     name: str = "default"
     taxonomy: str | None = None
@@ -114,6 +123,8 @@ class Policy(_Section):
     dedup: DedupPolicy = DedupPolicy()
     splits: SplitPolicy = SplitPolicy()
     selection: SelectionPolicy = SelectionPolicy()
+    problems_only: ProblemsOnlyPolicy = ProblemsOnlyPolicy()
+    prompt: PromptPolicy = PromptPolicy()
 
     def as_config(self) -> dict:
         return self.model_dump(mode="json")

@@ -223,15 +223,16 @@ class PlanSpan(BaseModel):
 
 
 class CuratedRow(Row):
-    """One row of a curated set: a problem, its selected teacher trajectory and strategy, its split."""
+    """One row of a curated set: a problem, its selected teacher trajectory and strategy, its split.
+    A problem with a reference answer and no trajectory is an RL-only row (trajectory_id None)."""
 
     table = "curated"
-    key = ("run_id", "trajectory_id")
+    key = ("run_id", "problem_id")  # one row per problem per curate run
     run_id: str  # the curate run that produced the set
     problem_id: str
     family_seed_id: str  # the problem's family seed (itself for an original)
     split_group: str  # family seed after near-duplicate families were merged; the split hashes this
-    trajectory_id: str
+    trajectory_id: str | None  # None: an RL-only row (no teacher trajectory; exports skip it in SFT files)
     strategy_id: str | None
     split: str  # train | val | test_original | test_<perturbation>
     plan: list[PlanSpan] = Field(default_factory=list)  # consensus spans over the trajectory text

@@ -11,6 +11,9 @@
     write_split(native_split_table, folder)   # Arrow table of one split -> the four files
     split_jobs(native_split_table, folder)    # the same as four callables, for a thread pool
 
+RL-only rows (no teacher trajectory: teacher_completion null) go to the three RL files and
+never to sft.trl.jsonl; a split without any trajectory gets no SFT file (`has_sft` is False).
+
 JSONL is written by polars (vectorised, deterministic, UTF-8, no timestamps); Parquet by
 pyarrow with explicit schemas so that empty plans keep their struct type.
 """
@@ -68,13 +71,24 @@ def verl_table(table: pa.Table) -> pa.Table:
                     schema=VERL_SCHEMA)
 
 
+def rl_only_rows(table: pa.Table) -> int:
+    """Rows without a teacher trajectory (RL-only)."""
+    return table["teacher_completion"].null_count
+
+
+def has_sft(table: pa.Table) -> bool:
+    return rl_only_rows(table) < table.num_rows
+
+
 def split_jobs(table: pa.Table, folder: Path) -> list:
-    """Zero-argument callables that write the four files of one split (run them in any order, or threads)."""
+    """Zero-argument callables that write the files of one split (run them in any order, or threads):
+    the three RL files, and sft.trl.jsonl when some row has a teacher trajectory."""
     folder.mkdir(parents=True, exist_ok=True)
     frame = pl.from_arrow(table)
     label = pl.struct(pl.col("answer"), pl.col("strategy"), pl.col("strategy_plan")).struct.json_encode()
-    return [
-        lambda: frame.select("prompt", _completion(), "id").write_ndjson(folder / "sft.trl.jsonl"),
+    sft = [lambda: frame.filter(pl.col("teacher_completion").is_not_null()).select(
+        "prompt", _completion(), "id").write_ndjson(folder / "sft.trl.jsonl")] if has_sft(table) else []
+    return sft + [
         lambda: frame.select("prompt", pl.col("answer").alias("solution"), "teacher_completion", "strategy",
                              "strategy_plan", "id").write_ndjson(folder / "rl.trl.jsonl"),
         lambda: frame.select(pl.col("prompt").alias("input"), label.alias("label")).write_ndjson(

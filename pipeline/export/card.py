@@ -42,7 +42,8 @@ def _value_counts(column) -> dict[str, int]:
 
 
 def card_stats(table: pa.Table, lake, snapshot_id: int) -> dict:
-    plans = table["strategy_plan"].combine_chunks()
+    with_trajectory = table.filter(pc.is_valid(table["teacher_completion"]))
+    plans = with_trajectory["strategy_plan"].combine_chunks()
     licences = dict(lake.rows("""
         SELECT source, min(coalesce(json_extract_string(metadata, '$.license'), json_extract_string(metadata, '$.licence')))
         FROM problems AT (VERSION => ?) GROUP BY 1""", [snapshot_id]))
@@ -54,7 +55,8 @@ def card_stats(table: pa.Table, lake, snapshot_id: int) -> dict:
         "teachers": _value_counts(table["teacher"]),
         "labels": _value_counts(pc.struct_field(pc.list_flatten(plans), "label")) if len(plans) else {},
         "spans_per_trajectory": pc.list_value_length(plans).to_pylist(),
-        "agreement": _agreement(table, lake, snapshot_id),
+        "agreement": _agreement(with_trajectory, lake, snapshot_id),
+        "rl_only": table.num_rows - with_trajectory.num_rows,
     }
 
 
@@ -136,7 +138,11 @@ def write_card(folder: Path, meta: dict, stats: dict) -> list[str]:
              f"- taxonomy: {tax['name']} {tax['version']} (sha256 {tax['sha256'][:12]}), labels: {', '.join(tax['labels'])}",
              f"- rows: {total:,}; prompt filter: at most {meta.get('max_prompt_chars')} characters"
              + (f", {meta['max_prompt_tokens']} tokens of {meta['tokenizer']}" if meta.get("max_prompt_tokens") else ""),
-             f"- prompt (user message): `{meta['prompt_template']!r}`", "",
+             f"- prompt (user message): `{meta['prompt_template']!r}`",
+             *([f"- RL-only rows (a problem and its reference answer, no teacher trajectory): {stats['rl_only']:,}; "
+                "they are in the RL files only"] if stats.get("rl_only") else []),
+             *([f"- not written: {', '.join(meta['skipped'])} (no teacher trajectory in the split)"]
+               if meta.get("skipped") else []), "",
              "## Files", "",
              "`data.parquet` holds every split (column `split`); each split folder holds `sft.trl.jsonl` (TRL "
              "SFTTrainer), `rl.trl.jsonl` (TRL GRPOTrainer: `solution`, `strategy`, `strategy_plan` reach reward "

@@ -86,5 +86,10 @@ def register(app: typer.Typer) -> None:
         out.print(f"{verb} {sum(m['counts'].values()):,} rows to {result.path} (snapshot {m['snapshot_id']}, "
                   f"curate run {m['run_ids']['curate']})", highlight=False)
         out.print("  " + ", ".join(f"{k}: {v:,}" for k, v in m["counts"].items()), highlight=False)
+        if m.get("rl_only"):
+            out.print(f"  RL-only rows (no teacher trajectory): {sum(m['rl_only'].values()):,}", highlight=False)
+        if m.get("skipped"):
+            out.print(f"  skipped {', '.join(m['skipped'])}: no teacher trajectory, RL files only", highlight=False,
+                      soft_wrap=True)
         if any(m["filtered"].values()):
             console.print("  filtered: " + ", ".join(f"{k}: {v:,}" for k, v in m["filtered"].items()), highlight=False)

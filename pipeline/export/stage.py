@@ -26,10 +26,10 @@ from pathlib import Path
 import pyarrow.compute as pc
 from rich.progress import Progress
 
-from pipeline.export.adapters import split_jobs, write_parquet
+from pipeline.export.adapters import has_sft, rl_only_rows, split_jobs, write_parquet
 from pipeline.export.card import card_stats, write_card
 from pipeline.export.folders import FolderError, safe_target
-from pipeline.export.native import PROMPT_TEMPLATE, read_native
+from pipeline.export.native import PROMPT_SUFFIX, PROMPT_TEMPLATE, read_native, suffix_of
 from pipeline.export.tokens import load_token_counter
 from pipeline.processes import pid_alive
 from schemas import SCHEMA_VERSION, load_taxonomy
@@ -128,7 +128,7 @@ def export(lake, name: str, *, curate_run: str | None = None, max_prompt_chars: 
                      "labels": list(taxonomy.names)},
         "run_ids": {"curate": run_id} | _source_runs(lake, snapshot, run_id),
         "policy": policy,
-        "prompt_template": PROMPT_TEMPLATE,
+        "prompt_template": "{question}" + (policy.get("prompt") or {}).get("suffix", PROMPT_SUFFIX),
         "max_prompt_chars": max_prompt_chars,
         "max_prompt_tokens": max_prompt_tokens,
         "tokenizer": tokenizer,
@@ -143,7 +143,8 @@ def _build(lake, target: Path, spec: dict, *, replace: bool, progress: Progress 
     try:
         table, filtered = read_native(lake, spec["snapshot_id"], spec["run_ids"]["curate"],
                                       max_prompt_chars=spec["max_prompt_chars"],
-                                      max_prompt_tokens=spec["max_prompt_tokens"], token_counter=counter)
+                                      max_prompt_tokens=spec["max_prompt_tokens"], token_counter=counter,
+                                      suffix=suffix_of(spec.get("prompt_template", PROMPT_TEMPLATE)))
     except Exception as exc:  # duckdb: a snapshot that was expired, a table missing at that version
         if type(exc).__module__.startswith(("duckdb", "_duckdb")):
             raise ExportError(f"cannot read snapshot {spec['snapshot_id']}: {str(exc).splitlines()[0]}") from None
@@ -164,6 +165,7 @@ def _build(lake, target: Path, spec: dict, *, replace: bool, progress: Progress 
         manifest = dict(spec)
         manifest["counts"] = _counts(table)
         manifest["filtered"] = filtered
+        manifest |= _rl_only(table, splits)
         with ThreadPoolExecutor(2, thread_name_prefix="export-sha256") as pool:
             # the data files hash (hashlib releases the GIL) while the card and its plots render
             digests = {p: pool.submit(sha256_file, tmp / p) for p in _files(tmp)}
@@ -199,6 +201,21 @@ def write_formats(table, splits: list[str], folder: Path, on_file=lambda: None) 
         for future in [pool.submit(job) for job in jobs]:
             future.result()
             on_file()
+
+
+def _rl_only(table, splits: list[str]) -> dict:
+    """Manifest fields for RL-only rows (problems without a trajectory): their count per split
+    and the SFT files left out because a split has no trajectory at all; {} when there are none."""
+    counts = _counts(table)
+    rl_only, skipped, offset = {}, {}, 0
+    for split in splits:
+        part = table.slice(offset, counts[split])
+        offset += counts[split]
+        if n := rl_only_rows(part):
+            rl_only[split] = n
+        if not has_sft(part):
+            skipped[f"{split}/sft.trl.jsonl"] = f"no teacher trajectory in this split ({n:,} RL-only rows)"
+    return ({"rl_only": rl_only} if rl_only else {}) | ({"skipped": skipped} if skipped else {})
 
 
 def _counts(table) -> dict[str, int]:
@@ -287,5 +304,5 @@ def rebuild(lake, manifest_path: str | Path, *, out: Path | None = None, force: 
         shown = ", ".join(unlisted[:5]) + (f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else "")
         raise ExportError(f"{target} holds files its manifest does not list ({shown}); a rebuild in place would "
                           "delete them: pass --out DIR, or --force to replace the folder")
-    spec = {k: v for k, v in manifest.items() if k not in ("counts", "filtered", "files")}
+    spec = {k: v for k, v in manifest.items() if k not in ("counts", "filtered", "files", "rl_only", "skipped")}
     return _build(lake, target, spec, replace=True, progress=progress, expect_files=manifest["files"])
