@@ -31,6 +31,7 @@ COMMANDS = {
     "status": "pipeline.lake_commands",
     "sample": "pipeline.sample.command",
     "ingest": "pipeline.ingest.command",
+    "mapping": "pipeline.ingest.mapping_command",
     "verify": "pipeline.verify",
     "annotate": "pipeline.annotate",
     "describe": "pipeline.describe",
