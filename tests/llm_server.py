@@ -24,6 +24,7 @@ gone (a killed process) by the time it would be answered is not answered.
                           # tokens in the usage it returned); GET /v1/_stats for another process
         server.tokens_served  # (prompt, completion) tokens of every answer sent in full
         server.hold_after(5)  # after 5 successful answers, hold new requests until release()
+        server.settled()      # every request received is answered (or dropped) or held
 
 Run standalone (benchmarks, manual checks):  python tests/llm_server.py --port 8123 --latency 0.1
 """
@@ -123,6 +124,8 @@ class LLMTestServer:
         self._gate.set()
         self._hold_after: int | None = None
         self._successes = 0
+        self.received = 0  # chat requests read so far
+        self.held = 0  # of those, waiting at the hold_after gate
         self.in_flight = 0
         self.max_in_flight = 0  # most chat requests being answered at once
         self._httpd = _Server(("127.0.0.1", port), self._handler_class())
@@ -154,6 +157,10 @@ class LLMTestServer:
     @property
     def successes(self) -> int:
         return self._successes
+
+    def settled(self) -> bool:
+        with self._lock:
+            return self.received == len(self.log) + self.held
 
     @property
     def tokens_served(self) -> tuple[int, int]:
@@ -238,7 +245,12 @@ class LLMTestServer:
                     self._send(400, b'{"error": {"message": "request body is not JSON"}}')
                     return
                 kind = request_kind(body)
+                with server._lock:
+                    server.received += 1
+                    server.held += 1
                 server._gate.wait(timeout=server.hang_s)
+                with server._lock:
+                    server.held -= 1
                 if server._stopping.is_set():
                     self.close_connection = True
                     return
@@ -348,14 +360,32 @@ if __name__ == "__main__":
     main()
 
 
-def kill_once_cached(cmd: list[str], cache_dir, n: int, server: "LLMTestServer", **popen) -> set[str]:
-    """Run `cmd` (a stage against `server`), SIGKILL it once `n` answers sit in the request cache
-    under `cache_dir`; returns the body shas of the requests that had succeeded by then."""
+def _kill_when(cmd: list[str], ready, server: "LLMTestServer", **popen) -> set[str]:
+    """Run `cmd`, SIGKILL it once `ready()`; the body shas of the requests that had succeeded."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
     deadline = time.monotonic() + 60
-    while len(list(Path(cache_dir).glob("*/*.json"))) < n:
+    while not ready():
         assert proc.poll() is None and time.monotonic() < deadline, f"{cmd[3]} ended or stalled early"
-        time.sleep(0.05)
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     return {r.body_sha for r in server.log if r.status == 200}
+
+
+def _cached(cache_dir) -> int:
+    return len(list(Path(cache_dir).glob("*/*.json")))
+
+
+def kill_once_cached(cmd: list[str], cache_dir, n: int, server: "LLMTestServer", **popen) -> set[str]:
+    """Run `cmd` (a stage against `server`), SIGKILL it once `n` answers sit in the request cache
+    under `cache_dir`; returns the body shas of the requests that had succeeded by then."""
+    return _kill_when(cmd, lambda: _cached(cache_dir) >= n, server, **popen)
+
+
+def kill_when_settled(cmd: list[str], cache_dir, n: int, server: "LLMTestServer", **popen) -> set[str]:
+    """Run `cmd` against `server` with `server.hold_after(n)` set; SIGKILL it once n answers were
+    sent, every answer sent sits in the request cache under `cache_dir`, and every other request
+    is held: nothing is on the wire, so what the server counts as served is what the client
+    received. Returns the body shas of the requests that succeeded."""
+    return _kill_when(cmd, lambda: server.successes >= n and server.settled()
+                      and _cached(cache_dir) >= server.successes, server, **popen)
