@@ -360,6 +360,33 @@ def test_bad_results_and_changed_text_are_quarantined(admin, annotators, lake):
     assert any("task text changed since push" in r for r in reasons)
 
 
+def test_malformed_results_stored_by_the_server_are_quarantined_and_later_pulls_go_on(admin, annotators, lake):
+    """The server stores values of the wrong type inside a result's `value` object (it answers 500
+    only when `value` or an item is not an object): each is quarantined with its task id, the good
+    items of the same pull are stored, and a later good annotation is still pulled (issue 15
+    defect 8; the other malformed shapes are fed to the reader in test_labelstudio_malformed.py)."""
+    tid, text = add_trajectory(lake, "malformed", UNICODE_TEXTS["latex"], n_strategies=2)
+    _, pid = _push_all(lake, admin, "malformed results")
+    task = tasks_by_key(admin, pid)[f"{tid}#0"]
+    annotate(annotators["ann1"], task["id"], [
+        {"from_name": "best_strategy", "to_name": "text", "type": "choices", "value": {"choices": 2}},
+        {"from_name": "strategy_edit", "to_name": "text", "type": "textarea", "value": {"text": 5}},
+        span_result(text, 0, 6, "recall")])
+    annotate(annotators["ann2"], task["id"], [
+        {"from_name": "leak", "to_name": "text", "type": "choices", "value": {"choices": 1}},
+        {"from_name": "label", "to_name": "text", "type": "labels", "value": {"start": "0", "end": [6], "labels": 3}},
+        span_result(text, 0, 6, "planning")])
+    report = pull(lake, admin, TAX, project="malformed results")
+    assert (report.counts["accepted"], report.counts["quarantined"]) == (2, 4), report.counts
+    assert report.counts["read"] == report.counts["accepted"] + report.counts["quarantined"] + report.counts["duplicates"]
+    locators = [r[0] for r in lake.rows("SELECT locator FROM quarantine WHERE stage = 'review-pull'")]
+    assert len(locators) == 4 and all(f"task {task['id']} annotation" in loc for loc in locators)
+    annotate(annotators["ann1"], task["id"], [span_result(text, 7, 12, "verification")])
+    later = pull(lake, admin, TAX, project="malformed results", full=True)
+    assert later.counts["annotations.new"] == 1
+    assert (tid, 7, 12, "verification", "ls:ann1@stratagem.test") in human_spans(lake)
+
+
 def test_hand_edited_label_config_is_refused(admin, annotators, lake):
     add_trajectory(lake, "cfg", UNICODE_TEXTS["emoji"])
     _, pid = _push_all(lake, admin, "edited config")
