@@ -42,6 +42,7 @@ INSERT_BYTES = 16 << 20  # written to the lake at a time: larger means fewer, bi
 CHECKPOINT_BYTES = 128 << 20
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
 SMALL_FILE_BYTES = 64 << 10  # files under this are read in groups, as merged batches
+GROUP_MIN = 20  # fewer small files in a row are read (and reported) one by one
 GROUP_FILES = 5_000  # at most this many small files (and INSERT_BYTES of them) per commit
 
 
@@ -113,24 +114,30 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
 
 
 def _units(inputs: list[Input], insert_bytes: int) -> Iterator[list[Input]]:
-    """Inputs in reading order, in units committed together: a large input alone, runs of
-    small files in groups of up to GROUP_FILES files and `insert_bytes`."""
-    group: list[Input] = []
-    size = 0
-    for inp in inputs:
-        if inp.kind != "folder" and inp.size < SMALL_FILE_BYTES:
-            group.append(inp)
-            size += inp.size
-            if len(group) >= GROUP_FILES or size >= insert_bytes:
-                yield group
-                group, size = [], 0
+    """Inputs in reading order, in units committed (and reported) together: each input alone,
+    except runs of at least GROUP_MIN small files, read in groups of up to GROUP_FILES files
+    and `insert_bytes` (a folder of per-problem files: one line and one commit per group)."""
+    run: list[Input] = []
+    for inp in [*inputs, None]:
+        if inp is not None and inp.kind != "folder" and inp.size < SMALL_FILE_BYTES:
+            run.append(inp)
             continue
-        if group:
-            yield group
-            group, size = [], 0
-        yield [inp]
-    if group:
-        yield group
+        if len(run) < GROUP_MIN:
+            yield from ([i] for i in run)
+        else:
+            group: list[Input] = []
+            size = 0
+            for small in run:
+                group.append(small)
+                size += small.size
+                if len(group) >= GROUP_FILES or size >= insert_bytes:
+                    yield group
+                    group, size = [], 0
+            if group:
+                yield group
+        run = []
+        if inp is not None:
+            yield [inp]
 
 
 def _batches(inp: Input, mapping: Mapping, block_bytes: int, writer: "_Writer",
