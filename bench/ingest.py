@@ -9,7 +9,9 @@ subprocess (time = wall clock, memory = peak RSS of that process via getrusage):
   - the floor: polars.read_ndjson(FILE).write_parquet(...),
   - a typical script doing the same job per row: json.loads, ids and the project's pydantic
     row models (Problem, Trajectory), then a pyarrow Parquet write per table,
-and prints the figures and the ratios. Each is run `--repeat` times in turn (best time and
+and prints the figures and the ratios. With `--folder N` (default 10,000; 0 skips it) it also
+times a folder of N per-problem JSON files against the same N records as one JSONL file
+(target: the folder within 2x of the file). Each is run `--repeat` times in turn (best time and
 its peak RSS kept), so load from other processes skews all three alike. Targets: within
 2.0x of the floor, at least 5x faster than the typical script, peak memory well under
 the file size.
@@ -88,11 +90,39 @@ def measure(cmd: list[str]) -> tuple[float, int]:
     return float(seconds), int(rss)
 
 
+def folder_case(tmp: Path, n: int, repeat: int) -> None:
+    """N per-problem .json files vs the same records as one .jsonl: both through `stratagem ingest`."""
+    lines = tmp / "records.jsonl"
+    make_file(lines, n, seed=1)
+    folder = tmp / "per-problem"
+    folder.mkdir()
+    with open(lines, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            (folder / f"problem-{i:06}.json").write_text(line, encoding="utf-8")
+    runs = {"folder": folder, "jsonl": lines}
+    best: dict[str, float] = {}
+    for i in range(repeat):
+        for name, path in runs.items():
+            seconds, _ = measure([*STRATAGEM, "ingest", str(path), "--mapping", "question-answer-solution",
+                                  "--teacher", "bench", "--root", str(tmp / f"lake-{name}{i}")])
+            best[name] = min(best.get(name, seconds), seconds)
+    print(f"folder of {n:,} per-problem JSON files: {best['folder']:.2f} s; same records as one JSONL: "
+          f"{best['jsonl']:.2f} s")
+    print(f"folder / jsonl      = {best['folder'] / best['jsonl']:.2f}x   (target <= 2.0x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=300_000, help="trajectories in the synthetic file")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each command; the best is kept")
+    parser.add_argument("--folder", type=int, default=10_000, help="per-problem files in the folder case (0: skip)")
+    parser.add_argument("--only-folder", action="store_true", help="run the folder case alone")
     args = parser.parse_args()
+    if args.folder:
+        with tempfile.TemporaryDirectory(prefix="stratagem-bench-folder-") as tmp:
+            folder_case(Path(tmp), args.folder, args.repeat)
+    if args.only_folder:
+        return
     with tempfile.TemporaryDirectory(prefix="stratagem-bench-") as tmp:
         tmp = Path(tmp)
         data = tmp / "trajectories.jsonl"

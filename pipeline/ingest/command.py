@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
             fail("give at least one file or folder to ingest (or --list-mappings)")
         try:
             spec = load_mapping(mapping).with_overrides(source=source, teacher=teacher)
-            plan(paths, spec)
+            planned = plan(paths, spec)
         except (MappingError, InputError) as exc:
             fail(str(exc))
 
@@ -83,7 +83,8 @@ def register(app: typer.Typer) -> None:
 
         with lake_for(root, holder="stratagem ingest") as lake, progress() as bar:
             try:
-                report = ingest(lake, paths, spec, progress=bar, block_bytes=block_mb << 20, on_file=on_file)
+                report = ingest(lake, paths, spec, progress=bar, block_bytes=block_mb << 20, on_file=on_file,
+                                planned=planned)
             except (MappingError, InputError) as exc:
                 fail(str(exc))
         print_report(report)

@@ -54,9 +54,9 @@ def _head(path: Path) -> bytes:
         return f.read(4096)
 
 
-def encoding_problem(path: Path, kind: str) -> str | None:
+def encoding_problem(path: Path, kind: str, head: bytes | None = None) -> str | None:
     """Why a text input cannot be read as it is (JSON must be UTF-8; CSV may carry a BOM)."""
-    head = _head(path)
+    head = _head(path) if head is None else head
     codec, name = text_encoding(head)
     hint = f"convert it to UTF-8 first, e.g. `iconv -f {{}} -t UTF-8 {path.name} > {path.stem}.utf8{path.suffix}`"
     if codec != "utf-8-sig" and kind != "csv":

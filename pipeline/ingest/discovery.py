@@ -21,6 +21,8 @@ from pipeline.ingest.csv_reader import encoding_problem, header_problem
 from pipeline.ingest.mapping import Mapping
 
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+QUICK_FILES = 100  # a folder of more files than this: its small JSON files are not opened up front
+QUICK_BYTES = 64 << 10
 
 
 class InputError(ValueError):
@@ -63,7 +65,7 @@ def discover(paths: list[Path], mapping: Mapping) -> list[Input]:
             found = list(_walk_files(path))
             if not found:
                 raise InputError(f"{path}: no {', '.join(SUFFIXES)} files under this folder")
-            inputs += [_file_input(p, size) for p, size in found]
+            inputs += [_file_input(p, size, quick=len(found) > QUICK_FILES) for p, size in found]
         else:
             inputs.append(_file_input(path, _check_file(path, None)))
     return inputs
@@ -124,14 +126,22 @@ def open_regular(path: Path):
     return os.fdopen(fd, "rb")
 
 
-def _file_input(path: Path, size: int) -> Input:
+def _file_input(path: Path, size: int, *, quick: bool = False) -> Input:
+    """An Input, after checking that it opens and (text) is UTF-8 or a CSV with a BOM.
+    quick: a small JSON file found in a folder: only its permission is checked here (its
+    encoding, when read: a bad one quarantines that file's record), so a folder of 100,000
+    per-problem files is not opened twice."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; use {', '.join(SUFFIXES)}")
+    if quick and kind in ("json", "jsonl") and size < QUICK_BYTES:
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: permission denied")
+        return Input(path, kind, size)
     try:
-        with open_regular(path):
-            pass
-        problem = encoding_problem(path, kind) if kind != "parquet" else None
+        with open_regular(path) as f:
+            head = f.read(4096)
+        problem = encoding_problem(path, kind, head) if kind != "parquet" else None
         if problem is None and kind == "csv":
             problem = header_problem(path)
     except OSError as exc:

@@ -38,6 +38,7 @@ __all__ = ["SUFFIXES", "Batch", "Input", "InputError", "check_fields", "discover
 BOM = b"\xef\xbb\xbf"
 RECORDS_PER_BATCH = 5_000
 RAW_CHARS = 4096
+PEEK_INPUTS = 50  # inputs whose first record's fields `check_fields` looks at (a folder may hold 100,000)
 
 
 @dataclass
@@ -113,7 +114,7 @@ def peek_fields(inp: Input, mapping: Mapping) -> set[str] | None:
 
 def check_fields(inputs: list[Input], mapping: Mapping) -> None:
     """Fail fast when the mapping names a required field that no input has."""
-    seen = [f for f in (peek_fields(i, mapping) for i in inputs) if f is not None]
+    seen = [f for f in (peek_fields(i, mapping) for i in inputs[:PEEK_INPUTS]) if f is not None]
     if not seen:
         return
     for what, root in mapping.required_roots().items():
@@ -361,7 +362,8 @@ def read_many(inputs: list[Input], mapping: Mapping, *, block_bytes: int) -> Ite
     nbytes = 0
     for inp in inputs:
         try:
-            batches = list(read_input(inp, mapping, block_bytes=block_bytes))
+            batches = [_small_json(inp)] if inp.kind in ("json", "jsonl") and not mapping.records else \
+                list(read_input(inp, mapping, block_bytes=block_bytes))
             for b in batches:
                 b.slow()
         except Exception as exc:  # noqa: BLE001 - one unreadable file is that file's quarantine row
@@ -376,6 +378,35 @@ def read_many(inputs: list[Input], mapping: Mapping, *, block_bytes: int) -> Ite
             parts, nbytes = [], 0
     if parts:
         yield merge(parts, nbytes)
+
+
+def _small_json(inp: Input) -> Batch:
+    """A small .json / .jsonl file read whole, in one open: one object, an array, or lines."""
+    with open_regular(inp.path) as f:
+        data = f.read(MAX_RECORD_BYTES + 1)
+    body = data.removeprefix(BOM)
+    sep, numbers, records, errors, raws = "#", [0], [], [], [body]
+    if inp.kind == "json" and body.lstrip()[:1] == b"[":
+        return next(read_json(inp.path, _NO_RECORDS, block_bytes=MAX_RECORD_BYTES), None) or \
+            _record_batch(str(inp.path), "#", [], [], [], 0)
+    record, error = parse_record(body) if inp.kind == "json" else (None, "lines")
+    if error and (inp.kind == "jsonl" or error.startswith("invalid JSON: Extra data")):
+        numbers, lines = _nonblank_lines(body, 1)
+        sep, raws = ":", lines
+        for line in lines:
+            record, error = parse_record(line)
+            records.append(record)
+            errors.append(error)
+    else:
+        records, errors = [record], [error]
+    return _record_batch(str(inp.path), sep, numbers, records, errors, len(data), raws=raws)
+
+
+class _NoRecords:
+    records = None
+
+
+_NO_RECORDS = _NoRecords()
 
 
 def merge(parts: list[tuple[Batch, int]], nbytes: int) -> Batch:

@@ -56,7 +56,8 @@ def plan(paths: list[Path], mapping: Mapping) -> list[Input]:
 def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | None = None, teacher: str | None = None,
            progress=None, block_bytes: int = BLOCK_BYTES, insert_bytes: int = INSERT_BYTES,
            checkpoint_bytes: int = CHECKPOINT_BYTES,
-           on_file: Callable[[str, dict, list[tuple[str, int]]], None] | None = None) -> RunReport:
+           on_file: Callable[[str, dict, list[tuple[str, int]]], None] | None = None,
+           planned: list[Input] | None = None) -> RunReport:
     """Ingest `paths` (files or folders) through `mapping`; returns the run's report.
 
     source / teacher: constants replacing the mapping's (`--source`, `--teacher`).
@@ -64,10 +65,11 @@ def ingest(lake: Lake, paths: list[Path], mapping: Mapping, *, source: str | Non
     checkpoint_bytes: input between commits inside a file (each input ends with a commit).
     progress: a Rich Progress advanced by bytes read; on_file: called after each input (or
     group of small files) is committed, with its name, its own counts and its most common
-    quarantine reasons [(reason, n)].
+    quarantine reasons [(reason, n)]; planned: what `plan(paths, mapping)` returned for these
+    paths (a caller that checked them first), so a folder is not walked twice.
     """
     mapping = mapping.with_overrides(source=source, teacher=teacher)
-    inputs = plan(paths, mapping)
+    inputs = planned if planned is not None else plan(paths, mapping)
     labels = set(load_taxonomy().names)
     cols = columns_for(mapping)
     config = {"mapping": mapping.describe(), "paths": [str(Path(p).resolve()) for p in paths],
