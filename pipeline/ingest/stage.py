@@ -33,7 +33,8 @@ import pyarrow as pa
 from pipeline.ingest.build import Built, build_rows
 from pipeline.ingest.extract import columns_for, fast_extract, finish_problems, finish_trajectories, slow_extract
 from pipeline.ingest.mapping import Mapping
-from pipeline.ingest.readers import Batch, Input, check_fields, discover, read_input, read_many
+from pipeline.ingest.many import read_many
+from pipeline.ingest.readers import Batch, Input, check_fields, discover, read_input
 from schemas import TABLES, load_taxonomy
 from warehouse import Lake, RunReport
 
