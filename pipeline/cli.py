@@ -59,6 +59,7 @@ SHORT_HELP = {
               "a wrong answer).",
     "ingest": "Ingest teacher trajectories: each record is stored, counted as a duplicate (already in the lake: "
               "re-ingest is a no-op) or quarantined with its file, line and reason.",
+    "mapping": "Ingest mappings: suggest one for a new dataset.",
     "verify": "Extract each trajectory's final answer and judge it against the reference (writes verdicts).",
     "annotate": "Tag strategy spans (planning, decomposition, verification, ...) in trajectories.",
     "describe": "Write K strategy descriptions (problem type, approach, steps) per solved problem.",
@@ -81,7 +82,7 @@ SHORT_HELP = {
 
 
 # Commands that are groups of subcommands (`stratagem review push`): `--help` lists them last.
-GROUPS = {"labelstudio", "review"}
+GROUPS = {"mapping", "labelstudio", "review"}
 
 
 def _new_app() -> typer.Typer:

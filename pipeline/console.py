@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Iterator, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from warehouse import LakeError
 
-if TYPE_CHECKING:  # the lake (DuckDB) loads when a command opens one, not with this module
+if TYPE_CHECKING:  # the lake (DuckDB) and progress bars load when a command uses them, not with this module
+    from rich.progress import Progress
+
     from warehouse import Lake, RunReport
 
 console = Console(stderr=True)
@@ -53,6 +54,9 @@ def lake_for(root: Path | None, *, read_only: bool = False, holder: str = "") ->
 
 
 def progress(transient: bool = False) -> Progress:
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=transient,
                     disable=not sys.stderr.isatty())
