@@ -119,7 +119,8 @@ def test_a_symlink_inside_data_leads_nowhere(lake, tmp_path):
 
 
 @pytest.mark.parametrize("query", [
-    "SELECT count(*) FROM problems", "FROM problems LIMIT 1", "DESCRIBE problems", "SUMMARIZE problems",
+    "SELECT count(*) FROM problems", "FROM problems LIMIT 1", "SELECT p.question FROM lake.problems p",
+    "SELECT count(*) FROM \"LAKE\".\"Problems\"", "SELECT count(*) FROM main.problems", "DESCRIBE problems", "SUMMARIZE problems",
     "WITH c AS (SELECT * FROM problems) SELECT count(*) FROM c", "SELECT * FROM lake.main.current_spans",
     "SELECT * FROM problems AT (VERSION => 1)", "SELECT * FROM ducklake_snapshots('lake')",
     "SELECT table_name FROM information_schema.tables", "SELECT unnest(range(3))",

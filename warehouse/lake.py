@@ -10,6 +10,10 @@ Layout under the root (`--root`, `$STRATAGEM_ROOT`, default `./stratagem-data`):
 Tables are created from `schemas` (never inferred from data) and gain new columns when the
 models grow. A writer holds `writer.lock` for its whole life, so a second writer fails at
 open with a one-line message naming the holder instead of touching the lake.
+
+Beside this file: connect.py (the DuckDB connection, its read-only sandbox, the writer lock),
+orphans.py (a writer's cleanup of unreferenced data files, by exact path), usersql.py (the
+allow-list user SQL passes), errors.py (LakeError, and one-line messages for storage failures).
 """
 from __future__ import annotations
 

@@ -95,7 +95,8 @@ class _Checker:
             return
         if catalog in ("", "lake") and schema == "information_schema":
             return
-        if catalog in ("", "lake") and schema in ("", "main") and name in self.lake_names:
+        in_lake = (catalog, schema) in (("", ""), ("", "main"), ("", "lake"), ("lake", ""), ("lake", "main"))
+        if in_lake and name in self.lake_names:  # `lake.t` names the catalog, `main.t` its schema
             return
         shown = ".".join(p for p in (node.get("catalog_name"), node.get("schema_name"), node.get("table_name")) if p)
         raise LakeError(f"{shown!r} is not one of the lake's tables or views (files and other catalogs "
