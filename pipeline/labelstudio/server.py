@@ -22,6 +22,7 @@ it) and has telemetry, Sentry and version checks off.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -41,6 +42,7 @@ import httpx
 from pipeline.processes import pid_alive
 
 LS_VERSION = "1.23.2"
+LS_LOCK = Path(__file__).with_name("labelstudio.lock.txt")  # every package of its venv, hash-pinned
 DEFAULT_PORT = 8080
 DEFAULT_USER = "admin@stratagem.local"
 
@@ -105,23 +107,30 @@ def ensure_installed(log: Callable[[str], None] = print) -> Path:
     """The label-studio executable, installing its virtualenv on first use."""
     venv = _venv()
     exe = venv / "bin" / "label-studio"
-    if (venv / ".installed").exists() and exe.exists():
+    marker = venv / ".installed"
+    # the lock's hash in the marker: a venv from an older lock (or an unpinned one) is rebuilt
+    stamp = f"{LS_VERSION} {hashlib.sha256(LS_LOCK.read_bytes()).hexdigest()}\n"
+
+    def installed() -> bool:
+        return exe.exists() and marker.exists() and marker.read_text() == stamp
+
+    if installed():
         return exe
     with _cache_lock():
-        if (venv / ".installed").exists() and exe.exists():
+        if installed():
             return exe
-        log(f"installing label-studio=={LS_VERSION} into {venv} (first use only, ~80 s, ~1 GB)")
+        log(f"installing label-studio=={LS_VERSION} into {venv} from its lock (first use only, ~80 s, ~1 GB)")
         base_python = getattr(sys, "_base_executable", None) or sys.executable
         shutil.rmtree(venv, ignore_errors=True)
         steps = [[base_python, "-m", "venv", str(venv)],
                  [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                  f"label-studio=={LS_VERSION}"]]
+                  "--no-deps", "--require-hashes", "-r", str(LS_LOCK)]]
         for cmd in steps:
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
                 raise ServerError(f"installing label-studio failed ({' '.join(cmd[:3])}...): {tail[0]}")
-        (venv / ".installed").write_text(LS_VERSION + "\n")
+        marker.write_text(stamp)
     return exe
 
 
