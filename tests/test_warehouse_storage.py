@@ -171,3 +171,18 @@ def test_a_deleted_writer_lock_never_makes_the_refused_process_name_itself(tmp_p
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def test_a_writer_lock_that_is_a_symlink_is_refused_and_its_target_kept(tmp_path):
+    root = tmp_path / "lake"
+    Lake.open(root).close()
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    (root / "writer.lock").unlink()
+    (root / "writer.lock").symlink_to(target)
+    res = _cli("status", "--root", str(root))
+    assert res.returncode == 0, res.stderr  # readers take no lock
+    res = _cli("ingest", str(_records(tmp_path / "in.jsonl", 2)), "--mapping", "question-answer-solution",
+               "--root", str(root))
+    _one_line_exit_2(res, "symbolic link")
+    assert target.read_text() == "keep me"

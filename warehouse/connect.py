@@ -9,6 +9,7 @@ literals (escaped), never into globbing functions.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.errors import LakeBusy
+from warehouse.errors import LakeBusy, LakeError
 
 
 def ducklake_extension() -> str | None:
@@ -77,7 +78,12 @@ def sandbox(con: duckdb.DuckDBPyConnection, data_path: str) -> None:
 
 
 def acquire_writer_lock(root: Path, holder: str) -> int:
-    fd = os.open(root / "writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a link: the holder's line is written into the file it opens
+        fd = os.open(root / "writer.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise LakeError(f"{root / 'writer.lock'} is a symbolic link; remove it (a lake's lock is a plain file)") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
