@@ -136,3 +136,14 @@ def test_default_policy_documents_the_new_settings():
     text = DEFAULT_POLICY.read_text()
     assert "[problems_only]" in text and "[prompt]" in text
     assert load_policy().prompt.suffix == PROMPT_SUFFIX and load_policy().problems_only.include
+
+
+def test_sft_on_an_rl_only_export_is_refused_before_the_model_loads(rl_lake, tmp_path):
+    """RL-only rows have no teacher completion: SFT skips them, and with none left says so in one line."""
+    with Lake.open(rl_lake) as lake:
+        curate(lake, load_policy())
+        folder = export(lake, "rl-only").path
+    res = CliRunner().invoke(app, ["train", "--algo", "sft", "--data", str(folder), "--model", "tiny",
+                                   "--out", str(tmp_path / "sft")])
+    assert res.exit_code == 2 and "no teacher trajectories" in res.output, res.output
+    assert not (tmp_path / "sft").exists()

@@ -109,6 +109,11 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
     export = load_export(data)            # bad export: one line, before any model loads
     spec = resolve_model(model)           # bad model path: likewise
     examples = export.split(cfg.train_split)
+    if cfg.algo == "sft":  # RL-only rows (a problem with no teacher trajectory) have nothing to imitate
+        examples = [e for e in examples if e.teacher_completion]
+        if not examples:
+            raise ExportError(f"split {cfg.train_split!r} has no teacher trajectories (an RL-only export): "
+                              "sft needs them; train it with --algo grpo or sgpo")
     if cfg.algo == "sgpo" and not any(e.strategy for e in examples):
         raise ExportError(f"split {cfg.train_split!r} has no strategy descriptions: sgpo needs them")
     if cfg.use_vllm and cfg.algo != "sft" and not VLLMGenerator.available():
