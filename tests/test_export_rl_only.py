@@ -19,7 +19,7 @@ from pipeline.cli import app
 from pipeline.curate import curate
 from pipeline.export import export, rebuild
 from pipeline.export.native import PROMPT_SUFFIX
-from pipeline.ingest.mapping import load_mapping
+from pipeline.ingest.mapping import MAPPINGS_DIR, load_mapping
 from pipeline.ingest.stage import ingest
 from pipeline.policy import load_policy, policy_from_dict
 from test_export_fixtures import fill_lake, make_world
@@ -147,3 +147,19 @@ def test_sft_on_an_rl_only_export_is_refused_before_the_model_loads(rl_lake, tmp
                                    "--out", str(tmp_path / "sft")])
     assert res.exit_code == 2 and "no teacher trajectories" in res.output, res.output
     assert not (tmp_path / "sft").exists()
+
+
+def test_the_card_carries_each_mapping_licence_and_source_url(tmp_path):
+    """A mapping's `license` and `source_url` reach the dataset card's sources table."""
+    mapping = tmp_path / "my-set.toml"
+    shipped = MAPPINGS_DIR / "math-perturb.toml"
+    mapping.write_text((shipped.read_text()
+                        .replace('source = "math-perturb"', 'source = "my-set"')
+                        .replace('license = "Apache-2.0"', 'license = "CC-BY-4.0 (test)"')
+                        .replace("https://github.com/Kaffaljidhmah2/MATH-Perturb", "https://example.org/my-set")))
+    root = tmp_path / "lake"
+    with Lake.open(root) as lake:
+        ingest(lake, [problems_file(tmp_path / "problems.jsonl", n=6)], load_mapping(str(mapping)))
+        curate(lake, load_policy())
+        card = (export(lake, "card").path / "README.md").read_text()
+    assert "| my-set | 6 | CC-BY-4.0 (test) | https://example.org/my-set |" in card

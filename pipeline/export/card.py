@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from annotators.agreement import compare
 from pipeline.export.native import split_order
 
-# Known licences by source name; a problem's metadata `license` wins over this table.
+# Known licences by source name; a problem's metadata `license`, then its mapping's, win over this table.
 KNOWN_LICENSES = (("gsm-plus", "CC BY-SA 4.0 (GSM-Plus, Li et al. 2024)"), ("gsmplus", "CC BY-SA 4.0 (GSM-Plus, Li et al. 2024)"),
                   ("gsm8k", "MIT"), ("math-perturb", "Apache-2.0"), ("math500", "MIT"), ("math-500", "MIT"),
                   ("prm800k", "MIT (derived from PRM800K)"), ("qwen", "MIT"), ("r1", "MIT"),
@@ -44,12 +44,17 @@ def _value_counts(column) -> dict[str, int]:
 def card_stats(table: pa.Table, lake, snapshot_id: int) -> dict:
     with_trajectory = table.filter(pc.is_valid(table["teacher_completion"]))
     plans = with_trajectory["strategy_plan"].combine_chunks()
-    licences = dict(lake.rows("""
-        SELECT source, min(coalesce(json_extract_string(metadata, '$.license'), json_extract_string(metadata, '$.licence')))
-        FROM problems AT (VERSION => ?) GROUP BY 1""", [snapshot_id]))
+    recorded = {source: (licence, url) for source, licence, url in lake.rows("""
+        SELECT p.source,
+               min(coalesce(json_extract_string(p.metadata, '$.license'), json_extract_string(p.metadata, '$.licence'),
+                            json_extract_string(r.config, '$.mapping.license'))),
+               min(json_extract_string(r.config, '$.mapping.source_url'))
+        FROM problems AS p AT (VERSION => ?) LEFT JOIN runs AS r AT (VERSION => ?) USING (run_id)
+        GROUP BY 1""", [snapshot_id, snapshot_id])}
     return {
         "splits": dict(sorted(_value_counts(table["split"]).items(), key=lambda kv: split_order(kv[0]))),
-        "sources": {s: (n, licence_for(s, licences.get(s))) for s, n in _value_counts(table["source"]).items()},
+        "sources": {s: (n, licence_for(s, recorded.get(s, (None, None))[0]), recorded.get(s, (None, None))[1])
+                    for s, n in _value_counts(table["source"]).items()},
         "families": _value_counts(table["family"]),
         "perturbations": _value_counts(table["perturbation"]),
         "teachers": _value_counts(table["teacher"]),
@@ -151,8 +156,8 @@ def write_card(folder: Path, meta: dict, stats: dict) -> list[str]:
              "them and `stratagem export --rebuild manifest.json` rebuilds them from the lake. The Parquet files keep "
              "`strategy_plan` typed as list<struct<label, start, end>> even when empty; JSON readers infer types, so "
              "a split whose plans are all empty reads best from Parquet.", "",
-             "## Sources and licences", "", "| source | rows | licence |", "|---|---:|---|"]
-    lines += [f"| {s} | {n:,} | {lic} |" for s, (n, lic) in stats["sources"].items()]
+             "## Sources and licences", "", "| source | rows | licence | from |", "|---|---:|---|---|"]
+    lines += [f"| {s} | {n:,} | {lic} | {url or 'not recorded'} |" for s, (n, lic, url) in stats["sources"].items()]
     for title, key in (("Splits", "splits"), ("Families", "families"), ("Perturbations", "perturbations"),
                        ("Teachers", "teachers")):
         lines += ["", f"## {title}", "", "| value | rows |", "|---|---:|"]
