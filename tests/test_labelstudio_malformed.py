@@ -148,6 +148,9 @@ def test_a_later_pull_still_reads_later_good_annotations(lake):
     assert later["accepted"] == 1
     assert lake.rows("SELECT start, label FROM current_spans WHERE annotator_kind = 'human'") == [(7, "planning")]
     assert lake.scalar("SELECT count(*) FROM runs WHERE stage = 'review-pull' AND status = 'ok'") == 2
+    # the same two bad annotations again: counted, not stored again (status stays honest)
+    assert later["quarantined"] == later["quarantined.known"] == 2
+    assert lake.scalar("SELECT count(*) FROM quarantine WHERE stage = 'review-pull'") == 2
 
 
 def test_an_unexpected_error_in_one_task_is_undone_and_quarantined(lake, monkeypatch):

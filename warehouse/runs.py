@@ -78,6 +78,7 @@ class RunContext:
     cost_usd: float | None = 0.0
     report: RunReport | None = None
     _quarantined: list[QuarantineRecord] = field(default_factory=list)
+    _known: set[tuple[str, str, str]] | None = None  # (source, locator, reason) this stage has stored
     _t0: float = field(default_factory=time.perf_counter)
 
     @classmethod
@@ -97,12 +98,23 @@ class RunContext:
         return n
 
     def quarantine(self, source: str, locator: str, reason: str, raw: str | bytes | None = None) -> None:
+        """Keep a rejected input with its reason. Counted every time; stored once: a row this stage
+        already holds (same source, locator and reason, from this run or an earlier one) is only
+        counted again, as `quarantined.known`, so reruns do not inflate the quarantine."""
+        if self._known is None:
+            self._known = set(self.lake.rows("SELECT source, locator, reason FROM quarantine WHERE stage = ?",
+                                             [self.stage]))
+        self.counts["quarantined"] += 1
+        key = (source, locator, reason)
+        if key in self._known:
+            self.counts["quarantined.known"] += 1
+            return
+        self._known.add(key)
         if isinstance(raw, bytes):
             raw = raw[: RAW_LIMIT * 4].decode("utf-8", errors="replace")
         self._quarantined.append(QuarantineRecord(
             run_id=self.run_id, stage=self.stage, source=source, locator=locator,
             reason=reason, raw=None if raw is None else raw[:RAW_LIMIT]))
-        self.counts["quarantined"] += 1
         if len(self._quarantined) >= 10_000:
             self._flush_quarantine()
 

@@ -221,7 +221,6 @@ class _Writer:
         self.built: list[Built] = []
         self.nbytes = 0
         self.seen: dict[str, set] = {}  # table -> keys stored or written by this run
-        self.quarantined: set[tuple[str, str, str]] | None = None  # (source, locator, reason) stored
         self.reasons: Counter = Counter()  # quarantine reasons since the caller last cleared them
 
     def __enter__(self) -> "_Writer":
@@ -306,18 +305,8 @@ class _Writer:
         run.count("records", sum(b.records for b in built))
 
     def _quarantine(self, source: str, locator: str, reason: str, raw) -> None:
-        """A quarantine row, unless an earlier run stored the same one (then only counted)."""
-        if self.quarantined is None:
-            rows = self.run.lake.query("SELECT source, locator, reason FROM lake.quarantine WHERE stage = 'ingest'")
-            self.quarantined = set(zip(*(rows.column(i).to_pylist() for i in range(3))))
         self.reasons[reason] += 1
-        key = (source, locator, reason)
-        if key in self.quarantined:
-            self.run.count("quarantined")
-            self.run.count("quarantined.known")
-            return
-        self.quarantined.add(key)
-        self.run.quarantine(source, locator, reason, raw)
+        self.run.quarantine(source, locator, reason, raw)  # stored once, counted every time
 
 
 def balance(counts: dict, what: str | None = None) -> str:
