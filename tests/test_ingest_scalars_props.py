@@ -117,3 +117,18 @@ def test_booleans_need_convert_and_floats_keep_their_shortest_text():
     assert scalar_text(1.0) == "1.0" and scalar_text(0.1) == "0.1" and scalar_text(1e25) == "1e+25"
     assert scalar_text(10 ** 25 + 1) == "10000000000000000000000001"
     assert scalar_text([2, 3], convert=True) == "2, 3" and scalar_text(["$3$"], join=" | ") == "$3$"
+
+
+def test_decimals_keep_their_text_as_written_in_json_lines_and_json_arrays(tmp_path):
+    """`1.50`, `1E5`, `-0.0`, `2.50e-3` are the answers' texts, in .jsonl and in .json, with the same ids."""
+    m = mapping(tmp_path)
+    written = ["1.50", "1E5", "-0.0", "2.50e-3"]
+    lines = [f'{{"question": "Q{i}?", "answer": {w}, "solution": "s", "teacher": "t"}}' for i, w in enumerate(written)]
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "b.json").write_text("[" + ",\n".join(lines) + "]")
+    with Lake.open(tmp_path / "lake") as lake:
+        first = ingest(lake, [tmp_path / "a.jsonl"], m)
+        second = ingest(lake, [tmp_path / "b.json"], m)
+        answers = dict(lake.rows("SELECT question, reference_answer FROM problems"))
+    assert answers == {f"Q{i}?": w for i, w in enumerate(written)}
+    assert first.counts["accepted"] == 4 and second.counts["duplicates"] == 4

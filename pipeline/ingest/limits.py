@@ -17,6 +17,8 @@ import re
 
 import numpy as np
 
+from pipeline.ingest.values import JsonFloat
+
 MAX_DEPTH = 100  # nesting of arrays / objects in one record (real datasets use under 10)
 MAX_NUMBER_DIGITS = 1_000  # digits in one JSON number outside strings (Python's own limit is 4,300)
 MAX_RECORD_BYTES = 64 << 20  # one JSON line, JSON array element, per-record file or CSV field
@@ -134,7 +136,7 @@ def parse_record(raw: bytes) -> tuple[object, str | None]:
         except UnicodeDecodeError as exc:
             return None, f"invalid UTF-8 at byte {exc.start}"
         try:
-            value = json.loads(text.lstrip("\ufeff"))
+            value = json.loads(text.lstrip("\ufeff"), parse_float=JsonFloat)  # decimals as written
         except json.JSONDecodeError as exc:
             return None, f"invalid JSON: {exc.msg} at column {exc.colno}"
         except RecursionError:

@@ -9,8 +9,9 @@
 
 The canonical scalar rule (ids hash this text, so it must not depend on the parse path):
 text stays as it is; an integer is its decimal digits, exactly, at any size; a JSON number
-with a fraction or exponent is the shortest text that reads back to the same double
-(Python's `repr`: `2.5`, `0.1`, `1.0` as written; `1E5` -> `100000.0`); a boolean is
+with a fraction or exponent is its text as the file wrote it (`1.50`, `1E5`, `-0.0`: the
+JSON parsers keep it in a `JsonFloat`), or, for a float from elsewhere (Parquet), the
+shortest text that reads back to the same double (Python's `repr`); a boolean is
 `True` / `False`; a list (where the mapping allows it) is its elements' texts joined with
 ", ". The Arrow fast path cannot see how a number was written (it parses `1` in a column
 that also holds `2.5` as the double 1.0, and big integers as doubles), so extract's fast
@@ -31,13 +32,24 @@ _OUTPUT_PARTS = ("code_execution_result", "execution_output", "tool_result", "ou
 MISSING = object()
 
 
+class JsonFloat(float):
+    """A JSON number with a fraction or exponent that remembers how it was written:
+    `json.loads(text, parse_float=JsonFloat)`; a float everywhere else."""
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> "JsonFloat":
+        value = super().__new__(cls, text)
+        value.text = text
+        return value
+
+
 class ValueProblem(ValueError):
     """A value that cannot become text, with a reason meant for the quarantine."""
 
 
 def type_name(value: object) -> str:
     return {dict: "object", list: "list", str: "text", bool: "boolean", int: "integer", float: "number",
-            type(None): "null"}.get(type(value), type(value).__name__)
+            JsonFloat: "number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def scalar_text(value: object, *, convert: bool = False, join: str | None = None) -> str:
@@ -55,7 +67,7 @@ def scalar_text(value: object, *, convert: bool = False, join: str | None = None
         except ValueError:  # over Python's int -> str digit limit
             raise ValueProblem("is an integer too long to write as text") from None
     if isinstance(value, float):
-        return repr(value)
+        return value.text if isinstance(value, JsonFloat) else repr(value)
     if isinstance(value, Decimal):  # Parquet decimals: as the file's scale writes them
         return str(value)
     if isinstance(value, list) and (convert or join is not None):
