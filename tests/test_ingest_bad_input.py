@@ -24,7 +24,11 @@ def line(record) -> bytes:
 
 @pytest.fixture
 def corpus(tmp_path) -> Path:
-    d = tmp_path / "corpus"
+    return write_bad_corpus(tmp_path / "corpus")
+
+
+def write_bad_corpus(d: Path) -> Path:
+    """The bad-input corpus (also run through the real CLI by tests/hostile/test_ingest_hostile.py)."""
     d.mkdir()
     (d / "bad.jsonl").write_bytes(b"".join([
         b"\xef\xbb\xbf" + line(GOOD),                                                  # 1 ok (file BOM)

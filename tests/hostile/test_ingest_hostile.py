@@ -199,3 +199,22 @@ def test_a_thousand_tiny_files_are_one_group(tmp_path, root, sentinel):
         stored = lake.scalar("SELECT count(DISTINCT source_file) FROM trajectories")
     assert stored == 999
     assert len(parquet) <= 15 and snapshots <= 20, (len(parquet), snapshots)
+
+
+def test_the_bad_input_corpus_through_the_cli(tmp_path, root, sentinel):
+    """tests/test_ingest_bad_input.py's corpus (invalid JSON and UTF-8, wrong types, ragged CSV,
+    another Parquet schema, a 50 MB line), through the real CLI: the same rows stored and
+    quarantined as through the function, and a rerun stores nothing."""
+    from test_ingest_bad_input import write_bad_corpus  # tests/ is on sys.path (rootdir conftest)
+
+    corpus = write_bad_corpus(tmp_path / "corpus")
+    files = [corpus / n for n in ("bad.jsonl", "ragged.csv", "other_schema.parquet", "big.jsonl")]
+    for attempt in ("first", "rerun"):  # other_schema.parquet is wholly quarantined: exit 2, the rest kept
+        res = run_cli(["ingest", *map(str, files), *QAS, "--block-mb", "1"], root=root, timeout=120)
+        assert res.returncode == 2 and "every record of" in res.err + res.out and "other_schema.parquet" in res.err
+        counts = last_counts(root, "ingest")
+        assert_balanced(counts)
+        assert (counts["read"], counts["duplicates"] + counts["accepted"], counts["quarantined"]) == (20, 7, 13)
+        assert counts["accepted"] == (6 if attempt == "first" else 0)
+        assert len(quarantine(root)) == 13  # stored once
+    sentinel.assert_untouched()
