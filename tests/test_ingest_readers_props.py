@@ -66,3 +66,18 @@ def test_json_arrays_split_into_their_elements(records, chunk, pretty):
         got = [(raw, error) for _, _, raw, error in split_array(path, chunk=chunk)]
     assert [e for _, e in got] == [None] * len(records)
     assert [json.loads(raw) for raw, _ in got] == records
+
+
+@settings(max_examples=200, deadline=None)
+@given(offset=st.integers(0, 3000), extra=st.integers(0, 40), lines_before=st.integers(0, 5))
+def test_a_number_over_the_digit_limit_is_never_missed_by_the_block_check(offset, extra, lines_before):
+    """The block check samples bytes every (limit + 1) / 4: a run of limit + 1 digits anywhere, at
+    any alignment, still sends the block to the per-line path; limit digits does not."""
+    from pipeline.ingest.limits import MAX_NUMBER_DIGITS, arrow_safe
+
+    def block(digits: int) -> bytes:
+        line = b'{"a": "' + b"x" * offset + b'", "n": ' + b"7" * digits + b"}\n"
+        return b'{"q": 1}\n' * lines_before + line + b'{"q": 2}\n'
+
+    assert not arrow_safe(block(MAX_NUMBER_DIGITS + 1 + extra))
+    assert arrow_safe(block(MAX_NUMBER_DIGITS))
