@@ -27,7 +27,8 @@ from warehouse.errors import LakeError
 TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest", "ducklake_snapshots", "ducklake_table_info",
                              "ducklake_table_changes", "ducklake_table_insertions", "ducklake_table_deletions",
                              "ducklake_current_snapshot", "ducklake_last_committed_snapshot"})
-DENIED = frozenset({"nextval", "currval", "setseed", "write_log"})
+# side effects, or settings and environment that may hold credentials (s3_secret_access_key, ...)
+DENIED = frozenset({"nextval", "currval", "setseed", "write_log", "current_setting", "getenv"})
 
 
 def _first_line(exc: Exception) -> str:

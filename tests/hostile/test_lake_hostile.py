@@ -42,6 +42,7 @@ STATEMENTS = [
     "SELECT * FROM pragma_database_size()", "SELECT * FROM duckdb_settings()", "CREATE TABLE t AS SELECT 1",
     "INSERT INTO problems SELECT * FROM problems", "DELETE FROM problems", "DROP TABLE problems",
     "UPDATE problems SET question = 'x'", "BEGIN TRANSACTION", "USE memory", "SELECT nextval('seq')",
+    "SELECT current_setting('home_directory')", "SELECT getenv('OPENAI_API_KEY')",
     "EXPLAIN ANALYZE SELECT * FROM problems", "SELECT * FROM (PIVOT problems ON source USING count(*))", "",
 ]
 MARKUP = ["[/hide]", "[/]", ":x:", "[bold red]loud[/]", "[link=https://example.org]x[/link]"]
