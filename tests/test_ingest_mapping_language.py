@@ -14,17 +14,12 @@ import pytest
 
 from pipeline.ingest import MappingError, ingest, load_mapping
 from pipeline.ingest.values import last_boxed
+from test_ingest_mappings import mapping_file, write_jsonl  # tests/ is on sys.path (rootdir conftest)
 from warehouse import Lake
 
 
-def write_jsonl(path: Path, records: list) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
-
-
 def toml(path: Path, text: str):
-    path.write_text(text, encoding="utf-8")
-    return load_mapping(path)
+    return load_mapping(mapping_file(path, text))
 
 
 @pytest.fixture

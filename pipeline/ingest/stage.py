@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
-import polars as pl
 import pyarrow as pa
 
 from pipeline.ingest.build import Built, build_rows
