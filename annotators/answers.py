@@ -291,5 +291,35 @@ def answers_match(predicted: str | None, reference: str | None, _depth: int = 0)
     return _canonical_text(predicted) == _canonical_text(reference)
 
 
+CORRECT, INCORRECT, UNKNOWN = "correct", "incorrect", "unknown"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One three-valued verdict. `outcome` is correct | incorrect | unknown (no final answer
+    found with enough confidence to judge, or no reference); `method` is how the answer was
+    found (boxed | hashes | answer_is | conclusion | choice | last_number | none | judge);
+    `confidence` in [0, 1] is the extraction's."""
+    outcome: str
+    answer: str | None
+    method: str
+    confidence: float
+
+
+# CONTRACT SKELETON (issue 11): the real implementation replaces this body; the signature stays.
+def judge_answer(text: str, reference: str | None, *, problem: str | None = None,
+                 tolerance: str | None = None) -> Judgement:
+    """Judge `text` (a whole solution) against `reference`. `problem` (its statement, optional)
+    lets multiple-choice options and "give a decimal" requests be read; `tolerance` names a
+    tolerance policy for decimal approximations (None: the default policy)."""
+    extraction = extract_answer(text)
+    confidence = {"boxed": 1.0, "hashes": 1.0, "answer_is": 0.9, "last_number": 0.3}.get(extraction.method, 0.0)
+    if reference is None or extraction.answer is None or confidence < 0.5:
+        return Judgement(UNKNOWN, extraction.answer, extraction.method, confidence)
+    outcome = CORRECT if answers_match(extraction.answer, reference) else INCORRECT
+    return Judgement(outcome, extraction.answer, extraction.method, confidence)
+
+
 def is_correct(text: str, reference: str | None) -> bool:
+    """The trainer's reward: True only for an outcome of `correct`."""
     return answers_match(extract_answer(text).answer, reference)
