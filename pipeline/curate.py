@@ -8,8 +8,11 @@
     report = curate(lake, load_policy())      # RunReport; rows land in table `curated` under report.run_id
 
 Per trajectory: filters (correct answer, excluded sources, length in characters and in
-tokens), consensus spans (policy [spans]), at least N strategy spans. Per problem: the
-selected strategy description and one trajectory. Near-duplicate problems are collapsed and
+tokens), consensus spans (policy [spans]), at least N strategy spans. The verdict is the
+newest checker version's (pipeline/report/verdicts.py); under correct_only an `unknown` one is
+dropped.unknown unless [filters] unknown = "include" (then counted in unknown_accepted), and
+`no_reference` or no verdict is dropped.not_verified; verdicts.<outcome> counts the verdicts
+of the trajectories read. Per problem: the selected strategy description and one trajectory. Near-duplicate problems are collapsed and
 their families merged; each family (seed + perturbed variants) gets one split from a stable
 hash, perturbed variants of test seeds go to `test_<perturbation>`.
 Problems with no trajectory at all (a verl Parquet, AIME/AMC answer sets) become RL-only rows
@@ -34,6 +37,7 @@ from pipeline.console import progress as progress_bar
 from pipeline.curate_logic import (SpanIn, UnionFind, consensus_annotator, consensus_precedence, consensus_vote,
                                    near_duplicate_pairs, perturbation_split, split_of, strategy_sort_key)
 from pipeline.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
+from pipeline.report.verdicts import current_verdicts_sql
 from schemas import CuratedRow, PlanSpan, TaxonomyError, load_taxonomy, to_arrow
 from warehouse import Lake, RunReport
 
@@ -56,11 +60,10 @@ def _candidates(lake: Lake, snapshot: int, with_text: bool) -> list[dict]:
     return lake.query(f"""
         SELECT t.trajectory_id, t.problem_id, t.text_sha, t.n_chars, t.truncated, {text}, p.problem_id IS NOT NULL AS has_problem,
                p.source, p.question, p.perturbation, coalesce(p.family_seed_id, p.problem_id) AS family_seed_id,
-               v.is_correct
+               v.outcome
         FROM trajectories t AT (VERSION => $s)
         LEFT JOIN problems p AT (VERSION => $s) USING (problem_id)
-        LEFT JOIN (SELECT trajectory_id, arg_max(is_correct, run_id) AS is_correct
-                   FROM verdicts AT (VERSION => $s) GROUP BY 1) v USING (trajectory_id)
+        LEFT JOIN ({current_verdicts_sql(lake, at="$s")}) v USING (trajectory_id)
         ORDER BY t.trajectory_id""", {"s": snapshot}).to_pylist()
 
 
@@ -99,10 +102,13 @@ def _filter_reason(r: dict, f) -> str | None:
         return "excluded_source"
     if f.exclude_truncated and r["truncated"]:
         return "truncated"
-    if f.correct_only and r["is_correct"] is None:
-        return "not_verified"
-    if f.correct_only and not r["is_correct"]:
-        return "incorrect"
+    if f.correct_only:
+        if r["outcome"] in (None, "no_reference"):
+            return "not_verified"
+        if r["outcome"] == "unknown" and f.unknown == "exclude":
+            return "unknown"
+        if r["outcome"] not in ("correct", "unknown"):
+            return "incorrect"
     if r["n_chars"] < f.min_chars or (f.max_chars is not None and r["n_chars"] > f.max_chars):
         return "length_chars"
     if f.tokenizer and ((f.min_tokens is not None and r["n_tokens"] < f.min_tokens)
@@ -226,6 +232,7 @@ def curate(lake: Lake, policy: Policy, *, progress: Progress | None = None) -> R
                 run.quarantine("trajectories", f"trajectory:{r['trajectory_id']}",
                                f"problem {r['problem_id']} is not in the lake")
                 continue
+            run.count(f"verdicts.{r['outcome'] or 'none'}")
             reason = _filter_reason(r, f)
             if reason is None:
                 r["plan"], r["span_source"] = _plan(policy, _usable_spans(run, r, spans.get(r["trajectory_id"], []),
@@ -269,6 +276,8 @@ def curate(lake: Lake, policy: Policy, *, progress: Progress | None = None) -> R
             run.count(f"split.{split}")
             if r["trajectory_id"] is None:
                 run.count("rl_only")
+            elif r["outcome"] == "unknown":
+                run.count("unknown_accepted")
         for reason, n in drop.items():
             run.count(f"dropped.{reason}", n)
         run.count("accepted", len(out))

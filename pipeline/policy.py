@@ -65,6 +65,7 @@ class StrategyPolicy(_Section):
 
 class FilterPolicy(_Section):
     correct_only: bool = True
+    unknown: Literal["exclude", "include"] = "exclude"
     exclude_truncated: bool = True
     min_chars: int = Field(1, ge=0)
     max_chars: int | None = Field(None, ge=1)

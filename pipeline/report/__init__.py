@@ -8,9 +8,22 @@ export, trainer runs and an evaluation, with embedded plots.
 
 Modules: gather.py (read the lake read-only, the export manifest, metrics.jsonl, eval.json),
 plots.py (matplotlib -> base64 PNG), render.py (jinja2 template report.html.j2 -> file),
-command.py (the `stratagem report` command).
+command.py (the `stratagem report` command), verdicts.py (the current verdict per trajectory and
+the verdict breakdown, also read by `stratagem status` and `stratagem curate`).
+
+The names below load on first use, so `pipeline.report.verdicts` can be imported without jinja2
+and the trainer's metrics reader.
 """
-from pipeline.report.gather import ReportError
-from pipeline.report.render import build_report
+from __future__ import annotations
 
 __all__ = ["ReportError", "build_report"]
+
+
+def __getattr__(name: str):
+    if name == "ReportError":
+        from pipeline.report.gather import ReportError
+        return ReportError
+    if name == "build_report":
+        from pipeline.report.render import build_report
+        return build_report
+    raise AttributeError(f"module 'pipeline.report' has no attribute {name!r}")
