@@ -127,7 +127,7 @@ def status_counts(lake: Lake) -> dict[str, int]:
 
 
 def status_tables(lake: Lake) -> list[Table]:
-    """Counts per table, runs per stage, pending work and quarantine reasons."""
+    """Counts per table, runs per stage, pending work, quarantine reasons and the verdict breakdown."""
     counts = Table(title="tables", title_justify="left")
     counts.add_column("table")
     counts.add_column("rows", justify="right")
@@ -166,7 +166,49 @@ def status_tables(lake: Lake) -> list[Table]:
             "SELECT stage, regexp_replace(reason, '''[^'']*''', '''…''', 'g') r, count(*) FROM quarantine "
             "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 15"):
         reasons.add_row(Text(stage), Text(reason), f"{n:,}")
-    return [counts, runs, pending, reasons]
+    return [counts, runs, pending, reasons, *verdict_tables(lake)]
+
+
+def _clip(value, width: int = 40) -> Text:
+    text = "NULL" if value is None else " ".join(str(value).split())
+    return Text(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def _outcome_table(title: str, keys: list[str], rows: list[dict], outcomes: list[str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for key in keys:
+        table.add_column(key)
+    for outcome in outcomes:
+        table.add_column(outcome, justify="right")
+    for row in rows:
+        table.add_row(*(_clip(row[k]) for k in keys), *(f"{row[o]:,}" for o in outcomes))
+    return table
+
+
+def verdict_tables(lake: Lake) -> list[Table]:
+    """Current verdicts (newest checker version) by source and teacher, by extraction method,
+    and a few incorrect and unknown rows; nothing when the lake has no verdicts."""
+    from pipeline.report.verdicts import verdict_breakdown
+
+    b = verdict_breakdown(lake)
+    if not b:
+        return []
+    by_source = _outcome_table("verdicts by source and teacher", ["source", "teacher"], b["by_source_teacher"],
+                               b["outcomes"])
+    by_source.caption = Text("current verdict per trajectory, from checker "
+                             + ", ".join(f"{v} ({n:,})" for v, n in b["checker_versions"].items()))
+    by_method = _outcome_table("verdicts by extraction method", ["method"], b["by_method"], b["outcomes"])
+    tables = [by_source, by_method]
+    if b["samples"]:
+        sample = Table(title=f"sample of incorrect and unknown verdicts (first {b['sample_rows']} of each by id)",
+                       title_justify="left")
+        for col in ("outcome", "trajectory", "extracted", "reference", "method"):
+            sample.add_column(col)
+        for r in b["samples"]:
+            sample.add_row(Text(r["outcome"]), Text(r["trajectory_id"]), _clip(r["extracted_answer"]),
+                           _clip(r["reference"]), Text(r["method"]))
+        tables.append(sample)
+    return tables
 
 
 def _format_for(fmt: Format | None, dest: str | None) -> Format:
@@ -225,11 +267,21 @@ def register(app: typer.Typer) -> None:
 
     @app.command("status")
     def status_command(root: RootOpt = None,
-                       as_json: Annotated[bool, typer.Option("--json", help="Counts as JSON.")] = False) -> None:
-        """Show row counts per table, runs per stage, pending work and quarantine reasons."""
+                       as_json: Annotated[bool, typer.Option(
+                           "--json", help="Counts and the verdict breakdown as JSON.")] = False) -> None:
+        """Show row counts per table, runs per stage, pending work and quarantine reasons.
+
+        Then the current verdicts (newest checker version) counted as correct / incorrect /
+        unknown / no_reference by source and teacher and by extraction method, with the first
+        incorrect and unknown rows (trajectory, extracted answer, reference, method). --json
+        adds them under "verdicts".
+        """
         with lake_for(root, read_only=True) as lake:
             if as_json:
-                print(json.dumps(status_counts(lake) | {"snapshot_id": lake.snapshot_id()}, indent=2))
+                from pipeline.report.verdicts import verdict_breakdown
+
+                print(json.dumps(status_counts(lake) | {"snapshot_id": lake.snapshot_id(),
+                                                        "verdicts": plain(verdict_breakdown(lake))}, indent=2))
                 return
             for table in status_tables(lake):
                 out.print(table)
