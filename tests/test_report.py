@@ -26,7 +26,7 @@ ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-HEADINGS = ["Stages", "Strategy labels", "Spans per trajectory", "Agreement between annotators and gold",
+HEADINGS = ["Stages", "Verdicts", "Strategy labels", "Spans per trajectory", "Agreement between annotators and gold",
             "Trajectories with their spans", "Strategy descriptions and leakage checks", "Export", "Training curves",
             "Evaluation: original versus perturbed problems"]
 
@@ -98,6 +98,13 @@ def test_report_shows_every_stage(report: Path, demo: Path):
     assert re.search(r"rules \(\d+ spans\)", html) and re.search(r"gold \(\d+ spans\)", html)
     assert "<td>rules</td><td class=\"num\">" in html and f"{n_spans:,}" in html
     assert "leak-free" in html and "Problem type:" in html
+    assert "<h3>By source and teacher</h3>" in html and "No verdicts in the lake yet" not in html
+    with Lake.open(demo, read_only=True) as lake:
+        for source, teacher, total in lake.rows(
+                "SELECT p.source, t.teacher, count(DISTINCT t.trajectory_id) FROM verdicts v "
+                "JOIN trajectories t USING (trajectory_id) JOIN problems p USING (problem_id) GROUP BY ALL"):
+            cells = rf'<td>{re.escape(source)}</td><td>{re.escape(teacher)}</td>(<td class="num">[\d,]+</td>){{4}}'
+            assert re.search(cells + rf'<td class="num">{total:,}</td>', html), (source, teacher, total)
     assert "sft: sft on tiny" in html and "sgpo: sgpo on tiny" in html
     assert "sft/final" in html and "sgpo/final" in html and "test_original" in html
     assert "Export <b>demo</b>" in html and "Strategy labels in the models" not in html  # eval ran without --strategies

@@ -1,9 +1,10 @@
 """Everything the report shows, read from the lake (read-only), an export folder, trainer run
-folders and an eval JSON into plain Python values (no plotting, no HTML here).
+folders (metrics.jsonl, config.json, signal.json when the trainer wrote one) and an eval JSON
+into plain Python values (no plotting, no HTML here).
 
     data = gather(lake, export_dir=Path("stratagem-data/exports/demo"),
                   run_dirs=[Path("stratagem-data/runs/sft")], eval_json=Path("stratagem-data/runs/eval.json"))
-    data.tables, data.runs, data.agreement, data.examples, data.training, data.evaluation, ...
+    data.tables, data.runs, data.verdicts, data.agreement, data.examples, data.training, data.evaluation, ...
 
 A section with nothing to show is an empty value; the template says so. `lake` may be None
 (a report of training runs only).
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotators.agreement import compare
+from pipeline.report.verdicts import verdict_breakdown
 from schemas import TABLES, Taxonomy, load_taxonomy
 from trainer.metrics import read_metrics
 
@@ -44,8 +46,10 @@ class ReportData:
     examples: list[dict] = field(default_factory=list)               # trajectories with spans per annotator
     strategies: dict = field(default_factory=dict)                   # totals, flags, examples
     export: dict = field(default_factory=dict)                       # manifest summary
-    training: list[dict] = field(default_factory=list)               # name, config, metrics rows
+    verdicts: dict = field(default_factory=dict)                     # pipeline.report.verdicts.verdict_breakdown
+    training: list[dict] = field(default_factory=list)               # name, config, metrics rows, signal
     evaluation: dict = field(default_factory=dict)                   # eval.json as written by `stratagem eval`
+    demo_claim: str | None = None                                    # demo.json "what_it_shows", in a demo root
 
     def is_empty(self) -> bool:
         return not (any(self.tables.values()) or self.export or self.training or self.evaluation)
@@ -220,10 +224,22 @@ def _strategies(lake, has_curated: bool) -> dict:
             "by_annotator": by_annotator, "examples": examples}
 
 
+def _demo_claim(root: Path) -> str | None:
+    """The one-sentence claim `stratagem demo` records in its root's demo.json, if any."""
+    try:
+        claim = json.loads((root / "demo.json").read_text()).get("what_it_shows")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+    return claim if isinstance(claim, str) and claim.strip() else None
+
+
 def gather_lake(lake, data: ReportData) -> None:
     data.root = str(lake.root)
     data.snapshot_id = lake.snapshot_id()
     data.tables = _lake_tables(lake)
+    data.demo_claim = _demo_claim(Path(lake.root))
+    if data.tables.get("verdicts"):
+        data.verdicts = verdict_breakdown(lake)
     if "runs" in data.tables:
         data.runs = _runs(lake)
         data.stages = stage_totals(data.runs)
@@ -259,10 +275,40 @@ def gather_run(run_dir: Path) -> dict:
     try:
         metrics = read_metrics(metrics_path)
         config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
+        signal = json.loads((run_dir / "signal.json").read_text()) if (run_dir / "signal.json").is_file() else None
     except (OSError, json.JSONDecodeError) as exc:
         raise ReportError(f"cannot read trainer run {run_dir}: {exc}") from exc
+    if signal is not None and not isinstance(signal, dict):
+        raise ReportError(f"cannot read trainer run {run_dir}: signal.json is not a JSON object")
     return {"name": run_dir.name, "path": str(run_dir), "algo": config.get("algo", run_dir.name),
-            "model": config.get("model"), "max_steps": config.get("max_steps"), "metrics": metrics}
+            "model": config.get("model"), "max_steps": config.get("max_steps"), "metrics": metrics,
+            "signal": learning_signal(signal) if signal is not None else None}
+
+
+# signal.json (written by `stratagem train` at the end of a run) -> the report's rows, in this order;
+# keys that do not apply to an algorithm are absent or null and are not shown.
+SIGNAL_ROWS = {
+    "steps": "optimiser steps",
+    "nonzero_grad_share": "share of steps with nonzero grad norm",
+    "reward_variance_group_share": "share of groups with reward variance",
+    "alpha_positive_share": "share of problems with alpha > 0",
+    "targets_per_step": "distillation targets per step (mean)",
+    "kl_per_target": "KL per target (mean)",
+    "clipped_token_share": "clipped-token share",
+    "truncated_completion_share": "completions cut before EOS / answer",
+    "left_cut_prompt_share": "prompts cut from the left",
+    "guided_prompts_without_strategy": "guided prompts without their strategy",
+}
+
+
+def learning_signal(signal: dict) -> dict:
+    """signal.json as {"rows": [(label, value)], "warning": str | None}: the known figures in
+    SIGNAL_ROWS order, then any other numeric figure under its own key."""
+    rows = [(label, signal[key]) for key, label in SIGNAL_ROWS.items() if signal.get(key) is not None]
+    rows += [(key, value) for key, value in signal.items() if key not in SIGNAL_ROWS and key not in ("algo", "warning")
+             and isinstance(value, (int, float)) and not isinstance(value, bool)]
+    warning = signal.get("warning")
+    return {"rows": rows, "warning": str(warning) if warning else None}
 
 
 def gather_eval(eval_json: Path) -> dict:
