@@ -47,6 +47,7 @@ def test_console_script_writes_the_same_bytes_as_the_api(tmp_path):
     (["--out", "missing/x.jsonl"], "is not an existing folder"),
     (["--out", "afile/x.jsonl"], "is not an existing folder"),
     (["--out", "."], "is a directory"),
+    (["--families", "lookup,nope"], "unknown family 'nope'"),
 ])
 def test_bad_flags_fail_with_one_line_and_exit_code_2(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
@@ -71,3 +72,13 @@ def test_unwritable_file_fails_cleanly(tmp_path, monkeypatch):
     finally:
         locked.chmod(0o700)
     assert result.exit_code == 2 and "not writable" in result.output
+
+
+def test_families_flag_writes_the_short_form_family_with_its_variants(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["sample", "--n", "6", "--families", "lookup", "--out", "short.jsonl"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 24 records (6 seed problems x 4 each)" in " ".join(result.output.split())
+    rows = [json.loads(line) for line in (tmp_path / "short.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {r["family"] for r in rows} == {"lookup"}
+    assert {r["perturbation"] for r in rows} == {"original", "numbers", "names", "distractor"}

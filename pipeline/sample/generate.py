@@ -6,8 +6,9 @@ format (one record per problem and trajectory).
     for record in generate_records(10, seed=1): ...
     write_sample("sample.jsonl", n=1000, seed=0)        # returns the number of records
 
-`n` counts seed problems: each yields 1 + len(variants) problems, times `trajectories`
-records. Everything comes from `random.Random` streams keyed on (seed, index, variant), so
+`n` counts seed problems: each yields 1 + len(variants) problems (the variants its family
+has), times `trajectories` records. `families` picks families by name (default: the ten
+long-form ones; `("lookup",)` is the short-form family the demo trains on). Everything comes from `random.Random` streams keyed on (seed, index, variant), so
 the same seed gives byte-identical output and the first k seeds of a larger run equal a
 run with n=k.
 """
@@ -19,15 +20,31 @@ import random
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from pipeline.sample.families import FAMILIES, num
+from pipeline.sample.families import ALL_FAMILIES, FAMILIES, Family, num
 from pipeline.sample.perturb import PERTURBATIONS, make_variant
+from pipeline.sample.short import SHORT_TEACHER, write_short_trajectory
 from pipeline.sample.teacher import TEACHER, write_trajectory
 
 DIFFICULTIES = (1, 2, 2, 3)
 
 
-def records_per_seed(variants: Iterable[str] = PERTURBATIONS, trajectories: int = 1) -> int:
-    return (1 + len(tuple(variants))) * trajectories
+def records_per_seed(variants: Iterable[str] = PERTURBATIONS, trajectories: int = 1,
+                     families: Iterable[str] | None = None) -> int:
+    """Records per seed problem, when every chosen family has the same variants; else the most."""
+    variants = tuple(variants)
+    return max((1 + sum(p in f.perturbations for p in variants)) * trajectories for f in check_families(families))
+
+
+def check_families(names: Iterable[str] | None) -> list[Family]:
+    """The named families (default: the long-form ones); ValueError for an unknown name."""
+    if names is None:
+        return list(FAMILIES.values())
+    names = list(dict.fromkeys(names))
+    unknown = [n for n in names if n not in ALL_FAMILIES]
+    if unknown or not names:
+        raise ValueError(f"unknown family {unknown[0]!r} (choose from {', '.join(ALL_FAMILIES)})" if unknown
+                         else "no family chosen")
+    return [ALL_FAMILIES[n] for n in names]
 
 
 def check_variants(variants: Iterable[str]) -> tuple[str, ...]:
@@ -40,12 +57,12 @@ def check_variants(variants: Iterable[str]) -> tuple[str, ...]:
 
 
 def generate_records(n: int, seed: int = 0, variants: Iterable[str] = PERTURBATIONS,
-                     trajectories: int = 1) -> Iterator[dict]:
+                     trajectories: int = 1, families: Iterable[str] | None = None) -> Iterator[dict]:
     """Yield sample records for `n` seed problems (see the module docstring)."""
     if n < 0 or trajectories < 1:
         raise ValueError("n must be >= 0 and trajectories >= 1")
     variants = check_variants(variants)
-    families = list(FAMILIES.values())
+    families = check_families(families)
     order = families
     for i in range(n):
         if i % len(families) == 0:      # every family once per block, in a seeded order
@@ -57,11 +74,13 @@ def generate_records(n: int, seed: int = 0, variants: Iterable[str] = PERTURBATI
         seed_problem = family.original(v)
         seed_question, seed_answer = seed_problem.question, num(seed_problem.solution.answer)
         problems = [("original", seed_problem)]
-        problems += [(p, make_variant(family, v, seed_problem, p, random.Random(f"{seed}:{i}:{p}"), difficulty)) for p in variants]
+        problems += [(p, make_variant(family, v, seed_problem, p, random.Random(f"{seed}:{i}:{p}"), difficulty))
+                     for p in variants if p in family.perturbations]
+        write, teacher = (write_short_trajectory, SHORT_TEACHER) if family.short_form else (write_trajectory, TEACHER)
         for perturbation, problem in problems:
             answer = num(problem.solution.answer)
             for t in range(trajectories):
-                traj = write_trajectory(problem, family, perturbation, random.Random(f"{seed}:{i}:{perturbation}:t{t}"))
+                traj = write(problem, family, perturbation, random.Random(f"{seed}:{i}:{perturbation}:t{t}"))
                 yield {
                     "id": f"s-{i:06d}-{perturbation}-t{t}",
                     "question": problem.question,
@@ -71,7 +90,7 @@ def generate_records(n: int, seed: int = 0, variants: Iterable[str] = PERTURBATI
                     "seed_question": seed_question,
                     "seed_answer": seed_answer,
                     "solution": traj.text,
-                    "teacher": TEACHER,
+                    "teacher": teacher,
                     "final_answer": traj.final_answer,
                     "gold_spans": [{"start": s, "end": e, "label": lab} for s, e, lab in traj.spans],
                     "metadata": {"seed_index": i, "difficulty": difficulty + (perturbation == "extra_step"),
@@ -80,7 +99,8 @@ def generate_records(n: int, seed: int = 0, variants: Iterable[str] = PERTURBATI
 
 
 def write_sample(path: str | Path, n: int, seed: int = 0, variants: Iterable[str] = PERTURBATIONS,
-                 trajectories: int = 1, on_seed: Callable[[int], None] | None = None) -> int:
+                 trajectories: int = 1, on_seed: Callable[[int], None] | None = None,
+                 families: Iterable[str] | None = None) -> int:
     """Write the sample JSONL to `path` atomically (a temp file renamed into place).
 
     Returns the number of records. `on_seed(i)` is called once per seed problem (for a
@@ -93,7 +113,7 @@ def write_sample(path: str | Path, n: int, seed: int = 0, variants: Iterable[str
     try:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-            for record in generate_records(n, seed, variants, trajectories):
+            for record in generate_records(n, seed, variants, trajectories, families):
                 fh.write(dumps(record))
                 fh.write("\n")
                 count += 1

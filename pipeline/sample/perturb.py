@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import random
 
-from pipeline.sample.families.base import Family, Problem
-
-PERTURBATIONS = ("numbers", "names", "distractor", "reversed", "extra_step")
+from pipeline.sample.families.base import PERTURBATIONS, Family, Problem
 
 
 def _redraw(family: Family, v: dict, seed_question: str, draw) -> Problem:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 F = Fraction
+PERTURBATIONS = ("numbers", "names", "distractor", "reversed", "extra_step")
 
 
 def _as_fraction(x: Fraction | int) -> Fraction:
@@ -152,10 +153,13 @@ class Family:
 
     `weights` is how likely the teacher is to use each optional strategy on this family
     (case analysis is used whenever a solution has cases): strategy use depends on the
-    family, so a strategy description genuinely helps.
+    family, so a strategy description genuinely helps. `perturbations` are the variants the
+    family can make; a `short_form` family's solutions are written by the short teacher.
     """
     name: str = ""
     weights: dict[str, float] = field(default_factory=dict)
+    perturbations = PERTURBATIONS
+    short_form = False
 
     def numbers(self, rng: random.Random, difficulty: int) -> dict: raise NotImplementedError
     def names(self, rng: random.Random) -> dict: raise NotImplementedError
