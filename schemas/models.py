@@ -77,15 +77,40 @@ class Trajectory(Row):
         return self
 
 
+class Outcome(str, Enum):
+    correct = "correct"
+    incorrect = "incorrect"
+    unknown = "unknown"  # no final answer found with enough confidence to judge
+    no_reference = "no_reference"  # the problem has no reference answer
+
+
 class Verdict(Row):
+    """One judgement of a trajectory's final answer. The rule checker writes one per checker
+    version (judge_model NULL); `verify --judge llm` adds one per judge model for the rule
+    verdicts it re-judged, which then wins (view `current_verdicts`, warehouse/sql/verdicts.sql)."""
+
     table = "verdicts"
-    key = ("trajectory_id", "checker_version")
+    key = ("trajectory_id", "checker_version", "judge_model")
+    # Lakes made before a column existed get it filled from the old columns when it is added.
+    backfill: ClassVar[dict[str, str]] = {
+        "outcome": "CASE is_correct WHEN true THEN 'correct' WHEN false THEN 'incorrect' ELSE 'no_reference' END",
+    }
     trajectory_id: str
     extracted_answer: str | None
-    extraction: str  # boxed | hashes | answer_is | last_number | none
-    is_correct: bool | None  # None when the problem has no reference answer
+    extraction: str  # boxed | hashes | answer_is | conclusion | choice | last_number | none | judge
+    outcome: Outcome
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)  # None only on verdicts from before answers-2
+    is_correct: bool | None  # True for correct, False for incorrect, None otherwise (kept for older readers)
     checker_version: str
     run_id: str
+    judge_model: str | None = None  # the LLM that gave a "judge" verdict
+
+    @model_validator(mode="after")
+    def _is_correct_follows_outcome(self) -> "Verdict":
+        expected = {"correct": True, "incorrect": False}.get(self.outcome)
+        if self.is_correct is not expected:
+            raise ValueError(f"is_correct={self.is_correct} contradicts outcome={self.outcome!r}")
+        return self
 
 
 class Span(Row):

@@ -131,8 +131,9 @@ class Lake:
 
     # ---------------------------------------------------------------- schema
     def _ensure_tables(self) -> None:
-        """Create missing tables and columns (the models gained a field) and the views; an
-        up-to-date lake is left as it is, so opening a writer adds no snapshot."""
+        """Create missing tables and columns (the models gained a field; a column named in the
+        model's `backfill` is filled for the rows already stored) and the views; an up-to-date
+        lake is left as it is, so opening a writer adds no snapshot."""
         from schemas import SCHEMA_VERSION, TABLES, arrow_schema
 
         columns: dict[str, set[str]] = {}
@@ -146,8 +147,11 @@ class Lake:
                 changes.append(f"CREATE TABLE lake.{name} (" + ", ".join(f'"{f.name}" {_duck_type(f.type)}'
                                                                          for f in schema) + ")")
             else:
-                changes += [f'ALTER TABLE lake.{name} ADD COLUMN "{f.name}" {_duck_type(f.type)}'
-                            for f in schema if f.name not in columns[name]]
+                added = [f for f in schema if f.name not in columns[name]]
+                changes += [f'ALTER TABLE lake.{name} ADD COLUMN "{f.name}" {_duck_type(f.type)}' for f in added]
+                backfill = getattr(model, "backfill", {})
+                changes += [f'UPDATE lake.{name} SET "{f.name}" = {backfill[f.name]}'
+                            for f in added if f.name in backfill]
         views = "\n".join(f.read_text() for f in sorted(_SQL_DIR.glob("*.sql")))
         views_sha = hashlib.sha256(views.encode()).hexdigest()
         stored = self.scalar("SELECT value FROM lake.meta WHERE key = 'views_sha256'") if "meta" in columns else None
