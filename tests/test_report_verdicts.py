@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.report import ReportError, build_report
-from schemas import Problem, to_arrow
+from schemas import Problem, Span, content_id, text_sha, to_arrow
 from test_status_verdicts import verdict_lake
 from trainer.metrics import MetricsWriter
 from warehouse import Lake
@@ -96,3 +96,16 @@ def test_report_of_a_lake_without_verdicts_says_so(lake_root, tmp_path):
         lake.insert("problems", to_arrow([Problem(problem_id="p", source="s", question="q?")], Problem))
     html = _report(lake_root, [])
     assert "No verdicts in the lake yet (run <code>stratagem verify</code>)." in html
+
+
+def test_trajectory_cards_show_the_current_verdict(lake_root):
+    tids = verdict_lake(lake_root)  # tids[3]: unknown under answers-2, correct under the older answers-1
+    text = "solution 3"
+    with Lake.open(lake_root) as lake:
+        span = Span(span_id=content_id("span", tids[3]), trajectory_id=tids[3], text_sha=text_sha(text), start=0,
+                    end=8, label="planning", annotator_kind="rule", annotator="rules", alignment="segment", run_id="r")
+        lake.insert("spans", to_arrow([span], Span))
+    html = _report(lake_root, [])
+    card = html[html.index('<div class="card">'):]
+    card = card[:card.index("</p>", card.index("Reference answer"))]
+    assert "teacher t2" in card and '<span class="muted">unknown</span>' in card and "correct" not in card

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotators.agreement import compare
-from pipeline.report.verdicts import verdict_breakdown
+from pipeline.report.verdicts import current_verdicts_sql, verdict_breakdown
 from schemas import TABLES, Taxonomy, load_taxonomy
 from trainer.metrics import read_metrics
 
@@ -176,19 +176,18 @@ def _examples(lake, names: list[str]) -> list[dict]:
     if not ids:
         return []
     spans = _spans_for(lake, ids)
-    rows = lake.rows("""
+    rows = lake.rows(f"""
         SELECT t.trajectory_id, t.text, t.teacher, p.question, p.reference_answer, p.family, p.perturbation,
-               v.is_correct
+               v.outcome
         FROM trajectories t JOIN problems p USING (problem_id)
-        LEFT JOIN (SELECT trajectory_id, bool_or(is_correct) AS is_correct FROM verdicts GROUP BY 1) v
-            USING (trajectory_id)
+        LEFT JOIN ({current_verdicts_sql(lake)}) v USING (trajectory_id)
         WHERE t.trajectory_id IN (SELECT unnest(CAST(? AS VARCHAR[])))""", [ids])
     by_id = {r[0]: r for r in rows}
     out = []
     for tid in ids:
-        _, text, teacher, question, answer, family, pert, correct = by_id[tid]
+        _, text, teacher, question, answer, family, pert, outcome = by_id[tid]
         out.append({"trajectory_id": tid, "text": text, "teacher": teacher, "question": question, "answer": answer,
-                    "family": family, "perturbation": pert, "is_correct": correct,
+                    "family": family, "perturbation": pert, "outcome": outcome,
                     "annotations": {who: spans[who][tid] for who in names if tid in spans.get(who, {})}})
     return out
 
