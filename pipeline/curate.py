@@ -310,6 +310,11 @@ def register(app: typer.Typer) -> None:
             except (CurateError, TaxonomyError, ValueError) as exc:
                 fail(str(exc).splitlines()[0])
         print_report(report)
+        if unknown := report.counts.get("dropped.unknown"):
+            console.print(f"note: {unknown:,} {'trajectory' if unknown == 1 else 'trajectories'} left out because "
+                          "the verdict is unknown (no final answer found with enough confidence); "
+                          '`stratagem status` samples them, policy [filters] unknown = "include" keeps them',
+                          highlight=False)
         if not report.counts.get("accepted"):
             console.print("[yellow]warning:[/] the curated set is empty: nothing passed the policy "
                           "(see the dropped.* counts); `stratagem export` will refuse it")

@@ -7,7 +7,9 @@ includes it, `no_reference` is not verified, and the newest checker version's ve
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from pipeline.cli import app
 from pipeline.curate import curate
 from pipeline.policy import PolicyError, load_policy, policy_from_dict
 from schemas import Verdict, to_arrow
@@ -75,3 +77,16 @@ def test_unknown_policy_value_is_checked():
     with pytest.raises(PolicyError, match="filters.unknown"):
         policy_from_dict({"filters": {"unknown": "keep"}})
     assert load_policy().filters.unknown == "exclude"
+
+
+def test_curate_cli_says_why_unknown_trajectories_are_left_out(lake_root, tmp_path, monkeypatch):
+    lake, _ = _lake_with(lake_root, ["correct", "unknown"])
+    lake.close()
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(app, ["curate", "--root", str(lake_root)])
+    assert result.exit_code == 0, result.output
+    assert "dropped.unknown" in result.output
+    assert "note: 1 trajectory left out because the verdict is unknown" in result.output
+    (tmp_path / "p.toml").write_text('[filters]\nunknown = "include"\n')
+    result = CliRunner().invoke(app, ["curate", "--root", str(lake_root), "--policy", str(tmp_path / "p.toml")])
+    assert result.exit_code == 0 and "unknown_accepted" in result.output and "note:" not in result.output
