@@ -71,7 +71,7 @@ def test_report_renders_in_chromium(report: Path):
         finally:
             browser.close()
     assert headings == HEADINGS
-    assert {"rows per table", "strategy label distribution", "spans per trajectory", "agreement matrix", "rows per split",
+    assert {"rows per table", "verdicts by source and teacher", "strategy label distribution", "spans per trajectory", "agreement matrix", "rows per split",
             "training curves sft", "training curves sgpo", "accuracy per split"} <= {alt for alt, *_ in images}, images
     assert all(ok and w > 0 and h > 0 for _, ok, w, h in images), images
     assert marks > 0

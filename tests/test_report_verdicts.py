@@ -47,6 +47,7 @@ def test_report_shows_verdicts_by_source_method_and_samples(lake_root):
     tids = verdict_lake(lake_root)
     html = _report(lake_root, [])
     assert '<section id="verdicts">' in html and "No verdicts in the lake yet" not in html
+    assert '<img class="plot" alt="verdicts by source and teacher" src="data:image/png;base64,' in html
     assert "the newest checker version's: answers-2 on 7" in html
     num = '<td class="num">{}</td>'
     row = "<td>gsm8k</td><td>t1</td>" + "".join(num.format(n) for n in (2, 1, 0, 0, 3))

@@ -45,6 +45,30 @@ def bar_counts(counts: dict[str, int], title: str, colour: str = "#4c72b0") -> s
     return to_uri(fig)
 
 
+OUTCOME_COLOURS = {"correct": "#2ca02c", "incorrect": "#d62728", "unknown": "#ff7f0e", "no_reference": "#9e9e9e"}
+
+
+def verdict_shares(rows: list[dict], outcomes: list[str]) -> str | None:
+    """One horizontal bar per (source, teacher): the share of each outcome, stacked, with the
+    number of verdicts at the end of the bar."""
+    if not rows:
+        return None
+    fig, (ax,) = _figure(8, 0.35 * len(rows) + 1.4)
+    names = [f"{r['source'] or '–'} / {r['teacher']}" for r in rows][::-1]
+    left = [0.0] * len(rows)
+    for outcome in outcomes:
+        shares = [r[outcome] / r["total"] for r in rows][::-1]
+        ax.barh(names, shares, left=left, color=OUTCOME_COLOURS.get(outcome, "#7f7f7f"), label=outcome)
+        left = [a + b for a, b in zip(left, shares)]
+    for i, r in enumerate(rows[::-1]):
+        ax.annotate(f"{r['total']:,}", (1.0, i), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+    ax.set_xlim(0, 1.08)
+    ax.set_xlabel("share of current verdicts")
+    ax.legend(ncols=len(outcomes), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.4 / len(rows)))
+    ax.set_title("verdicts by source and teacher", loc="left", fontsize=10)
+    return to_uri(fig)
+
+
 def label_distribution(labels: dict[str, dict[str, int]], taxonomy) -> str | None:
     """Spans per label, one bar per annotator (hatched), bars in the taxonomy's label colours."""
     if not labels:

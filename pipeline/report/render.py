@@ -79,6 +79,7 @@ def render(data: ReportData) -> str:
         "quarantine": plots.bar_counts({f"{q['stage']}: {q['reason'][:60]}": q["n"] for q in data.quarantine[:15]},
                                        "quarantined inputs by stage and reason", colour="#c44e52")
         if len(data.quarantine) > 1 else None,
+        "verdicts": plots.verdict_shares(data.verdicts.get("by_source_teacher", []), data.verdicts.get("outcomes", [])),
         "labels": plots.label_distribution(data.labels, tax),
         "spans": plots.spans_histogram(data.spans_per_trajectory),
         "agreement": plots.agreement_heatmaps(data.agreement),
