@@ -7,10 +7,12 @@ DuckLake in tmp_path; `verdict_lake` is also used by tests/test_report_verdicts.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
 
+from annotators.answers import CHECKER_VERSION
 from pipeline.cli import app
 from pipeline.report.verdicts import verdict_breakdown
 from schemas import Problem, Trajectory, Verdict, content_id, text_sha, to_arrow
@@ -83,7 +85,7 @@ def test_status_prints_the_breakdown_and_samples_as_plain_text(lake_root, monkey
     for title in ("verdicts by source and teacher", "verdicts by extraction method",
                   "sample of incorrect and unknown verdicts"):
         assert title in out
-    assert "answers-2 (7)" in out and "answers-1" not in out
+    assert "from checker answers-2 (7)" in out and not re.search(r"answers-1 \(\d", out)
     assert "[/b] <i>9</i>" in out  # markup in an answer is shown as written
     for tid in (tids[2], tids[3], tids[4], tids[5]):
         assert tid in out
@@ -97,3 +99,13 @@ def test_status_on_a_lake_without_verdicts_shows_no_verdict_tables(lake_root):
     Lake.open(lake_root).close()
     result = CliRunner().invoke(app, ["status", "--root", str(lake_root)])
     assert result.exit_code == 0 and "verdicts by" not in result.output
+
+
+def test_pending_counts_trajectories_without_a_verdict_from_the_current_checker(lake_root, monkeypatch):
+    verdict_lake(lake_root)
+    with Lake.open(lake_root) as lake:  # as if every verdict came from older checkers
+        lake.con.execute("UPDATE lake.verdicts SET checker_version = 'answers-0' || checker_version")
+    monkeypatch.setenv("COLUMNS", "200")
+    out = CliRunner().invoke(app, ["status", "--root", str(lake_root)]).output
+    line = next(x for x in out.splitlines() if f"without a verdict from checker {CHECKER_VERSION}" in x)
+    assert line.split("│")[-2].strip() == "7", line
