@@ -4,8 +4,9 @@
     stratagem report --export demo --runs runs/sft --runs runs/sgpo --eval runs/eval.json --out report.html
 
 Without flags the report picks up, under the root: the newest export in exports/, every
-folder in runs/ holding a metrics.jsonl, and runs/eval.json. Flags given explicitly must
-point at something that exists.
+folder in runs/ holding a metrics.jsonl (and its signal.json when the trainer wrote one),
+runs/eval.json, and demo.json's one-sentence claim in a demo root. Flags given explicitly
+must point at something that exists.
 """
 from __future__ import annotations
 
@@ -85,7 +86,11 @@ def register(app: typer.Typer) -> None:
         """Write one static HTML file (plots embedded, no server, no network) showing counts per stage and
         quarantine reasons, strategy labels, spans per trajectory, agreement between annotators and gold,
         trajectories with coloured spans, strategy descriptions with their leakage checks, training curves
-        and accuracy on original versus perturbed problems."""
+        and accuracy on original versus perturbed problems.
+
+        Also: the current verdicts (newest checker version) by source and teacher and by extraction
+        method with a sample of incorrect and unknown rows; each trainer run's learning-signal
+        figures and warning from its signal.json; in a demo root, what the demo shows (demo.json)."""
         lake_root = resolve_root(root)
         export_dir = _export_dir(lake_root, export)
         run_dirs = _run_dirs(lake_root, runs)
