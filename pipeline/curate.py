@@ -314,7 +314,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"note: {unknown:,} {'trajectory' if unknown == 1 else 'trajectories'} left out because "
                           "the verdict is unknown (no final answer found with enough confidence); "
                           '`stratagem status` samples them, policy [filters] unknown = "include" keeps them',
-                          highlight=False)
+                          markup=False, highlight=False)
         if not report.counts.get("accepted"):
             console.print("[yellow]warning:[/] the curated set is empty: nothing passed the policy "
                           "(see the dropped.* counts); `stratagem export` will refuse it")

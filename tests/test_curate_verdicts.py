@@ -87,6 +87,7 @@ def test_curate_cli_says_why_unknown_trajectories_are_left_out(lake_root, tmp_pa
     assert result.exit_code == 0, result.output
     assert "dropped.unknown" in result.output
     assert "note: 1 trajectory left out because the verdict is unknown" in result.output
+    assert 'policy [filters] unknown = "include" keeps them' in result.output
     (tmp_path / "p.toml").write_text('[filters]\nunknown = "include"\n')
     result = CliRunner().invoke(app, ["curate", "--root", str(lake_root), "--policy", str(tmp_path / "p.toml")])
     assert result.exit_code == 0 and "unknown_accepted" in result.output and "note:" not in result.output
