@@ -99,7 +99,9 @@ class Verdict(Row):
     extracted_answer: str | None
     extraction: str  # boxed | hashes | answer_is | conclusion | choice | last_number | none | judge
     outcome: Outcome
-    confidence: float | None = Field(default=None, ge=0.0, le=1.0)  # None only on verdicts from before answers-2
+    # the extraction's; None on judge verdicts (a model's self-report is no extraction confidence)
+    # and on verdicts from before answers-2
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     is_correct: bool | None  # True for correct, False for incorrect, None otherwise (kept for older readers)
     checker_version: str
     run_id: str

@@ -1,0 +1,156 @@
+"""The LLM judge of `stratagem verify --judge llm`: a second opinion on the verdicts the rule
+checker could not decide.
+
+    stratagem verify --judge llm --base-url http://127.0.0.1:8000/v1 --model M [--judge-low-confidence]
+
+Sends each rule verdict of the current checker version whose outcome is `unknown` (with
+`low_confidence`, also correct / incorrect ones whose extraction confidence is below
+LOW_CONFIDENCE) and that has no verdict from this judge model yet, to an OpenAI-compatible
+model through the project's client (annotators/llm/client.py: instructor schema `JudgeReply`,
+request cache, retries, spend journal). Its answer becomes a verdict with method "judge",
+`judge_model` the model and the same checker version; `current_verdicts` then prefers it.
+A failed or malformed answer is counted (failed), quarantined with the scrubbed error and
+written nowhere, so the verdict stays unknown and the next run asks again. Every attempt is
+an `llm_calls` row; tokens and cost are summed on the run.
+
+Counts: read = correct + incorrect + unknown + failed; requests, cached (answers from the cache).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from annotators.answers import CHECKER_VERSION, CORRECT, INCORRECT, UNKNOWN
+from annotators.llm import public_url
+from annotators.llm.client import LLMClient
+from pipeline.annotate import llm_call_rows, llm_spend
+from schemas import LLMCall, Verdict, to_arrow
+from warehouse import Lake, RunReport
+
+PROMPT_VERSION = "judge-v1"
+LOW_CONFIDENCE = 0.8  # below this extraction confidence a verdict counts as low-confidence
+MAX_QUESTION_CHARS = 4_000
+MAX_SOLUTION_CHARS = 8_000  # the end of a solution is kept: that is where its answer is
+BATCH = 64
+
+SYSTEM = (
+    "You are an answer judge for math solutions. Given a problem, its reference answer and a "
+    "solution, decide whether the solution's FINAL answer is equivalent to the reference answer "
+    "(the same value or set, possibly in another form; for multiple choice the same option). "
+    "Judge only the final answer, not the reasoning. Say unknown when the solution states no "
+    "final answer. Answer with JSON only: "
+    '{"verdict": "correct" | "incorrect" | "unknown", "final_answer": "<the solution\'s final answer, '
+    'or null>", "reason": "<one short sentence>"}.')
+
+
+class JudgeReply(BaseModel):
+    """What the judge model must answer (the instructor response model)."""
+
+    verdict: Literal["correct", "incorrect", "unknown"]
+    final_answer: str | None = Field(default=None, max_length=1000)
+    reason: str = Field(default="", max_length=1000)
+
+
+@dataclass(frozen=True)
+class JudgeItem:
+    trajectory_id: str
+    question: str
+    reference: str
+    text: str
+
+
+class LLMJudge:
+    """The judge's client and prompt. Args: the `LLMClient` arguments (base_url, model,
+    concurrency, max_retries, timeout_s, api_key_env, cache_dir, ...), max_tokens."""
+
+    def __init__(self, *, base_url: str, model: str, max_tokens: int = 256, **client_kwargs):
+        self.client = LLMClient(base_url, model, **client_kwargs)
+        self.model = model
+        self.sampling = {"temperature": 0.0, "max_tokens": max_tokens}
+
+    def config(self) -> dict:
+        c = self.client
+        return {"judge": "llm", "base_url": public_url(c.base_url), "model": self.model,
+                "prompt_version": PROMPT_VERSION, "checker_version": CHECKER_VERSION,
+                "concurrency": c.concurrency, "max_retries": c.max_retries, "timeout_s": c.timeout_s}
+
+    @staticmethod
+    def messages(item: JudgeItem) -> list[dict]:
+        text = item.text if len(item.text) <= MAX_SOLUTION_CHARS else "..." + item.text[-MAX_SOLUTION_CHARS:]
+        user = (f"Problem:\n{item.question[:MAX_QUESTION_CHARS]}\n\nReference answer: {item.reference}\n\n"
+                f"Solution:\n{text}")
+        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+    async def ask(self, session, item: JudgeItem):
+        return await session.chat(self.messages(item), sampling=self.sampling, prompt_version=PROMPT_VERSION,
+                                  response_model=JudgeReply)
+
+    def judge(self, items: list[JudgeItem], on_done=None) -> list:
+        return self.client.run(self.ask, items, on_done, item_ids=[it.trajectory_id for it in items])
+
+
+_PENDING = """
+    SELECT v.trajectory_id, p.question, p.reference_answer, t.text
+    FROM verdicts v JOIN trajectories t USING (trajectory_id) JOIN problems p USING (problem_id)
+    WHERE v.checker_version = $version AND v.judge_model IS NULL AND p.reference_answer IS NOT NULL
+      AND (v.outcome = 'unknown'
+           OR ($low AND v.outcome IN ('correct', 'incorrect') AND coalesce(v.confidence, 0) < $threshold))
+      AND NOT EXISTS (SELECT 1 FROM verdicts j WHERE j.trajectory_id = v.trajectory_id
+                      AND j.checker_version = $version AND j.judge_model = $model)
+    ORDER BY v.trajectory_id
+"""
+
+
+def pending(lake: Lake, model: str, low_confidence: bool) -> list[JudgeItem]:
+    rows = lake.rows(_PENDING, {"version": CHECKER_VERSION, "low": low_confidence, "threshold": LOW_CONFIDENCE,
+                                "model": model})
+    return [JudgeItem(*row) for row in rows]
+
+
+def judge_verdicts(lake: Lake, judge: LLMJudge, *, low_confidence: bool = False, batch_size: int = BATCH,
+                   progress_bar=None) -> RunReport:
+    """Ask `judge` about every pending verdict (module docstring); returns the run report.
+    Raises annotators.llm.client.EndpointUnreachable (the batch in progress rolled back)."""
+    items = pending(lake, judge.model, low_confidence)
+    task = progress_bar.add_task(f"judge ({judge.model})", total=len(items)) if progress_bar else None
+    config = judge.config() | {"low_confidence": low_confidence, "low_confidence_below": LOW_CONFIDENCE}
+
+    def advance(_):
+        if task is not None:
+            progress_bar.advance(task)
+
+    with llm_spend(judge.client) as start_spend, lake.run("verify", config) as run:
+        start_spend(run)
+        for outcome in (CORRECT, INCORRECT, UNKNOWN, "failed"):
+            run.count(outcome, 0)
+        for lo in range(0, len(items), batch_size):
+            batch = items[lo:lo + batch_size]
+            _store(run, batch, judge.judge(batch, advance), judge.model)
+            run.checkpoint()
+    return run.report
+
+
+def _store(run, batch: list[JudgeItem], outcomes: list, model: str) -> None:
+    verdicts: list[Verdict] = []
+    calls: list[LLMCall] = []
+    for item, o in zip(batch, outcomes):
+        run.count("read")
+        calls += llm_call_rows(o.calls, item.trajectory_id, run)
+        for c in o.calls:
+            run.count("cached" if c.status == "cached" else "requests")
+        if o.error is not None:
+            run.count("failed")
+            run.quarantine("verify", item.trajectory_id, f"llm judge {model} failed: {o.status}", o.error)
+            continue
+        reply: JudgeReply = o.value
+        run.count(reply.verdict)
+        verdicts.append(Verdict(
+            trajectory_id=item.trajectory_id, extracted_answer=reply.final_answer, extraction="judge",
+            outcome=reply.verdict, confidence=None, is_correct={CORRECT: True, INCORRECT: False}.get(reply.verdict),
+            checker_version=CHECKER_VERSION, run_id=run.run_id, judge_model=model))
+    if verdicts:
+        run.insert("verdicts", to_arrow(verdicts, Verdict))
+    if calls:
+        run.insert("llm_calls", to_arrow(calls, LLMCall))

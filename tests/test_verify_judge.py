@@ -1,0 +1,151 @@
+"""`stratagem verify --judge llm` against the loopback server (tests/llm_server.py): only unknown
+(and with --judge-low-confidence low-confidence) verdicts are sent, judge verdicts are written
+with method "judge" and the model, a reply that is not the JudgeReply JSON is counted and
+leaves the verdict unknown, every attempt lands in llm_calls, a rerun sends nothing new and
+answers already received come from the cache, the API key appears nowhere.
+
+    .venv/bin/python -m pytest tests/test_verify_judge.py -q
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from typer.testing import CliRunner
+
+from llm_server import LLMTestServer
+from pipeline.cli import app
+from schemas import Problem, Verdict, to_arrow
+from test_verify import add
+from warehouse import Lake
+
+KEY = "sk-judge-secret-4711"
+
+
+class JudgeServer(LLMTestServer):
+    """The loopback server taught the judge's requests (system prompt "answer judge"), scripted by
+    the solution's words: "forty-two" -> correct, "give up" -> unknown, "(garbled)" -> a reply
+    that is not JSON, anything else -> incorrect. Faults and every other kind as in LLMTestServer."""
+
+    def _handler_class(self):
+        base = super()._handler_class()
+
+        class Handler(base):
+            def _answer(self, body, kind, fault, options):
+                if fault is not None or "answer judge" not in body["messages"][0]["content"]:
+                    return super()._answer(body, kind, fault, options)
+                first = next(m["content"] for m in body["messages"] if m["role"] == "user")  # re-asks append
+                solution = first.split("Solution:\n", 1)[1]
+                if "(garbled)" in solution:
+                    content = "I would say it is probably right."
+                else:
+                    verdict = "correct" if "forty-two" in solution else "unknown" if "give up" in solution \
+                        else "incorrect"
+                    said = re.search(r"gives ([\w-]+)", solution)
+                    content = json.dumps({"verdict": verdict, "final_answer": said.group(1) if said else None,
+                                          "reason": "scripted"})
+                usage = {"prompt_tokens": len(json.dumps(body["messages"])) // 4,
+                         "completion_tokens": max(1, len(content) // 4)}
+                payload = {"id": "chatcmpl-judge", "object": "chat.completion", "created": 0, "model": body["model"],
+                           "choices": [{"index": 0, "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": content}}],
+                           "usage": usage | {"total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}}
+                self.usage = (usage["prompt_tokens"], usage["completion_tokens"])
+                self._send(200, json.dumps(payload).encode())
+                return 200
+
+        return Handler
+
+
+TEXTS = {"right": "Counting the pairs gives forty-two in the end.",
+         "wrong": "Counting the pairs gives thirteen in the end.",
+         "lost": "I give up on this one.",
+         "garbled": "Counting the pairs (garbled) in the end.",
+         "boxed": "So \\boxed{42}."}
+
+
+def make_lake(root) -> dict[str, str]:
+    with Lake.open(root) as lake:
+        ids = add(lake, [Problem(problem_id="p", source="s", question="How many pairs?", reference_answer="42"),
+                         Problem(problem_id="open", source="s", question="Anything?", reference_answer=None)],
+                  [("p", t) for t in TEXTS.values()] + [("open", "no idea at all")])
+    return dict(zip([*TEXTS, "open"], ids))
+
+
+def judge_rows(root) -> dict[str, tuple]:
+    with Lake.open(root, read_only=True) as lake:
+        return {tid: rest for tid, *rest in lake.rows(
+            "SELECT trajectory_id, outcome, extraction, extracted_answer, is_correct FROM verdicts "
+            "WHERE judge_model = 'test-model'")}
+
+
+def run_verify(root, server, *extra):
+    result = CliRunner().invoke(app, ["verify", "--root", str(root), "--judge", "llm", "--base-url", server.url,
+                                      "--model", "test-model", "--api-key-env", "JUDGE_KEY", *extra],
+                                env={"JUDGE_KEY": KEY, "STRATAGEM_LLM_VALIDATION_RETRIES": "1"}, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert KEY not in result.output
+    return result.output
+
+
+def test_judge_only_unknowns_writes_judge_verdicts_and_survives_a_bad_reply(lake_root):
+    ids = make_lake(lake_root)
+    with JudgeServer() as server:
+        output = run_verify(lake_root, server)
+        sent = [r for r in server.log if r.status == 200]
+        assert len(sent) == 3 + 2  # right, wrong, lost once; garbled asked and re-asked once
+        assert re.search(r"failed\s+│\s+1\b", output) and re.search(r"requests\s+│\s+5\b", output)
+        rows = judge_rows(lake_root)
+        assert rows == {ids["right"]: ["correct", "judge", "forty-two", True],
+                        ids["wrong"]: ["incorrect", "judge", "thirteen", False],
+                        ids["lost"]: ["unknown", "judge", None, None]}
+        with Lake.open(lake_root, read_only=True) as lake:
+            current = dict(lake.rows("SELECT trajectory_id, outcome FROM current_verdicts"))
+            assert current[ids["right"]] == "correct" and current[ids["garbled"]] == "unknown"
+            assert current[ids["boxed"]] == "correct" and current[ids["open"]] == "no_reference"
+            calls = lake.rows("SELECT status, count(*) FROM llm_calls GROUP BY 1 ORDER BY 1")
+            assert calls == [("invalid", 2), ("ok", 3)]
+            run = lake.rows("SELECT counts, config, tokens_in FROM runs WHERE config LIKE '%judge-v1%'")
+            assert len(run) == 1 and run[0][2] > 0
+            assert json.loads(run[0][0])["failed"] == 1
+            reasons = lake.rows("SELECT locator, reason FROM quarantine WHERE stage = 'verify'")
+            assert reasons and reasons[0][0] == ids["garbled"]
+            stored = json.dumps([lake.rows(f"SELECT * FROM {t}") for t in ("runs", "quarantine", "llm_calls")],
+                                default=str)
+            assert KEY not in stored
+
+        # rerun: only the item that failed is asked again; the others have their judge verdict
+        n = len(server.log)
+        run_verify(lake_root, server)
+        assert len([r for r in server.log[n:] if r.status == 200]) == 2
+        assert len(judge_rows(lake_root)) == 3
+
+        # judge verdicts lost (as by a kill after the answers were received): answers come from the cache
+        with Lake.open(lake_root) as lake, lake.transaction():
+            lake.con.execute("DELETE FROM lake.verdicts WHERE judge_model IS NOT NULL")
+        n = len(server.log)
+        output = run_verify(lake_root, server)
+        assert len([r for r in server.log[n:] if r.status == 200]) == 2  # the garbled one only
+        assert re.search(r"cached\s+│\s+3\b", output)
+        assert judge_rows(lake_root) == rows
+
+
+def test_low_confidence_verdicts_are_judged_only_when_asked(lake_root):
+    ids = make_lake(lake_root)
+    with JudgeServer() as server:
+        run_verify(lake_root, server)
+        with Lake.open(lake_root) as lake:  # a decided rule verdict of low extraction confidence
+            with lake.transaction():
+                lake.con.execute("DELETE FROM lake.verdicts WHERE trajectory_id = ?", [ids["wrong"]])
+            version = lake.scalar("SELECT any_value(checker_version) FROM verdicts")
+            lake.insert("verdicts", to_arrow([Verdict(
+                trajectory_id=ids["wrong"], extracted_answer="13", extraction="last_number", outcome="incorrect",
+                confidence=0.3, is_correct=False, checker_version=version, run_id="r")], Verdict))
+        n = len(server.log)
+        run_verify(lake_root, server)
+        assert len([r for r in server.log[n:] if r.status == 200]) == 2  # the garbled one again, nothing else
+        n = len(server.log)
+        output = run_verify(lake_root, server, "--judge-low-confidence")
+        assert len([r for r in server.log[n:] if r.status == 200]) == 2  # "wrong" was answered before: cached
+        assert re.search(r"cached\s+│\s+1\b", output)
+        assert judge_rows(lake_root)[ids["wrong"]] == ["incorrect", "judge", "thirteen", False]
