@@ -44,7 +44,7 @@ def test_config_toml_then_overrides(tmp_path):
                     "loss_type = 'grpo'\nkl_clipping = false\n")
     cfg = load_config(path, ["learning_rate=1e-3", "max_steps=7", "epsilon_high=0.3"], algo="grpo")
     assert (cfg.learning_rate, cfg.num_generations, cfg.max_steps, cfg.loss_type) == (1e-3, 4, 7, "grpo")
-    assert cfg.kl_clipping is False and cfg.epsilon_high == 0.3 and cfg.algo == "grpo"
+    assert cfg.kl_clip_mode == "none" and cfg.epsilon_high == 0.3 and cfg.algo == "grpo"
     assert cfg.prompts_per_step == 2
     for name in ("num_generations", "epsilon", "epsilon_high", "beta", "loss_type", "max_completion_length",
                  "num_guided_generations", "kl_clip_delta", "alpha0", "alpha_max", "gamma"):

@@ -11,7 +11,7 @@ per-token full-vocabulary KL(stopgrad pi(.|q,s,y<t) || pi(.|q,y<t)) on that targ
 KL > delta masked; loss = L_GRPO + sum_q alpha(q) L_SD(q) (`distill_reduction=mean` divides
 the sum by Q). Rollouts sampled at temperature T are scored at T for the GRPO ratio; the
 distillation KL and target selection use the model's own distribution (T = 1). Ablation
-flags (config): target_selection, kl_clipping, adaptive_alpha, distill_divergence=reverse,
+flags (config): target_selection, kl_clip_mode (mask | scale | none), adaptive_alpha, distill_divergence=reverse,
 distill_mode=sft, unguided_grpo, proximal_clipping.
 """
 from __future__ import annotations
@@ -199,10 +199,9 @@ def distill_term(model, batch: RLBatch, cfg: TrainConfig, num_prompts: int) -> t
         with torch.no_grad():
             teacher = completion_logits(model, gd.prompt_ids[rows], gd.prompt_mask[rows], c_ids, c_mask)
         kl = full_kl(student, teacher, cfg.distill_divergence, cfg.kl_chunk_size)
-        delta = cfg.kl_clip_delta if cfg.kl_clipping else None
         per_q_list = []
         for i in range(kl.size(0)):
-            lq, frac = clipped_token_mean(kl[i:i + 1], c_mask[i:i + 1], delta)
+            lq, frac = clipped_token_mean(kl[i:i + 1], c_mask[i:i + 1], cfg.kl_clip_delta, cfg.kl_clip_mode)
             per_q_list.append(lq)
             clipped.append(frac)
         per_q = torch.stack(per_q_list)

@@ -21,6 +21,9 @@ from typing import Any, Sequence
 
 ALGOS = ("sft", "grpo", "sgpo")
 LOSS_TYPES = ("dapo", "grpo", "dr_grpo")
+KL_CLIP_MODES = ("mask", "scale", "none")
+# old key -> (new key, value for each old value): accepted in files and overrides, never stored
+ALIASES = {"kl_clipping": ("kl_clip_mode", {True: "mask", False: "none"})}
 
 
 class ConfigError(ValueError):
@@ -66,7 +69,10 @@ class TrainConfig:
     kl_chunk_size: int = 1024          # token rows per chunk of the full-vocabulary log-softmax
     # SGPO ablations (DESIGN section 7); defaults are the method itself
     target_selection: bool = True      # False: a random correct guided rollout is the target
-    kl_clipping: bool = True           # False: no per-token clipping at kl_clip_delta
+    # per-token KL above kl_clip_delta: mask drops the token (the paper-inferred reading), scale
+    # clamps its contribution to delta keeping the gradient direction, none keeps it whole.
+    # Default mask = today's behaviour until the experiment (bench/sgpo_experiment.py) picks one.
+    kl_clip_mode: str = "mask"
     adaptive_alpha: bool = True        # False: alpha(q) = alpha0 whenever some guided rollout is correct
     distill_divergence: str = "forward"  # forward | reverse
     distill_mode: str = "kl"           # kl | sft (SFT on the selected target instead of the KL)
@@ -91,6 +97,8 @@ class TrainConfig:
             raise ConfigError(f"distill_divergence must be forward or reverse, got {self.distill_divergence!r}")
         if self.distill_mode not in ("kl", "sft"):
             raise ConfigError(f"distill_mode must be kl or sft, got {self.distill_mode!r}")
+        if self.kl_clip_mode not in KL_CLIP_MODES:
+            raise ConfigError(f"kl_clip_mode must be one of {', '.join(KL_CLIP_MODES)}, got {self.kl_clip_mode!r}")
         if self.distill_reduction not in ("sum", "mean"):
             raise ConfigError(f"distill_reduction must be sum or mean, got {self.distill_reduction!r}")
         for name in ("max_steps", "per_device_train_batch_size", "num_generations", "max_completion_length",
@@ -159,8 +167,23 @@ def _coerce(name: str, raw: Any) -> Any:
 
 
 def _check_key(name: str) -> None:
-    if name not in field_names():
+    if name not in field_names() and name not in ALIASES:
         raise ConfigError(f"unknown config key {name!r}; valid keys: {', '.join(field_names())}")
+
+
+def _set(values: dict[str, Any], key: str, raw: Any) -> None:
+    """Coerce and store one key; an old alias (`kl_clipping=false`) is stored under its new name."""
+    _check_key(key)
+    if key in ALIASES:
+        new, mapping = ALIASES[key]
+        if isinstance(raw, str):
+            text = raw.strip().lower()
+            raw = True if text in ("1", "true", "yes", "on") else False if text in ("0", "false", "no", "off") else raw
+        if raw not in mapping or not isinstance(raw, bool):
+            raise ConfigError(f"{key}={raw!r} is not a valid bool (it is an alias of {new})")
+        values[new] = mapping[raw]
+        return
+    values[key] = _coerce(key, raw)
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), **fixed: Any) -> TrainConfig:
@@ -176,21 +199,16 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), *
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         data = data.get("train", data)
         for key, raw in data.items():
-            _check_key(key)
-            values[key] = _coerce(key, raw)
+            _set(values, key, raw)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError(f"override {item!r} is not key=value")
-        key = key.strip()
-        _check_key(key)
-        values[key] = _coerce(key, raw)
+        _set(values, key.strip(), raw)
     for key, raw in fixed.items():
-        if raw is None:
-            continue
-        _check_key(key)
-        values[key] = _coerce(key, raw)
+        if raw is not None:
+            _set(values, key, raw)
     return TrainConfig(**values).validate()
 
 
-__all__ = ["ALGOS", "ConfigError", "LOSS_TYPES", "TrainConfig", "field_names", "load_config"]
+__all__ = ["ALGOS", "ConfigError", "KL_CLIP_MODES", "LOSS_TYPES", "TrainConfig", "field_names", "load_config"]

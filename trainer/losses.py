@@ -1,5 +1,5 @@
 """Loss pieces as pure tensor functions (no model, no config): GRPO's clipped surrogate, k3 KL,
-full-vocabulary forward / reverse KL with a chunked log-softmax, per-token KL clipping,
+full-vocabulary forward / reverse KL with a chunked log-softmax, per-token KL clipping (mask / scale / none),
 SGPO's adaptive weight alpha(q) and target selection.
 
 Shapes: B sequences x T completion tokens; `mask` is 1.0 on real completion tokens.
@@ -7,7 +7,7 @@ Shapes: B sequences x T completion tokens; `mask` is 1.0 on real completion toke
     adv = group_advantages(rewards, group_size=8)
     loss, stats = clipped_surrogate(logp, old_logp, adv, mask, 0.2, 0.28, "dapo", max_len)
     kl = full_kl(student_logits, teacher_logits, "forward")    # per token, teacher is detached
-    loss_sd, clipped_frac = clipped_token_mean(kl, mask, delta=1.0)
+    loss_sd, clipped_frac = clipped_token_mean(kl, mask, delta=1.0, mode="scale")
 """
 from __future__ import annotations
 
@@ -109,12 +109,26 @@ def kl_clip_mask(kl: torch.Tensor, mask: torch.Tensor, delta: float) -> torch.Te
     return mask * (kl.detach() <= delta).to(mask.dtype)
 
 
-def clipped_token_mean(kl: torch.Tensor, mask: torch.Tensor, delta: float | None) -> tuple[torch.Tensor, float]:
-    """Mean KL over kept tokens and the fraction of real tokens clipped (delta None: no clipping)."""
-    keep = mask if delta is None else kl_clip_mask(kl, mask, delta)
-    loss = (kl * keep).sum() / keep.sum().clamp(min=1.0)
-    clipped = float(((mask - keep).sum() / mask.sum().clamp(min=1.0)).item())
-    return loss, clipped
+def clipped_token_mean(kl: torch.Tensor, mask: torch.Tensor, delta: float | None,
+                       mode: str = "mask") -> tuple[torch.Tensor, float]:
+    """Per-token KL reduced to one number, and the fraction of real tokens clipped (KL above delta).
+
+    mask: mean over the tokens with KL <= delta (the others contribute nothing);
+    scale: every token's contribution is clamped to delta by the detached factor min(1, delta / KL),
+    so a token above delta still pulls in its own gradient direction, with weight delta / KL;
+    none (or delta None): the plain token mean."""
+    if mode not in ("mask", "scale", "none"):
+        raise ValueError(f"mode must be mask, scale or none, got {mode!r}")
+    clipping = delta is not None and mode != "none"
+    over = mask * (kl.detach() > delta).to(mask.dtype) if clipping else torch.zeros_like(mask)
+    clipped = float((over.sum() / mask.sum().clamp(min=1.0)).item())
+    if not clipping:
+        return (kl * mask).sum() / mask.sum().clamp(min=1.0), clipped
+    if mode == "mask":
+        keep = mask - over
+        return (kl * keep).sum() / keep.sum().clamp(min=1.0), clipped
+    factor = torch.where(over > 0, delta / kl.detach().clamp(min=1e-12), torch.ones_like(kl))
+    return (kl * factor * mask).sum() / mask.sum().clamp(min=1.0), clipped
 
 
 def adaptive_alpha(p_unguided: float, p_guided: float, alpha0: float = 0.5, alpha_max: float = 0.8,
