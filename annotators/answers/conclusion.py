@@ -1,0 +1,87 @@
+"""Reference-aware conclusions for solutions with no answer marker (human reference solutions,
+textbook style): is the reference stated as the solution's conclusion?
+
+    stated_conclusion("... so $f(x)=x^{2}-2x+2$.", "x^2-2x+2")  -> "x^{2}-2x+2"
+    stated_conclusion("We get 3+4=7, so 7 is odd.", "4")          -> None
+
+A conclusion sentence is the final sentence, a sentence opening with therefore / thus / hence /
+so / consequently / in conclusion, or the first sentence (which often answers the question; there, only a value stated for
+a name counts: "the least $n$ is $n=12$", never "$3+4=7$").
+A sentence that is a bare value ("5 square meters") is that value. Otherwise
+only the value it states last counts: the right-hand side of its last `=` (or of
+its last formula), or the value after its last "is" / "are" / "equals" / "be"; values inside a
+computation ("3+4=7": 3 and 4) never count. A match gives `correct`; no match is not a
+verdict (the caller reports `unknown`): precision first, since a wrong `correct` poisons
+training more than an `unknown`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from annotators.answers.numbers import parse_number
+
+MAX_SENTENCE_CHARS = 2_000
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$\\(])|\n+")
+_OPENER = re.compile(r"(?:therefore|thus|hence|so|consequently|in\s+conclusion|finally)\b", re.IGNORECASE)
+_MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_STATED = re.compile(r"\b(?:is|are|equals|be|was|were|gives|get)\s+(.+)$", re.IGNORECASE)
+_NUMBER_THEN_WORDS = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)(?:\s+[a-zA-Z][a-zA-Z-]*)+")
+_RELATION = re.compile(r"=|\\equiv|\\approx")
+_NAME = re.compile(r"(?:[^=]*\s)?\\?[a-zA-Z]+(?:_\{?\w+\}?)?(?:\([^()]*\))?")  # "n", "f(x)", "the answer x_1"
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _final_value(sentence: str, stated_only: bool) -> list[str]:
+    """What a sentence states last: candidates, most specific first. `stated_only`: not the
+    result of a computation ("3+4=7"), only a value or a variable's ("$n=12$", "is 12")."""
+    sentence = sentence.strip().rstrip(".!?").strip()
+    formulas = [next(g for g in m.groups() if g is not None) for m in _MATH.finditer(sentence)]
+    tail = _MATH.sub(" ", sentence).strip()
+    candidates = []
+    if formulas and not re.search(r"\d", tail.split()[-1] if tail.split() else ""):
+        last = formulas[-1].strip().rstrip(".,").strip()
+        pieces = _RELATION.split(last)
+        if not stated_only or len(pieces) == 1 or _NAME.fullmatch(pieces[-2].strip()):
+            candidates.append(pieces[-1].strip())
+        if len(pieces) == 1:
+            candidates.append(last)
+    plain = sentence if not formulas else ""
+    if plain:
+        pieces = _RELATION.split(plain)
+        rhs = pieces[-1].strip()
+        stated = _STATED.search(rhs) if len(pieces) == 1 else None
+        value = stated.group(1).strip() if stated else rhs if len(pieces) > 1 else None
+        if value and stated_only and len(pieces) > 1 and not _NAME.fullmatch(pieces[-2].strip()):
+            value = None
+        if value:
+            number = _NUMBER_THEN_WORDS.fullmatch(value)
+            candidates.append(number.group(1) if number else value)
+    return [c for c in candidates if c]
+
+
+def stated_conclusion(text: str, reference: str, same: Callable[[str, str], bool | None]) -> str | None:
+    """The value a conclusion sentence of `text` states that `same` finds equal to `reference`."""
+    sentences = _sentences(text)
+    if not sentences:
+        return None
+    first = sentences[0]
+    chosen = [sentences[-1]] + [s for s in sentences[1:-1] if _OPENER.match(s)] + [first]
+    seen = set()
+    for sentence in chosen:
+        if sentence in seen:
+            continue
+        seen.add(sentence)
+        if parse_number(sentence) is not None:  # the sentence is a bare value: "5 square meters"
+            if same(sentence, reference) is True:
+                return sentence
+            continue
+        if len(sentence) > MAX_SENTENCE_CHARS:
+            continue
+        for value in _final_value(sentence, stated_only=sentence is first and sentence is not sentences[-1]):
+            if same(value, reference) is True:
+                return value
+    return None

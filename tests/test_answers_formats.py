@@ -1,0 +1,172 @@
+"""The answer formats of issue 11, each example it lists, on real strings: multiple choice,
+equations and systems, sets and intervals, structure, units and text, booleans, the
+tolerance policy, three-valued verdicts and reference-aware conclusions.
+
+    .venv/bin/python -m pytest tests/test_answers_formats.py -q
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from annotators.answers import CORRECT, INCORRECT, UNKNOWN, answers_match, compare, extract_answer, judge_answer
+
+OPTIONS = "A train covers 90 km in 5 hours. Its speed?\nOptions: A)12 B)15 C)18 D)20 E)22"
+
+
+@pytest.mark.parametrize("pred, ref", [
+    # multiple choice
+    ("Option C", "C"), ("\\text{(C)}", "C"), ("(c) 18", "18"), ("(C)", "C"), ("Correct Option: A", "A"),
+    # equations and systems
+    ("(f, k) = (3, -5)", "(3,-5)"), ("(f, k) = (3, -5)", "f = 3, k = -5"), ("v = -6, r = 3", "-6, 3"),
+    ("v = -6, r = 3", "r=3, v=-6"), ("y = 2x", "2x"), ("y = 2x", "y=2x"), ("z = -15 + 8i", "-15+8i"), ("b(t) = 0", "0"),
+    ("n \\equiv 5 \\pmod{17}", "5"), ("n \\equiv 22 \\pmod{17}", "n \\equiv 5 \\pmod{17}"), ("x \\equiv 3 \\pmod 7", "3"),
+    # sets and intervals
+    ("1,3,5", "5,3,1"), ("\\{1, 3, 5\\}", "\\{5,3,1\\}"), ("(0,1]", "(0,1]"), ("-1 \\leq k \\leq -\\frac12", "[-1,-\\frac{1}{2}]"),
+    ("k \\geq 3", "[3,\\infty)"), ("x < 2", "(-\\infty, 2)"), ("(-\\infty, 3] \\cup (4, \\infty)", "(-\\infty,3]\\cup(4,\\infty)"),
+    # structure
+    ("\\frac{1}{2}x", "\\frac{x}{2}"), ("x^{2}-2x+2", "x^2-2x+2"), ("[11]", "11"),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+    ("\\mathbf{M} = \\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+    ("\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", "(1,-2)"), ("\\sqrt[3]{2}", "2^{1/3}"), ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt2}"),
+    # units and text, booleans, scientific notation
+    ("5 m/s", "5"), ("144 \\text{ m}^3", "144\\mbox{m}^3"), ("144 \\text{ m}^3", "144"), ("9.8 m/s^2", "9.8"),
+    ("Yes", "yes"), ("True", "true"), ("\\text{Evelyn}", "evelyn"),
+    ("3\\times 10^{8}", "300000000"), ("1.2e-5", "0.000012"), ("400-289=\\mathbf{1 1 1}".split("=")[1], "111"),
+])
+def test_equal(pred, ref):
+    assert compare(pred, ref) is True
+
+
+@pytest.mark.parametrize("pred, ref", [
+    ("(0,1]", "[0,1)"), ("[0,1]", "(0,1)"), ("-1 \\leq k < -\\frac12", "[-1,-\\frac{1}{2}]"),
+    ("\\frac{1}{2}x", "\\frac{1}{2x}"), ("(1,2)", "(2,1)"), ("1,3", "1,3,5"), ("x^2+1", "x^2+2"),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 5 \\end{pmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+    ("Option B", "C"), ("(b) 15", "C"), ("True", "False"), ("no", "yes"), ("Evelyn", "Bob"),
+    ("n \\equiv 6 \\pmod{17}", "5"), ("x = 2, y = 3", "6"), ("f = 3, k = 5", "(3,-5)"), ("12", "1,2"),
+])
+def test_different(pred, ref):
+    assert compare(pred, ref) is False
+
+
+def test_a_system_against_one_value_needs_the_question():
+    # "p = 6, y = -4" against 6: right if p was asked, wrong if y was; without the problem, undecided
+    assert compare("p = 6, \\quad y = -4", "6") is None
+    assert compare("p = 6, \\quad y = -4", "6", problem="Find $p$ such that the line passes through (2, 3).") is True
+    assert compare("p = 6, \\quad y = -4", "6", problem="Determine y where the two lines meet.") is False
+    assert compare("x = 6, y = 6", "6") is True
+
+
+def test_choice_against_the_options_a_problem_lists():
+    assert compare("C", "18", problem=OPTIONS) is True
+    assert compare("B", "18", problem=OPTIONS) is False
+    assert compare("18", "C", problem=OPTIONS) is True
+    assert compare("15", "C", problem=OPTIONS) is False
+    assert compare("C", "18") is None  # a letter against a value, with no options to read
+
+
+@pytest.mark.parametrize("text, answer, method", [
+    ("The speed is 90/5 = 18 km/h.\nAnswer B", "B", "choice"),
+    ("90 / 5 = 18, which is option A.\nCorrect Option: A", "A", "choice"),
+    ("Speed = 90/5 = 18 km/h.\nAnswer: Option C", "Option C", "answer_is"),
+    ("At first the answer is True. Checking the last case, it fails.\nAnswer is False", "False", "answer_is"),
+])
+def test_extraction_of_markers(text, answer, method):
+    assert (extract_answer(text).answer, extract_answer(text).method) == (answer, method)
+
+
+def test_the_last_marker_wins_for_booleans():
+    text = "At first the answer is True. Checking the last case, it fails.\nAnswer is False"
+    assert judge_answer(text, "True").outcome == INCORRECT
+    assert judge_answer(text, "False").outcome == CORRECT
+
+
+def test_choice_verdicts_through_judge_answer():
+    assert judge_answer("Speed = 90/5 = 18 km/h.\nAnswer: Option C", "C").outcome == CORRECT
+    assert judge_answer("Speed = 90/5 = 18 km/h.\nAnswer: Option C", "18", problem=OPTIONS).outcome == CORRECT
+    assert judge_answer("90 / 5 = 18.\nCorrect Option: A", "C").outcome == INCORRECT
+
+
+@pytest.mark.parametrize("pred, ref, problem, expected", [
+    ("7068.58", "2250\\pi", None, False), ("8.062258", "\\sqrt{65}", None, False), ("1.732", "\\sqrt{3}", None, False),
+    ("7068.58", "2250\\pi", "Round your answer to the nearest hundredth.", True),
+    ("8.062258", "\\sqrt{65}", "Express the distance as a decimal to six places.", True),
+    ("1.732", "\\sqrt{3}", "Give your answer as a decimal.", True),
+    ("7068.59", "2250\\pi", "Round your answer to the nearest hundredth.", False),  # 7068.583... rounds to .58
+    ("0.33", "\\frac{1}{3}", None, False), ("0.33", "\\frac{1}{3}", "Round to the nearest hundredth.", True),
+    ("2\\pi", "6.283185307", None, True),  # a decimal reference declares that a decimal was asked
+    ("\\sqrt{18}", "3\\sqrt{2}", None, True), ("0.75", "\\frac{3}{4}", None, True), ("1", "\\frac{3}{4}", "Round it.", False),
+])
+def test_tolerance_policy_default(pred, ref, problem, expected):
+    assert compare(pred, ref, problem=problem) is expected
+
+
+def test_tolerance_policy_named():
+    assert compare("1.732", "\\sqrt{3}", tolerance="decimal_ok") is True
+    assert compare("1.732", "\\sqrt{3}", problem="Give a decimal.", tolerance="exact") is False
+    assert compare("2\\pi", "6.283185307", tolerance="exact") is False
+    assert compare("1.732", "\\sqrt{3}", tolerance="1e-3") is True
+    assert compare("1.732", "\\sqrt{3}", tolerance="1e-6") is False
+    with pytest.raises(ValueError, match="unknown tolerance policy"):
+        judge_answer("\\boxed{1}", "1", tolerance="roughly")
+
+
+# ------------------------------------------------------------------ verdicts and conclusions
+def test_no_marker_last_number_is_never_incorrect():
+    text = "Completing the square, $f(x)=(x-1)^2+1$, and expanding gives $f(x)=x^{2}-2x+2$"
+    got = judge_answer(text, "x^2+1")
+    assert (got.outcome, got.method, got.answer, got.confidence) == (UNKNOWN, "last_number", "2", 0.3)
+    assert judge_answer("We get 3 and then 5 after that", "4").outcome == UNKNOWN
+
+
+def test_conclusion_final_formula():
+    text = "Completing the square, $f(x)=(x-1)^2+1$, and expanding gives $f(x)=x^{2}-2x+2$"
+    got = judge_answer(text, "x^2-2x+2")
+    assert (got.outcome, got.method, got.answer) == (CORRECT, "conclusion", "x^{2}-2x+2")
+    assert got.confidence == 0.7
+
+
+def test_conclusion_bold_digits():
+    text = ("There are 400 numbers in all and 289 of them are perfect-square-free of the kind excluded. "
+            "The count we want is $400-289=\\mathbf{1 1 1}$.")
+    got = judge_answer(text, "111")
+    assert (got.outcome, got.method) == (CORRECT, "conclusion")
+    assert judge_answer(text, "289").outcome == UNKNOWN  # inside the computation only
+
+
+def test_conclusion_first_sentence_answers_the_question():
+    text = ("The smallest such $n$ is $n=12$. Indeed $12=3 \\cdot 4$ works, and each of $1, 2, \\ldots, 11$ "
+            "fails the condition, as a direct check of the residues shows")
+    assert judge_answer(text, "12").outcome == CORRECT
+    assert judge_answer(text, "4").outcome == UNKNOWN
+
+
+def test_conclusion_opening_with_therefore_and_never_inside_a_computation():
+    text = ("Each box holds $3+4=7$ balls. Therefore there are $7 \\cdot 2 = 14$ balls in the two boxes. "
+            "We check this against the picture, which shows two boxes")
+    assert judge_answer(text, "14").outcome == CORRECT
+    assert judge_answer(text, "7").outcome == UNKNOWN
+    assert judge_answer(text, "3").outcome == UNKNOWN
+
+
+def test_marked_answers_are_judged_and_undecidable_ones_unknown():
+    assert judge_answer("so \\boxed{41}", "42") == judge_answer("so \\boxed{41}", "42")
+    assert judge_answer("so \\boxed{41}", "42").outcome == INCORRECT
+    assert judge_answer("so \\boxed{42}", "42").outcome == CORRECT
+    assert judge_answer("so \\boxed{42}", None).outcome == UNKNOWN
+    assert judge_answer("thus $p = 6, \\quad y = -4$. The answer is $p = 6, y = -4$", "6").outcome == UNKNOWN
+    assert judge_answer("nothing here", "6") == judge_answer("nothing here", "6")
+    assert judge_answer("nothing here", "6").method == "none"
+
+
+def test_checker_runs_off_the_main_thread():
+    results = []
+
+    def work():
+        results.append((answers_match("x^{2}-2x+2", "x^2-2x+2"), answers_match("\\frac{1}{2}x", "\\frac{1}{2x}")))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(30)
+    assert results == [(True, False)]
