@@ -5,7 +5,7 @@ chat-template rendering, and character spans to token spans through the offset m
     train = export.split("train")                         # list[Example]
     export.test_splits()                                  # ["test_original", "test_numbers", ...]
     text = render_prompt(tokenizer, ex.prompt)            # chat template + generation prompt
-    guided = render_prompt(tokenizer, guided_messages(ex.prompt, ex.strategy))
+    text, has_strategy = fit_guided_prompt(tokenizer, ex.prompt, ex.strategy, max_prompt_length)
     spans = char_to_token_spans(offsets, ex.strategy_plan)
 
 The export format is fixed in /work/shared (formats.md): columns id, split, problem_id,
@@ -141,22 +141,38 @@ def guided_messages(prompt: Sequence[dict], strategy: str) -> list[dict]:
     return messages
 
 
-def guided_prompt(tokenizer, prompt: Sequence[dict], strategy: str, max_length: int) -> str:
-    """The rendered strategy-guided prompt. When it is longer than `max_length` tokens the
-    strategy is shortened from its end, so that `encode_prompts` never cuts the question to
-    make room for the strategy (a question too long on its own is still cut from the left)."""
+def fit_guided_prompt(tokenizer, prompt: Sequence[dict], strategy: str, max_length: int) -> tuple[str, bool]:
+    """The rendered strategy-guided prompt within `max_length` tokens, and whether it holds any
+    strategy. An over-long prompt loses the strategy from its end; when not even the header and one
+    strategy token fit beside the question, the header goes too and the plain prompt is returned
+    (False), so the guided prompt never loses question text that the unguided one keeps."""
+    plain = render_prompt(tokenizer, prompt)
+
+    def length(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    if not strategy:
+        return plain, False
     text = render_prompt(tokenizer, guided_messages(prompt, strategy))
-    strategy_ids: list[int] | None = None  # tokenised only when the prompt is too long
+    over = length(text) - max_length
+    if over <= 0:
+        return text, True
+    strategy_ids = tokenizer(strategy, add_special_tokens=False)["input_ids"]
+    keep = len(strategy_ids)
     for _ in range(4):  # re-tokenising a cut text can shift a boundary by a token or two
-        over = len(tokenizer(text, add_special_tokens=False)["input_ids"]) - max_length
-        if strategy_ids is None and over > 0:
-            strategy_ids = tokenizer(strategy, add_special_tokens=False)["input_ids"]
-            keep = len(strategy_ids)
-        if over <= 0 or keep == 0:
-            break
         keep = max(0, keep - over)
+        if keep == 0:
+            break
         text = render_prompt(tokenizer, guided_messages(prompt, tokenizer.decode(strategy_ids[:keep])))
-    return text
+        over = length(text) - max_length
+        if over <= 0:
+            return text, True
+    return plain, False
+
+
+def guided_prompt(tokenizer, prompt: Sequence[dict], strategy: str, max_length: int) -> str:
+    """`fit_guided_prompt` without the flag."""
+    return fit_guided_prompt(tokenizer, prompt, strategy, max_length)[0]
 
 
 def render_prompt(tokenizer, messages: Sequence[dict]) -> str:
@@ -165,8 +181,13 @@ def render_prompt(tokenizer, messages: Sequence[dict]) -> str:
 
 def encode_prompts(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
     """Token ids per prompt text; over-long prompts keep their end (the question and generation prompt)."""
+    return encode_prompts_counted(tokenizer, texts, max_length)[0]
+
+
+def encode_prompts_counted(tokenizer, texts: Sequence[str], max_length: int) -> tuple[list[list[int]], int]:
+    """`encode_prompts` and how many prompts lost tokens from the left."""
     ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-    return [x[-max_length:] for x in ids]
+    return [x[-max_length:] for x in ids], sum(len(x) > max_length for x in ids)
 
 
 def encode_completion(tokenizer, text: str, max_length: int, add_eos: bool = True) -> list[int]:
@@ -193,5 +214,6 @@ def token_spans(tokenizer, text: str, spans: Sequence[Span]) -> list[tuple[str, 
 
 
 __all__ = ["Example", "Export", "ExportError", "STRATEGY_HEADER", "Span", "char_to_token_spans", "encode_completion",
-           "encode_prompts", "guided_messages", "guided_prompt", "load_export", "read_manifest", "render_prompt",
+           "encode_prompts", "encode_prompts_counted", "fit_guided_prompt", "guided_messages", "guided_prompt",
+           "load_export", "read_manifest", "render_prompt",
            "sha256_file", "token_spans"]
