@@ -13,7 +13,8 @@ Outcomes are correct | incorrect | unknown | no_reference. Verdicts written befo
 checker was three-valued (a lake without the `outcome` column, or NULL in it) are read from
 `is_correct`: true -> correct, false -> incorrect, NULL -> no_reference.
 
-Imports nothing beyond the standard library: `stratagem status` loads this module.
+Imports nothing beyond the standard library: `stratagem status` loads this module. Its queries
+take no parameters: DuckDB's Python client imports pandas (~1 s) on the first query with any.
 """
 from __future__ import annotations
 
@@ -81,11 +82,11 @@ def verdict_breakdown(lake, sample: int = SAMPLE_ROWS) -> dict:
     samples = [{"outcome": o, "trajectory_id": tid, "extracted_answer": ans, "reference": ref, "method": m,
                 "confidence": conf, "source": src, "teacher": teacher}
                for o, tid, ans, ref, m, conf, src, teacher in lake.rows(f"""
-        WITH v AS (SELECT * FROM ({cur}) WHERE outcome IN (SELECT unnest(CAST(? AS VARCHAR[])))
-                   QUALIFY row_number() OVER (PARTITION BY outcome ORDER BY trajectory_id) <= ?)
+        WITH v AS (SELECT * FROM ({cur}) WHERE outcome IN {tuple(SAMPLED)!r}
+                   QUALIFY row_number() OVER (PARTITION BY outcome ORDER BY trajectory_id) <= {int(sample)})
         SELECT v.outcome, v.trajectory_id, v.extracted_answer, p.reference_answer, v.extraction, v.confidence,
                p.source, t.teacher
         FROM v JOIN trajectories t USING (trajectory_id) LEFT JOIN problems p USING (problem_id)
-        ORDER BY v.outcome, v.trajectory_id""", [list(SAMPLED), sample])]
+        ORDER BY v.outcome, v.trajectory_id""")]
     return {"outcomes": list(OUTCOMES), "by_source_teacher": by_source, "by_method": by_method,
             "checker_versions": dict(sorted(versions.items())), "samples": samples, "sample_rows": sample}
