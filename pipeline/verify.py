@@ -22,6 +22,7 @@ import pyarrow as pa
 import typer
 
 from annotators.answers import CHECKER_VERSION, CORRECT, INCORRECT, judge_answer
+from annotators.answers.tolerance import check_policy
 from pipeline.annotate import BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, TimeoutOpt, llm_options
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import Verdict, arrow_schema
@@ -44,13 +45,15 @@ _PENDING = """
 
 def parse_tolerances(specs: list[str]) -> dict[str, str]:
     """`--tolerance` values ("POLICY" for every source, "SOURCE=POLICY" for one) as a mapping
-    from source (ANY_SOURCE for the rest) to policy name; raises ValueError on a bad or repeated one."""
+    from source (ANY_SOURCE for the rest) to policy; raises ValueError on a bad or repeated one.
+    Policies (annotators/answers/tolerance.py): exact, decimal_ok, or a relative tolerance ("1e-4")."""
     policies: dict[str, str] = {}
     for spec in specs:
         source, sep, policy = spec.rpartition("=") if "=" in spec else (ANY_SOURCE, "", spec)
         source, policy = source.strip(), policy.strip()
         if not policy or (sep and not source):
             raise ValueError(f"--tolerance {spec!r}: expected POLICY or SOURCE=POLICY")
+        check_policy(policy)  # ValueError naming the known policies
         if source in policies:
             raise ValueError(f"--tolerance given twice for {'every source' if source == ANY_SOURCE else source!r}")
         policies[source] = policy
@@ -122,9 +125,10 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[int, typer.Option(min=1, help="Trajectories judged per committed batch.")] = 5000,
         tolerance: Annotated[list[str] | None, typer.Option(
             "--tolerance", metavar="[SOURCE=]POLICY",
-            help="Tolerance policy for decimal approximations of exact answers, for every source (POLICY) "
-                 "or one (SOURCE=POLICY); repeatable. Default: the checker's (an approximation of an "
-                 "irrational reference is incorrect unless the problem asks for a decimal).")] = None,
+            help="When a decimal approximation of an exact answer counts, for every source (POLICY) or one "
+                 "(SOURCE=POLICY), repeatable: exact (never), decimal_ok (always, as if a decimal was asked) or "
+                 "a relative tolerance such as 1e-4. Default: only when the problem asks for a decimal "
+                 "(round, nearest, ... places).")] = None,
         judge_name: Annotated[str | None, typer.Option(
             "--judge", help="Also send unknown verdicts to a judge: llm (needs --base-url and --model).")] = None,
         judge_low_confidence: Annotated[bool, typer.Option(

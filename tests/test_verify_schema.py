@@ -90,3 +90,18 @@ def test_current_verdicts_takes_the_latest_run_and_judge_over_rule(lake_root):
         ], Verdict))
         rows = lake.rows("SELECT trajectory_id, outcome, run_id FROM current_verdicts ORDER BY 1")
         assert rows == [("t1", "incorrect", "m-third"), ("t2", "correct", "m-third")]
+
+
+def test_correct_trajectories_follow_the_current_verdict(lake_root):
+    """Once per trajectory, and not when a later verdict overruled an older correct one."""
+    import test_verify
+
+    with Lake.open(lake_root) as lake:
+        right, wrong = test_verify.add(lake, [test_verify.Problem(problem_id="p", source="s", question="q",
+                                                                   reference_answer="4")],
+                                       [("p", "so \\boxed{4}"), ("p", "so \\boxed{5}")])
+        lake.insert("verdicts", to_arrow([verdict(trajectory_id=right, checker_version="answers-0", run_id="r0"),
+                                          verdict(trajectory_id=wrong, checker_version="answers-0", run_id="r0")],
+                                         Verdict))
+        test_verify.verify(lake)
+        assert lake.rows("SELECT trajectory_id FROM correct_trajectories") == [(right,)]

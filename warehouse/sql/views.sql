@@ -5,8 +5,10 @@ CREATE OR REPLACE VIEW lake.current_spans AS
 CREATE OR REPLACE VIEW lake.current_strategies AS
     SELECT * FROM lake.strategies WHERE superseded_by IS NULL;
 
+-- Trajectories whose current verdict (verdicts.sql) is correct: once each, and not when a newer
+-- checker version or a judge overruled an older "correct".
 CREATE OR REPLACE VIEW lake.correct_trajectories AS
     SELECT t.*
     FROM lake.trajectories t
-    JOIN lake.verdicts v USING (trajectory_id)
-    WHERE v.is_correct;
+    JOIN lake.current_verdicts v USING (trajectory_id)
+    WHERE v.outcome = 'correct';
