@@ -31,6 +31,7 @@ from warehouse import Lake, RunReport
 NO_REFERENCE = "no_reference"
 OUTCOMES = (CORRECT, INCORRECT, "unknown", NO_REFERENCE)
 ANY_SOURCE = "*"  # key of the tolerance policy for sources without their own
+LOW_CONFIDENCE = 0.8  # --judge-low-confidence re-judges decided verdicts below this extraction confidence
 
 _PENDING = """
     SELECT t.trajectory_id, t.text, p.reference_answer, p.question, p.source
@@ -133,7 +134,8 @@ def register(app: typer.Typer) -> None:
             "--judge", help="Also send unknown verdicts to a judge: llm (needs --base-url and --model).")] = None,
         judge_low_confidence: Annotated[bool, typer.Option(
             "--judge-low-confidence", help="With --judge: also re-judge correct / incorrect verdicts whose "
-                                           "extraction confidence is low.")] = False,
+                                           f"extraction confidence is below {LOW_CONFIDENCE} (answers read "
+                                           "from an unmarked conclusion, for instance).")] = False,
         base_url: BaseUrlOpt = None, model: ModelOpt = None, concurrency: ConcurrencyOpt = 8,
         max_retries: RetriesOpt = 2, timeout: TimeoutOpt = 60.0, api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
     ) -> None:

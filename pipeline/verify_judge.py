@@ -26,11 +26,11 @@ from annotators.answers import CHECKER_VERSION, CORRECT, INCORRECT, UNKNOWN
 from annotators.llm import public_url
 from annotators.llm.client import LLMClient
 from pipeline.annotate import llm_call_rows, llm_spend
+from pipeline.verify import LOW_CONFIDENCE
 from schemas import LLMCall, Verdict, to_arrow
 from warehouse import Lake, RunReport
 
 PROMPT_VERSION = "judge-v1"
-LOW_CONFIDENCE = 0.8  # below this extraction confidence a verdict counts as low-confidence
 MAX_QUESTION_CHARS = 4_000
 MAX_SOLUTION_CHARS = 8_000  # the end of a solution is kept: that is where its answer is
 BATCH = 64
