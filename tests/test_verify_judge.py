@@ -149,3 +149,17 @@ def test_low_confidence_verdicts_are_judged_only_when_asked(lake_root):
         assert len([r for r in server.log[n:] if r.status == 200]) == 2  # "wrong" was answered before: cached
         assert re.search(r"cached\s+│\s+1\b", output)
         assert judge_rows(lake_root)[ids["wrong"]] == ["incorrect", "judge", "thirteen", False]
+
+
+def test_an_unreachable_judge_keeps_the_rule_verdicts_and_fails_in_one_line(lake_root):
+    from net import free_port
+
+    make_lake(lake_root)
+    result = CliRunner().invoke(app, ["verify", "--root", str(lake_root), "--judge", "llm", "--base-url",
+                                      f"http://127.0.0.1:{free_port()}/v1", "--model", "m", "--max-retries", "0"],
+                                terminal_width=200)
+    assert result.exit_code == 1 and "cannot reach the LLM endpoint" in result.output
+    assert "Traceback" not in result.output
+    with Lake.open(lake_root, read_only=True) as lake:
+        assert lake.count("verdicts") == len(TEXTS) + 1
+        assert lake.scalar("SELECT count(*) FROM verdicts WHERE judge_model IS NOT NULL") == 0
