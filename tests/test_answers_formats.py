@@ -170,3 +170,22 @@ def test_checker_runs_off_the_main_thread():
     thread.start()
     thread.join(30)
     assert results == [(True, False)]
+
+
+# ------------------------------------------------------------------ found on ../shared/data
+def test_prm800k_answer_heading_is_a_marker():
+    text = "So the sum is $5 + 2 + 0 + 2 = 9$.\n# Answer\n\n9"
+    assert (extract_answer(text).answer, extract_answer(text).method) == ("9", "answer_is")
+    assert judge_answer(text, "10").outcome == INCORRECT
+
+
+@pytest.mark.parametrize("pred, ref, expected", [
+    ("[-2, 7]", "x \\in [-2,7]", True), ("2 * 5! * 5!", "28800", True), ("3.21", "\\frac{270}7\\text{ degrees}", False),
+    ("\\frac{270}7\\text{ degrees}", "\\frac{270}{7}", True), ("\\text{Evelyn}", "\\frac{3}{56}", False),
+    ("8000", "\\text{even}", False), ("17", "\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\end{pmatrix}", False),
+    ("10,\\!080", "10080", True), ("five", "5", None),
+    # sympy reads sin 80° in radians: undecided, never a verdict (this one is in fact -sqrt(3))
+    ("\\frac{\\sin 80^\\circ (-1 + 4 \\cos 80^\\circ)}{\\cos 80^\\circ}", "-\\sqrt{3}", None),
+])
+def test_shared_data_cases(pred, ref, expected):
+    assert compare(pred, ref) is expected

@@ -30,6 +30,10 @@ MAX_TUPLE_DEPTH = 8
 MAX_UNORDERED_MATCHING = 12
 _NOT_MINE = object()  # a form method's answer when the pair is not of its form  # larger sets are compared as sorted canonical texts
 _PLAIN_WORDS = re.compile(r"[a-zA-Z][a-zA-Z' .-]*")
+_NUMBER_WORDS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve", "twenty", "hundred", "thousand", "million", "half", "none"}
+_DEGREES_IN_TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)[^$]*(?:\\circ|°)")
+_MEMBER_OF = re.compile(r"^\\?[a-zA-Z]+\s*\\in\s*(?=[\[(\\{])")
 _ASKED = r"(?:find|compute|determine|what\s+is|what\s+are|value\s+of|solve\s+for)\s+(?:the\s+)?(?:value\s+of\s+)?\$?"
 
 
@@ -66,18 +70,19 @@ class _Comparer:
             verdict = form(pred, ref, depth)
             if verdict is not _NOT_MINE:
                 return verdict
-        p, r = _strip_latex(pred), _strip_latex(ref)
+        p, r = _MEMBER_OF.sub("", _strip_latex(pred)), _MEMBER_OF.sub("", _strip_latex(ref))  # "x \in [-2,7]"
         for form in (self._congruence, self._intervals, self._equations, self._matrices, self._collections):
             verdict = form(p, r, depth)
             if verdict is not _NOT_MINE:
                 return verdict
         if _canonical_text(p) == _canonical_text(r):
             return True
-        symbolic = symbolic_equal(p, r, problem=self.problem, tolerance=self.tolerance)
-        if symbolic is not None:
-            return symbolic
-        if _PLAIN_WORDS.fullmatch(p) and _PLAIN_WORDS.fullmatch(r):
-            return False  # two different words or names
+        if not (_DEGREES_IN_TRIG.search(pred) or _DEGREES_IN_TRIG.search(ref)):  # sympy reads sin 80° as radians
+            symbolic = symbolic_equal(p, r, problem=self.problem, tolerance=self.tolerance)
+            if symbolic is not None:
+                return symbolic
+        if _is_word(p) and (_is_word(r) or parse_number(r) is not None) or _is_word(r) and parse_number(p) is not None:
+            return False  # two different words or names, or a word against a number
         return None
 
     # ------------------------------------------------------------------ one method per form
@@ -191,6 +196,8 @@ class _Comparer:
                 return False
             return _all(self(a, b, depth + 1) for row_p, row_r in zip(p, r) for a, b in zip(row_p, row_r))
         grid, other = (p, ref) if p is not None else (r, pred)
+        if parse_number(other) is not None:
+            return False  # a matrix is not a number
         items = forms.collection(other)
         if items is None or not items.ordered or not (len(grid) == 1 or len(grid[0]) == 1):
             return _NOT_MINE  # a vector may be written as a tuple; anything else sympy may still read
@@ -232,6 +239,10 @@ class _Comparer:
                 continue
             unused.remove(match)
         return None if undecided else True
+
+
+def _is_word(s: str) -> bool:
+    return _PLAIN_WORDS.fullmatch(s) is not None and s.strip().lower() not in _NUMBER_WORDS
 
 
 def _open_pair(piece: str) -> forms.Interval | None:

@@ -4,7 +4,8 @@
     extract_answer("... Correct Option: A")                        -> Extraction("A", "choice")
 
 Order: the last `\\boxed{...}` / `\\fbox{...}` (nested braces), the last `#### X`, the last
-stated answer ("the answer is X", "final answer: X", "Answer is X", a line "Answer: X", and the
+stated answer ("the answer is X", "final answer: X", "Answer is X", a line "Answer: X", a
+"# Answer" heading and the line after it, and the
 choice markers "Answer B", "Correct Option: A"), the last number. Every pattern is linear on
 hostile text: no two quantifiers that can trade characters are adjacent, and a `\\boxed{`
 closes within MAX_BOXED_CHARS.
@@ -40,6 +41,10 @@ _MORE_ANSWER_IS = re.compile(
 _ANSWER_LETTER = re.compile(r"\b(?i:answer)\s*(?::\s*)?(?:\(([A-Ea-e])\)|([A-E]))(?=[ \t]*(?:[.,;:)!*$]|$))",
                             re.MULTILINE)
 
+# PRM800K's "# Answer" heading, the answer on the next non-empty line.
+_ANSWER_HEADING = re.compile(r"^#{1,6}[ \t]*(?:final[ \t]+)?answer[ \t]*:?[ \t]*\n(?:[ \t]*\n)*[ \t]*(\S[^\n]*)",
+                             re.IGNORECASE | re.MULTILINE)
+
 _BRACES = re.compile(r"[{}]")
 _PHRASE_END = re.compile(r"(?<!\d)\.(?!\d)|\n")
 
@@ -70,7 +75,8 @@ def _phrase(stated: str) -> str:
 def _last_stated(text: str) -> Extraction | None:
     """The last stated answer of any marker, by position in the text."""
     best: tuple[int, str, str] | None = None
-    for pattern, method in ((_ANSWER_IS, "answer_is"), (_MORE_ANSWER_IS, "answer_is"), (_ANSWER_LETTER, "choice")):
+    for pattern, method in ((_ANSWER_IS, "answer_is"), (_MORE_ANSWER_IS, "answer_is"), (_ANSWER_HEADING, "answer_is"),
+                            (_ANSWER_LETTER, "choice")):
         match = None
         for match in pattern.finditer(text):
             pass

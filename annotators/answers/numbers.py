@@ -24,6 +24,8 @@ MAX_UNIT_TEXT_CHARS = 10_000  # ... nor one this long before its trailing unit w
 MAX_EVAL_NODES = 400  # expression nodes evaluated per answer
 MAX_VALUE_BITS = 1 << 14  # numerator / denominator bits of any intermediate value (~4,900 digits)
 MAX_EXPONENT = 64
+MAX_FACTORIAL = 100  # 5! is 120; 100! has 158 digits
+_FACTORIAL = re.compile(r"(?<![\d.!])(\d{1,3})!(?!!)")
 
 # ----------------------------------------------------------------------------- normalisation
 _UNIT_WORDS = (
@@ -73,6 +75,7 @@ def _strip_latex(s: str) -> str:
     s = re.sub(r"\\(?:mathrm|textbf|mathbf|operatorname)\{([^{}]*)\}", r"\1", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = re.sub(r"\\frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)  # \frac12
+    s = re.sub(r"\\frac\{([^{}]*)\}\s*(\d)", r"\\frac{\1}{\2}", s)  # \frac{270}7
     s = re.sub(r"\\(?:left|right|displaystyle|!|,|;|:|quad|qquad)", "", s)
     s = re.sub(r"\^\s*\{?\\circ\}?|°", "", s)
     s = s.replace("\\%", "%").replace("\\$", "").replace("$", "")
@@ -151,6 +154,12 @@ class _Evaluator:
             if root is not None and value.denominator == 1 and root * root == value.numerator:
                 return Fraction(root)
             return math.sqrt(float(value))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "factorial" \
+                and len(node.args) == 1:
+            value = self(node.args[0])
+            if not (isinstance(value, Fraction) and value.denominator == 1 and 0 <= value <= MAX_FACTORIAL):
+                raise ValueError("factorial out of range")
+            return Fraction(math.factorial(int(value)))
         if isinstance(node, ast.Name) and node.id == "pi":
             return math.pi
         raise ValueError(f"unsupported expression node {type(node).__name__}")
@@ -160,6 +169,7 @@ def _to_python_expr(s: str) -> str:
     s = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"((\1)/(\2))", s)
     s = re.sub(r"\\sqrt\{([^{}]*)\}", r"sqrt(\1)", s)
     s = re.sub(r"\\sqrt(\d+)", r"sqrt(\1)", s)
+    s = _FACTORIAL.sub(r"factorial(\1)", s)
     s = s.replace("\\pi", "pi").replace("^", "**").replace("{", "(").replace("}", ")")
     s = re.sub(r"(\d)\s*(sqrt|pi|\()", r"\1*\2", s)  # implicit multiplication: 3\sqrt{2}, 2\pi
     s = re.sub(r"\)\s*(\d|sqrt|pi|\()", r")*\1", s)
