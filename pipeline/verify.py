@@ -136,6 +136,8 @@ def register(app: typer.Typer) -> None:
             "--judge-low-confidence", help="With --judge: also re-judge correct / incorrect verdicts whose "
                                            f"extraction confidence is below {LOW_CONFIDENCE} (answers read "
                                            "from an unmarked conclusion, for instance).")] = False,
+        judge_batch_size: Annotated[int, typer.Option(
+            "--judge-batch-size", min=1, help="With --judge: verdicts judged per committed batch.")] = 64,
         base_url: BaseUrlOpt = None, model: ModelOpt = None, concurrency: ConcurrencyOpt = 8,
         max_retries: RetriesOpt = 2, timeout: TimeoutOpt = 60.0, api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
     ) -> None:
@@ -184,7 +186,7 @@ def register(app: typer.Typer) -> None:
 
                 try:
                     judged = judge_verdicts(lake, judge_stage, low_confidence=judge_low_confidence,
-                                            progress_bar=bar)
+                                            batch_size=judge_batch_size, progress_bar=bar)
                 except EndpointUnreachable as exc:
                     print_report(report)
                     fail(f"{exc} (rule verdicts and judge batches committed before stay)", code=1)

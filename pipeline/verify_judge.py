@@ -33,7 +33,7 @@ from warehouse import Lake, RunReport
 PROMPT_VERSION = "judge-v1"
 MAX_QUESTION_CHARS = 4_000
 MAX_SOLUTION_CHARS = 8_000  # the end of a solution is kept: that is where its answer is
-BATCH = 64
+BATCH = 64  # verdicts judged per committed batch
 
 SYSTEM = (
     "You are an answer judge for math solutions. Given a problem, its reference answer and a "
@@ -115,7 +115,8 @@ def judge_verdicts(lake: Lake, judge: LLMJudge, *, low_confidence: bool = False,
     Raises annotators.llm.client.EndpointUnreachable (the batch in progress rolled back)."""
     items = pending(lake, judge.model, low_confidence)
     task = progress_bar.add_task(f"judge ({judge.model})", total=len(items)) if progress_bar else None
-    config = judge.config() | {"low_confidence": low_confidence, "low_confidence_below": LOW_CONFIDENCE}
+    config = judge.config() | {"low_confidence": low_confidence, "low_confidence_below": LOW_CONFIDENCE,
+                               "batch_size": batch_size}
 
     def advance(_):
         if task is not None:

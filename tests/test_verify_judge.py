@@ -2,24 +2,32 @@
 (and with --judge-low-confidence low-confidence) verdicts are sent, judge verdicts are written
 with method "judge" and the model, a reply that is not the JudgeReply JSON is counted and
 leaves the verdict unknown, every attempt lands in llm_calls, a rerun sends nothing new and
-answers already received come from the cache, the API key appears nowhere.
+answers already received come from the cache, the API key appears nowhere; killed and rerun,
+the judge verdicts and the spend equal an uninterrupted run's.
 
     .venv/bin/python -m pytest tests/test_verify_judge.py -q
 """
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from llm_server import LLMTestServer
+from llm_server import LLMTestServer, kill_when_settled
+from test_llm_kill import _check_spend_and_journal as check_spend_and_journal
 from pipeline.cli import app
 from schemas import Problem, Verdict, to_arrow
 from test_verify import add
 from warehouse import Lake
 
 KEY = "sk-judge-secret-4711"
+REPO = Path(__file__).resolve().parents[1]
 
 
 class JudgeServer(LLMTestServer):
@@ -163,3 +171,44 @@ def test_an_unreachable_judge_keeps_the_rule_verdicts_and_fails_in_one_line(lake
     with Lake.open(lake_root, read_only=True) as lake:
         assert lake.count("verdicts") == len(TEXTS) + 1
         assert lake.scalar("SELECT count(*) FROM verdicts WHERE judge_model IS NOT NULL") == 0
+
+
+@pytest.mark.parametrize("n", [3, 4])  # inside batch 1, at the batch boundary
+def test_judge_killed_then_rerun_equals_an_uninterrupted_run(tmp_path, n):
+    """SIGKILL the real CLI with n judge answers received, rerun: the judge verdicts equal an
+    uninterrupted run's, no answer is asked for twice, llm_calls spend equals what was served."""
+    texts = [f"Counting the pairs gives {'forty-two' if i % 2 else 'thirteen'} in case {i}." for i in range(8)]
+    roots = {}
+    for name in ("lake", "reference"):
+        with Lake.open(tmp_path / name) as lake:
+            add(lake, [Problem(problem_id="p", source="s", question="How many pairs?", reference_answer="42")],
+                [("p", t) for t in texts])
+        roots[name] = tmp_path / name
+    flags = ["--judge", "llm", "--model", "test-model", "--judge-batch-size", "4", "--concurrency", "2",
+             "--max-retries", "0"]
+    with JudgeServer() as uninterrupted:
+        result = CliRunner().invoke(app, ["verify", "--root", str(roots["reference"]), *flags,
+                                          "--base-url", uninterrupted.url])
+        assert result.exit_code == 0, result.output
+    cmd = [sys.executable, "-m", "pipeline.cli", "verify", "--root", str(roots["lake"]), *flags]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with JudgeServer(hang_s=30) as server:
+        server.hold_after(n)
+        succeeded = kill_when_settled(cmd + ["--base-url", server.url], roots["lake"] / "cache" / "llm", n, server,
+                                      cwd=REPO, env=env)
+        assert len(succeeded) >= n
+        n_first = len(server.log)
+        server.release()
+        rerun = subprocess.run(cmd + ["--base-url", server.url], cwd=REPO, env=env, capture_output=True, text=True,
+                               timeout=180)
+        assert rerun.returncode == 0, rerun.stderr
+    assert [r for r in server.log[n_first:] if r.status != 0 and r.body_sha in succeeded] == []
+    query = "SELECT trajectory_id, outcome, extracted_answer, judge_model FROM verdicts WHERE judge_model IS NOT NULL"
+    assert sorted(judge_rows_of(roots["lake"], query)) == sorted(judge_rows_of(roots["reference"], query))
+    assert len(judge_rows_of(roots["lake"], query)) == 8
+    check_spend_and_journal(roots["lake"], server, uninterrupted)
+
+
+def judge_rows_of(root, query: str) -> list[tuple]:
+    with Lake.open(root, read_only=True) as lake:
+        return lake.rows(query)
