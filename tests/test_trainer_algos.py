@@ -14,7 +14,7 @@ from trainer.algorithms import prepare_rl_batch, rl_loss, sft_loss
 from trainer.config import load_config
 from trainer.data import load_export, render_prompt
 from trainer.eval import evaluate, format_report
-from trainer.fixtures import addition_rows, write_export
+from trainer.fixtures import addition_rows, parity_reward, write_export
 from trainer.metrics import read_metrics
 from trainer.model import load_model
 from trainer.rewards import correctness_reward, make_reward, strategy_alignment_reward
@@ -23,11 +23,6 @@ from trainer.train import train
 
 RL = ["max_steps=3", "per_device_train_batch_size=8", "num_generations=4", "num_guided_generations=2",
       "max_completion_length=12", "learning_rate=1e-2", "gamma=0.0"]
-
-
-def parity_reward(prompts, completions, **kwargs):
-    """Deterministic, varied rewards for an untrained model (correctness would be all zeros)."""
-    return [float(sum(map(ord, c)) % 2) for c in completions]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -8,8 +8,8 @@ SGPO (DESIGN section 7), per problem q with strategy s, all from the same weight
 unguided group G1 ~ pi(.|q) and guided group G2 ~ pi(.|q,s); GRPO on G1 only; target = the
 correct guided rollout with the highest mean log-likelihood under pi(.|q); distillation =
 per-token full-vocabulary KL(stopgrad pi(.|q,s,y<t) || pi(.|q,y<t)) on that target, tokens with
-KL > delta masked; loss = L_GRPO + sum_q alpha(q) L_SD(q) (`distill_reduction=mean` divides
-the sum by Q). Rollouts sampled at temperature T are scored at T for the GRPO ratio; the
+KL > delta clipped (kl_clip_mode); loss = L_GRPO + (1/Q) sum_q alpha(q) L_SD(q), Q the step's
+prompts over all ranks (`distill_reduction=sum` drops the 1/Q), the same for any world size. Rollouts sampled at temperature T are scored at T for the GRPO ratio; the
 distillation KL and target selection use the model's own distribution (T = 1). Ablation
 flags (config): target_selection, kl_clip_mode (mask | scale | none), adaptive_alpha, distill_divergence=reverse,
 distill_mode=sft, unguided_grpo, proximal_clipping.
@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 
 from trainer.config import TrainConfig
-from trainer.data import Example, encode_completion, encode_prompts, guided_prompt, render_prompt
+from trainer.data import Example, encode_completion, encode_prompts_counted, fit_guided_prompt, render_prompt
 from trainer.losses import (adaptive_alpha, clipped_surrogate, clipped_token_mean, full_kl, group_advantages,
                             mean_logprob, select_target, token_entropy)
 from trainer.rollout import Rollout, completion_logits, pad_left, pad_right, sample_groups, token_logprobs
@@ -36,22 +36,42 @@ def _device(model) -> torch.device:
 
 
 # ---------------------------------------------------------------- SFT
-def sft_tensors(tokenizer, examples: Sequence[Example], cfg: TrainConfig, device):
-    prompts = encode_prompts(tokenizer, [render_prompt(tokenizer, e.prompt) for e in examples], cfg.max_prompt_length)
-    targets = [encode_completion(tokenizer, e.teacher_completion, cfg.max_completion_length) for e in examples]
+def sft_tensors(tokenizer, examples: Sequence[Example], cfg: TrainConfig, device, counts: dict | None = None):
+    """Padded prompt and target tensors; `counts` (when given) receives the truncation figures."""
+    texts = [render_prompt(tokenizer, e.prompt) for e in examples]
+    prompts, left_cut = encode_prompts_counted(tokenizer, texts, cfg.max_prompt_length)
+    full = [encode_completion(tokenizer, e.teacher_completion, 1 << 30) for e in examples]
+    targets = [t[:cfg.max_completion_length] for t in full]
+    if counts is not None:
+        counts.update(_length_counts(tokenizer, texts, left_cut))
+        counts.update({"completions": len(full), "truncated_completions": sum(len(t) > cfg.max_completion_length
+                                                                              for t in full),
+                       "completion_len_needed": max(len(t) for t in full)})
     p_ids, p_mask = pad_left(prompts, tokenizer.pad_token_id, device)
     c_ids, c_mask = pad_right(targets, tokenizer.pad_token_id, device)
     return p_ids, p_mask, c_ids, c_mask
 
 
+def _length_counts(tokenizer, texts: Sequence[str], left_cut: int) -> dict:
+    lengths = [len(x) for x in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+    return {"prompts": len(texts), "left_cut_prompts": left_cut, "prompt_len_needed": max(lengths)}
+
+
+def _truncated(ro: Rollout, eos_id: int) -> int:
+    """Rollouts that ended at max_completion_length without producing EOS."""
+    has_eos = (ro.completion_ids == eos_id).logical_and(ro.completion_mask > 0).any(-1)
+    return int((~has_eos).sum())
+
+
 def sft_loss(model, tokenizer, examples: Sequence[Example], cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     """Trajectory imitation: token-mean NLL of the teacher completion, prompt masked."""
-    p_ids, p_mask, c_ids, c_mask = sft_tensors(tokenizer, examples, cfg, _device(model))
+    counts: dict = {}
+    p_ids, p_mask, c_ids, c_mask = sft_tensors(tokenizer, examples, cfg, _device(model), counts)
     logits = completion_logits(model, p_ids, p_mask, c_ids, c_mask)
     nll = -token_logprobs(logits, c_ids)
     loss = (nll * c_mask).sum() / c_mask.sum().clamp(min=1.0)
     return loss, {"loss_sft": float(loss.detach()), "entropy": token_entropy(logits.detach(), c_mask),
-                  "tokens": int(c_mask.sum() + p_mask.sum())}
+                  "tokens": int(c_mask.sum() + p_mask.sum()), **counts}
 
 
 # ---------------------------------------------------------------- RL batch
@@ -99,7 +119,7 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
     g1, g2 = cfg.num_generations, cfg.num_guided_generations
     t0 = time.perf_counter()
     texts = [render_prompt(tokenizer, e.prompt) for e in examples]
-    prompts = encode_prompts(tokenizer, texts, cfg.max_prompt_length)
+    prompts, left_cut = encode_prompts_counted(tokenizer, texts, cfg.max_prompt_length)
     if sampler is None:
         def sampler(prompt_ids, n):
             return sample_groups(model, tokenizer, prompt_ids, n, cfg.max_completion_length, cfg.temperature,
@@ -107,8 +127,10 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
     ro = sampler(prompts, g1)
     guided = guided_texts = None
     if cfg.algo == "sgpo":
-        guided_texts = [guided_prompt(tokenizer, e.prompt, e.strategy, cfg.max_prompt_length) for e in examples]
-        guided = sampler(encode_prompts(tokenizer, guided_texts, cfg.max_prompt_length), g2)
+        fitted = [fit_guided_prompt(tokenizer, e.prompt, e.strategy, cfg.max_prompt_length) for e in examples]
+        guided_texts = [text for text, _ in fitted]
+        without_strategy = sum(bool(e.strategy) and not has for e, (_, has) in zip(examples, fitted))
+        guided = sampler(encode_prompts_counted(tokenizer, guided_texts, cfg.max_prompt_length)[0], g2)
     t1 = time.perf_counter()
 
     rewards = _score(reward_fn, texts, ro, examples, g1, device)
@@ -121,7 +143,10 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
     pass_u = rewards.view(-1, g1).gt(0.5).float().mean(1)
     m = {"reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
          "pass_rate_unguided": float(pass_u.mean()),
-         "completion_len_mean": float(ro.completion_mask.sum(-1).mean()), "gen_tokens": ro.num_tokens}
+         "completion_len_mean": float(ro.completion_mask.sum(-1).mean()), "gen_tokens": ro.num_tokens,
+         "groups": len(examples), "reward_variance_groups": int(rewards.view(-1, g1).std(1).gt(0).sum()),
+         "completions": ro.completion_ids.size(0), "truncated_completions": _truncated(ro, tokenizer.eos_token_id),
+         "completion_len_needed": cfg.max_completion_length + 1, **_length_counts(tokenizer, texts, left_cut)}
     if guided is not None:
         g_rewards = _score(reward_fn, guided_texts, guided, examples, g2, device)
         correct = g_rewards.view(-1, g2).gt(0.5)
@@ -145,7 +170,10 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
         m.update({"pass_rate_guided": float(pass_g.mean()), "alpha_mean": float(alphas.mean()),
                   "alpha_min": float(alphas.min()), "alpha_max": float(alphas.max()),
                   "alpha_nonzero_frac": float((alphas > 0).float().mean()), "alphas": [round(a, 4) for a in batch.alphas],
-                  "num_targets": len(batch.targets), "gen_tokens": ro.num_tokens + guided.num_tokens})
+                  "num_targets": len(batch.targets), "gen_tokens": ro.num_tokens + guided.num_tokens,
+                  "guided_prompts_without_strategy": without_strategy,
+                  "completions": m["completions"] + guided.completion_ids.size(0),
+                  "truncated_completions": m["truncated_completions"] + _truncated(guided, tokenizer.eos_token_id)})
     t2 = time.perf_counter()
     m.update({"time_generation": t1 - t0, "time_scoring": t2 - t1})
     batch.metrics = m
@@ -177,8 +205,13 @@ def _dapo_tokens_per_rank(mask: torch.Tensor, cfg: TrainConfig) -> torch.Tensor 
     return total / dist.get_world_size()
 
 
+def _world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 def distill_term(model, batch: RLBatch, cfg: TrainConfig, num_prompts: int) -> tuple[torch.Tensor, dict]:
-    """sum_q alpha(q) L_SD(q) over the selected targets (divided by Q with distill_reduction=mean)."""
+    """(1/Q) sum_q alpha(q) L_SD(q) over the selected targets, Q = prompts per step over all ranks
+    (distill_reduction=sum: the plain sum over all ranks' prompts); independent of the world size."""
     ro, gd = batch.rollout, batch.guided
     q_idx = [q for q, _ in batch.targets]
     rows = [r for _, r in batch.targets]
@@ -205,7 +238,10 @@ def distill_term(model, batch: RLBatch, cfg: TrainConfig, num_prompts: int) -> t
             per_q_list.append(lq)
             clipped.append(frac)
         per_q = torch.stack(per_q_list)
-    loss = (alphas * per_q).sum() / (num_prompts if cfg.distill_reduction == "mean" else 1)
+    # mean: over this rank's prompts; every rank holds the same number, so after the gradient average
+    # it is the mean over the global batch. sum: times the world size, so the average is the global sum.
+    scale = 1.0 / num_prompts if cfg.distill_reduction == "mean" else float(_world_size())
+    loss = (alphas * per_q).sum() * scale
     m = {"loss_sd": float(loss.detach()), "sd_per_target": float(per_q.detach().mean()),
          "kl_clipped_frac": sum(clipped) / len(clipped) if clipped else 0.0}
     return loss, m

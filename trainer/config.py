@@ -78,7 +78,9 @@ class TrainConfig:
     distill_mode: str = "kl"           # kl | sft (SFT on the selected target instead of the KL)
     unguided_grpo: bool = True         # False: drop the GRPO term, distillation only
     proximal_clipping: bool = True     # False: no ratio clip in the GRPO term ("no proximal constraints")
-    distill_reduction: str = "sum"     # sum: L_GRPO + sum_q alpha(q) L_SD(q) (DESIGN); mean: divided by Q
+    # mean: L_GRPO + (1/Q) sum_q alpha(q) L_SD(q), Q = prompts per step over all ranks, so the SD term's
+    # weight does not grow with the batch; sum: DESIGN's plain sum over the step's prompts
+    distill_reduction: str = "mean"
     # rewards
     strategy_reward_weight: float = 0.0  # optional strategy-alignment reward, gated on correctness
     # logging and checkpoints

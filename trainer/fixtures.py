@@ -82,7 +82,6 @@ def write_export(root: str | Path, rows: Sequence[dict], name: str | None = None
 
 
 
-
 def addition_rows(n_train: int = 8, n_test: int = 2) -> list[dict]:
     """A handful of addition problems: `train` rows with strategies, `test_original` and
     `test_numbers` rows (the numbers perturbation), for tests of the trainer."""
@@ -101,4 +100,9 @@ def addition_rows(n_train: int = 8, n_test: int = 2) -> list[dict]:
     return rows
 
 
-__all__ = ["DATA_SCHEMA", "PROMPT_SUFFIX", "addition_rows", "make_row", "write_export"]
+def parity_reward(prompts, completions, **kwargs) -> list[float]:
+    """Deterministic, varied rewards for an untrained model (correctness would be all zeros)."""
+    return [float(sum(map(ord, c)) % 2) for c in completions]
+
+
+__all__ = ["DATA_SCHEMA", "PROMPT_SUFFIX", "addition_rows", "make_row", "parity_reward", "write_export"]

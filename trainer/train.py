@@ -8,7 +8,9 @@
 Writes into OUT: `config.json` (the resolved config + model and data), `metrics.jsonl` (one line
 per step: loss parts, rewards, unguided/guided pass rates, alpha distribution, KL-clipped
 fraction, entropy, tokens/s, seconds in generation / scoring / update), `checkpoint-N/` every
-`save_steps` and `final/` (safetensors + tokenizer). Every rank holds whole groups; gradients are
+`save_steps`, `final/` (safetensors + tokenizer) and `signal.json` (the learning-signal guard,
+trainer/learning_signal.py: printed at the end, with a one-line warning when nothing could be
+learned). A prompt cut from the left or a completion cut before EOS is warned about once per run. Every rank holds whole groups; gradients are
 averaged with all_reduce, so replicas stay identical (checked at the end: `ranks_in_sync`).
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +31,7 @@ import torch.distributed as dist
 from trainer.algorithms import prepare_rl_batch, rl_loss, sft_loss
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import Example, ExportError, load_export
+from trainer.learning_signal import format_signal, summarize, truncation_warning
 from trainer.metrics import MetricsWriter, progress_line
 from trainer.model import load_model, resolve_model, save_checkpoint
 from trainer.rewards import correctness_reward, make_reward, strategy_alignment_reward
@@ -43,6 +46,7 @@ class TrainResult:
     steps: int
     last_metrics: dict
     param_digest: str = ""         # sha256 of this rank's final parameters
+    signal: dict = field(default_factory=dict)  # the learning-signal figures (also OUT/signal.json)
 
 
 def _dist_init() -> tuple[int, int]:
@@ -57,7 +61,8 @@ def _dist_init() -> tuple[int, int]:
     return 0, 1
 
 
-def _sync_grads(model, world: int) -> None:
+def sync_grads(model, world: int) -> None:
+    """Average every trainable gradient over the ranks (zeros where a rank has none)."""
     if world == 1:
         return
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters() if p.requires_grad]
@@ -149,6 +154,8 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
         writer = MetricsWriter(out / "metrics.jsonl")
     show = (rank == 0) if show_progress is None else (show_progress and rank == 0)
     metrics: dict = {}
+    rows: list[dict] = []
+    warned = False
     for step in range(1, cfg.max_steps + 1):
         t_start = time.perf_counter()
         chunk = batches.next()
@@ -162,10 +169,12 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
         else:
             batch = prepare_rl_batch(policy, tokenizer, chunk, cfg, reward_fn, sample_gen, ref, sampler)
             t_upd = time.perf_counter()
-            for _ in range(cfg.num_iterations):
+            norms = []
+            for _ in range(cfg.num_iterations):  # the same rollouts, old log-probs fixed in the batch
                 loss, m = rl_loss(policy, batch, cfg)
                 loss.backward()
-                grad_norm = _apply(policy, params, opt, sched, cfg, world)
+                norms.append(_apply(policy, params, opt, sched, cfg, world))
+            grad_norm = max(norms)
             metrics = {**batch.metrics, **m}
             tokens = metrics.pop("gen_tokens")
         t_end = time.perf_counter()
@@ -174,6 +183,11 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
                         "tokens_per_s": tokens * world / max(t_end - t_start, 1e-9)})
         if writer is not None:
             writer.write(metrics)
+            rows.append({k: v for k, v in metrics.items() if k != "alphas"})
+            cut = None if warned else truncation_warning(metrics, cfg)
+            if cut:
+                warned = True
+                print(f"{cut} (step {step}; warned once per run)", file=sys.stderr, flush=True)
             if show and (step % cfg.logging_steps == 0 or step == cfg.max_steps):
                 print(progress_line(cfg.algo, step, cfg.max_steps, metrics), file=sys.stderr, flush=True)
             if cfg.save_steps and step % cfg.save_steps == 0 and step != cfg.max_steps:
@@ -184,15 +198,20 @@ def train(cfg: TrainConfig, data: str | Path, model: str, out: str | Path, rewar
         dist.all_gather_object(digests, param_digest(policy))
         in_sync = len(set(digests)) == 1
     final = out / "final"
+    signal: dict = {}
     if rank == 0:
         save_checkpoint(policy, tokenizer, final)
         state = {"steps": cfg.max_steps, "algo": cfg.algo, "world_size": world, "ranks_in_sync": in_sync,
                  "param_digest": param_digest(policy)}
         (final / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
         writer.close()
+        signal = summarize(cfg.algo, rows, cfg)
+        (out / "signal.json").write_text(json.dumps(signal, indent=2) + "\n")
+        if show:
+            print(format_signal(signal), file=sys.stderr, flush=True)
     if world > 1:
         dist.barrier()
-    return TrainResult(out, final, out / "metrics.jsonl", cfg.max_steps, metrics, param_digest(policy))
+    return TrainResult(out, final, out / "metrics.jsonl", cfg.max_steps, metrics, param_digest(policy), signal)
 
 
 def _vllm_sampler(policy, tokenizer, cfg: TrainConfig, out: Path, rank: int) -> Callable:
@@ -212,7 +231,7 @@ def _vllm_sampler(policy, tokenizer, cfg: TrainConfig, out: Path, rank: int) -> 
 
 
 def _apply(model, params, opt, sched, cfg: TrainConfig, world: int) -> float:
-    _sync_grads(model, world)
+    sync_grads(model, world)
     norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm) if cfg.max_grad_norm > 0 else torch.tensor(0.0)
     opt.step()
     sched.step()
@@ -220,4 +239,4 @@ def _apply(model, params, opt, sched, cfg: TrainConfig, world: int) -> float:
     return float(norm)
 
 
-__all__ = ["Batches", "TrainResult", "default_reward", "param_digest", "train"]
+__all__ = ["Batches", "TrainResult", "default_reward", "param_digest", "sync_grads", "train"]
