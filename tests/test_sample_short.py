@@ -28,11 +28,14 @@ def records() -> list[dict]:
 
 
 def recomputed_answer(question: str) -> str:
-    """The count of the asked-for thing of the asked-for person, read from the statement."""
-    who_what = re.search(r"How many (\w+) does (\w+) have\?$", question)
-    thing, who = who_what.group(1), who_what.group(2)
-    [count] = re.findall(rf"\b{who} has (\d+) {thing}\.", question)
-    return count
+    """The count of the asked-for thing in the asked-for container, read from the statement."""
+    thing, which = re.search(r"How many (\w+) are in (.+)\?$", question).groups()
+    counts = {label: int(c) for label, c in re.findall(rf"\b\w+ ([A-Z]) has (\d+) {thing}\.", question)}
+    if which.endswith("with the most"):
+        return str(max(counts.values()))
+    if which.endswith("with the fewest"):
+        return str(min(counts.values()))
+    return str(counts[which.split()[-1]])
 
 
 def test_lookup_has_the_numbers_names_and_distractor_variants_only(records):
@@ -41,12 +44,15 @@ def test_lookup_has_the_numbers_names_and_distractor_variants_only(records):
     assert records_per_seed(families=["lookup"]) == 4 and records_per_seed() == 6
 
 
-def test_answers_are_the_asked_count_and_distractors_add_a_count_for_the_same_person(records):
+def test_answers_are_the_asked_count_and_distractors_add_a_count_to_the_same_container(records):
     for r in records:
         assert r["answer"] == recomputed_answer(r["question"])
         if r["perturbation"] == "distractor":
-            who = re.search(r"does (\w+) have\?$", r["question"]).group(1)
-            assert len(re.findall(rf"\b{who} has \d+ ", r["question"])) == 2
+            label = re.search(r"in \w+ ([A-Z])\. ", r["solution"]).group(1)
+            assert len(re.findall(rf"\b{label} has \d+ ", r["question"])) == 2
+    asks = Counter(re.search(r"are in (the \w+ with the \w+|\w+ [A-Z])\?", r["question"]).group(1).split()[-1]
+                   for r in records)
+    assert asks["most"] > 50 and asks["fewest"] > 50 and len(asks) > 2   # comparisons and labels both asked
 
 
 def test_solutions_are_short_and_end_with_the_boxed_answer(records):
@@ -63,11 +69,11 @@ def test_the_gold_span_is_the_goal_sentence_and_the_strategy_made_from_it_does_n
     for r in records[:80]:
         [span] = r["gold_spans"]
         goal = r["solution"][span["start"]:span["end"]]
-        assert span["start"] == 0 and span["label"] == "backward_chaining" and goal.endswith(" has.")
+        assert span["start"] == 0 and span["label"] == "backward_chaining" and re.search(r" in \w+ [A-Z]\.$", goal)
         item = DescribeItem(r["id"], r["question"], r["answer"], r["id"], r["solution"],
                             (SpanOut(span["start"], span["end"], span["label"]),), r["family"])
         best = describer.describe([item])[0].candidates[0]
-        assert goal in best.steps   # the strategy names the quantity, in the solution's words
+        assert goal in best.steps   # the strategy names the container to read, in the solution's words
         assert not leakage_flags([best.approach, *best.steps], r["question"], r["answer"])
 
 

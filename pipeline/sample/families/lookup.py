@@ -1,12 +1,14 @@
-"""A short-form family for the demo's tiny model: several people each own some of one kind
-of thing, and the question asks for one person's count. The answer is read off the
-statement, so a 2-layer byte-level model can learn it in minutes; the strategy (which
-quantity the question asks for, worded as the solution will word it) tells a guided
-rollout where to look, and the distractor variant adds another count for the same person.
+"""A short-form family for the demo's tiny model: a few labelled containers each hold some
+of one kind of thing, and the question asks for the count in one of them, named either by
+its label ("in jar B") or by a comparison ("in the jar with the most"). The answer is read
+off the statement, so a 2-layer byte-level model can learn it in minutes; the strategy
+(which container to read, in the solution's own words, never the count) settles the
+comparison for a guided rollout, which an unguided one has to make itself. The distractor
+variant adds a count of another kind of thing to the same container.
 
     fam = SHORT_FAMILIES["lookup"]
     v = fam.numbers(rng, 2) | fam.names(rng)
-    fam.original(v).question   # "Ava has 4 pears. Ben has 9 pears. ... How many pears does Ben have?"
+    fam.original(v).question   # "Jar A has 4 pears. Jar B has 9 pears. How many pears are in the jar with the most?"
 
 Its solutions are written by the short teacher (`pipeline.sample.short`), and it has the
 numbers, names and distractor variants only (no reversed or extra-step form).
@@ -15,10 +17,13 @@ from __future__ import annotations
 
 import random
 
-from pipeline.sample.families.base import PEOPLE, F, Calc, Family, Problem, Solution
+from pipeline.sample.families.base import F, Calc, Family, Problem, Solution
 
 THINGS = ("pears", "apples", "stamps", "marbles", "shells", "coins", "books", "pencils", "plums", "cards",
           "buttons", "kites", "candles", "stickers")
+CONTAINERS = ("jar", "box", "bag", "tin", "crate", "basket")
+LABELS = "ABCDEFGHJKLMNPRSTUVWXYZ"
+ASKS = ("label", "most", "fewest")
 
 
 class Lookup(Family):
@@ -29,27 +34,39 @@ class Lookup(Family):
         super().__init__("lookup", {"backward_chaining": 1.0})
 
     def numbers(self, rng: random.Random, difficulty: int) -> dict:
-        k = 1 + difficulty                               # 2, 3 or 4 people
+        k = 1 + difficulty                               # 2, 3 or 4 containers
         counts = rng.sample(range(2, 10 + 10 * difficulty), k)
-        return {"counts": counts, "t": rng.randrange(k), "k_other": rng.randint(2, 9 + 10 * difficulty)}
+        return {"counts": counts, "ask": rng.choice(ASKS), "t": rng.randrange(k),
+                "k_other": rng.randint(2, 9 + 10 * difficulty)}
 
     def names(self, rng: random.Random) -> dict:
         thing, other = rng.sample(THINGS, 2)
-        return {"people": rng.sample(PEOPLE, 4), "thing": thing, "other": other}
+        return {"labels": rng.sample(LABELS, 4), "box": rng.choice(CONTAINERS), "thing": thing, "other": other}
 
-    def _target(self, v: dict) -> str:
-        return v["people"][v["t"]]
+    def _target(self, v: dict) -> int:
+        counts = v["counts"]
+        if v["ask"] == "most":
+            return counts.index(max(counts))
+        if v["ask"] == "fewest":
+            return counts.index(min(counts))
+        return v["t"] % len(counts)
+
+    def _name(self, v: dict, i: int) -> str:
+        return f"{v['box'].capitalize()} {v['labels'][i]}"
 
     def original(self, v: dict) -> Problem:
-        people, counts, thing = v["people"], v["counts"], v["thing"]
-        facts = tuple(f"{p} has {c} {thing}." for p, c in zip(people, counts))
-        who, count = self._target(v), counts[v["t"]]
-        calc = Calc(f"the number of {thing} {who} has", f"{who} has {count} {thing}", F(count))
-        sol = Solution(plan=(f"find the sentence about {who}'s {thing}", "read off the count"), calcs=(calc,))
-        return Problem(self.name, facts, f"How many {thing} does {who} have?", sol)
+        counts, thing, box = v["counts"], v["thing"], v["box"]
+        facts = tuple(f"{self._name(v, i)} has {c} {thing}." for i, c in enumerate(counts))
+        t = self._target(v)
+        which = {"label": f"{box} {v['labels'][t]}", "most": f"the {box} with the most",
+                 "fewest": f"the {box} with the fewest"}[v["ask"]]
+        calc = Calc(f"the number of {thing} in {box} {v['labels'][t]}", f"{self._name(v, t)} has {counts[t]} {thing}",
+                    F(counts[t]))
+        sol = Solution(plan=(f"decide which {box} the question means", "read off its count"), calcs=(calc,))
+        return Problem(self.name, facts, f"How many {thing} are in {which}?", sol)
 
     def distractor(self, v: dict, rng: random.Random) -> str:
-        return f"{self._target(v)} has {v['k_other']} {v['other']}."
+        return f"{self._name(v, self._target(v))} has {v['k_other']} {v['other']}."
 
     def reversed(self, v: dict) -> Problem:
         raise NotImplementedError("the lookup family has no reversed form")
