@@ -58,7 +58,7 @@ def verdict_shares(rows: list[dict], outcomes: list[str]) -> str | None:
     left = [0.0] * len(rows)
     for outcome in outcomes:
         shares = [r[outcome] / r["total"] for r in rows][::-1]
-        ax.barh(names, shares, left=left, color=OUTCOME_COLOURS.get(outcome, "#7f7f7f"), label=outcome)
+        ax.barh(names, shares, left=left, height=0.6, color=OUTCOME_COLOURS.get(outcome, "#7f7f7f"), label=outcome)
         left = [a + b for a, b in zip(left, shares)]
     for i, r in enumerate(rows[::-1]):
         ax.annotate(f"{r['total']:,}", (1.0, i), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
