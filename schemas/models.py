@@ -107,6 +107,14 @@ class Verdict(Row):
     run_id: str
     judge_model: str | None = None  # the LLM that gave a "judge" verdict
 
+    @model_validator(mode="before")
+    @classmethod
+    def _outcome_from_is_correct(cls, data):
+        """A row written the old way (is_correct only) gets the outcome the backfill gives it."""
+        if isinstance(data, dict) and data.get("outcome") is None and "is_correct" in data:
+            data = {**data, "outcome": {True: "correct", False: "incorrect"}.get(data["is_correct"], "no_reference")}
+        return data
+
     @model_validator(mode="after")
     def _is_correct_follows_outcome(self) -> "Verdict":
         expected = {"correct": True, "incorrect": False}.get(self.outcome)

@@ -38,6 +38,12 @@ def test_verdict_accepts_each_outcome():
     assert verdict(extraction="judge", judge_model="m").judge_model == "m"
 
 
+def test_a_verdict_written_the_old_way_gets_the_backfilled_outcome():
+    row = dict(trajectory_id="t", extracted_answer="4", extraction="boxed", checker_version="v", run_id="r")
+    assert [Verdict(**row, is_correct=flag).outcome for flag in (True, False, None)] == [
+        "correct", "incorrect", "no_reference"]
+
+
 def make_old_lake(root) -> None:
     """A lake whose verdicts table has only the answers-1 columns, holding three old verdicts."""
     with Lake.open(root) as lake:
