@@ -28,8 +28,9 @@ KL) runs on every step. Sections, each after its own torch.cuda.reset_peak_memor
   tokens/s / peak (H100/H200 SXM dense bf16: 989 TFLOP/s, or --peak-tflops); the attention
   kernel that ran is read from the profiler (flash, memory-efficient, cudnn or math).
 - decode: tokens/s of one batch of rollouts from trainer.rollout.sample_groups.
-- grpo, sgpo: two steps of trainer.train.train each; time split into generation / scoring /
-  update for the first (cold) and the last (warm) step, alpha and targets for SGPO.
+- grpo, sgpo: two steps of trainer.train.train each at lr 1e-6; time split into generation /
+  scoring / update for the first (cold) and the last (warm) step, alpha and targets for SGPO, and
+  the share of weights that differ between the initial and the final checkpoint.
 - weights: one SFT step at lr 1e-6 with AdamW in bf16 and in fp32: the share of weights that
   changed at all (bf16 rounds an update far below half an ulp back to the old value).
 
@@ -225,9 +226,22 @@ def rl_section(algo: str, ckpt: Path, work: Path, tok, device, dtype: torch.dtyp
     if algo == "sgpo":
         keys += ("alpha_mean", "alpha_nonzero_frac", "num_targets", "pass_rate_guided", "loss_sd", "kl_clipped_frac")
     pick = lambda r: {k: r[k] for k in keys if k in r}  # noqa: E731
-    return {"prompts": prompts, "num_generations": g1, "num_guided_generations": g2 if algo == "sgpo" else 0,
+    return {"weights_changed_frac": changed_share(ckpt, work / algo / "final"), "prompts": prompts, "num_generations": g1, "num_guided_generations": g2 if algo == "sgpo" else 0,
             "max_completion_length": new_tokens, "first_step": pick(rows[0]), "last_step": pick(rows[-1]),
             "wall_s_with_load_and_save": wall, "peak_mem_gb": peak_gb(device)}
+
+
+def changed_share(before: Path, after: Path) -> float:
+    """Share of saved weight elements that differ between two checkpoints (after the steps at lr 1e-6)."""
+    from safetensors.torch import load_file
+
+    def weights(folder: Path) -> dict:
+        return {k: v for f in sorted(folder.glob("*.safetensors")) for k, v in load_file(f).items()}
+
+    a, b = weights(before), weights(after)
+    assert a.keys() == b.keys(), f"checkpoints {before} and {after} hold different tensors"
+    changed = sum(int((a[k] != b[k]).sum()) for k in a)
+    return changed / sum(v.numel() for v in a.values())
 
 
 def weights_section(device, dtype: torch.dtype, smoke: bool, tok, batch: int, seq: int, lr: float = 1e-6) -> dict:

@@ -163,6 +163,7 @@ def test_gpu_check_smoke_runs_in_a_venv_with_only_the_gpu_machines_packages(tmp_
             split = s[algo][step]
             assert split["time_generation"] > 0 and split["time_update"] > 0, (algo, split)
             assert split["grad_norm"] > 0, (algo, split)
+    assert s["grpo"]["weights_changed_frac"] > 0.5 and s["sgpo"]["weights_changed_frac"] > 0.5  # fp32 steps move
     sgpo = s["sgpo"]["last_step"]
     assert sgpo["alpha_nonzero_frac"] > 0 and sgpo["alpha_mean"] > 0 and sgpo["num_targets"] > 0, sgpo
     assert s["weights_float32"]["changed_frac"] > 0.5, s["weights_float32"]
