@@ -184,6 +184,9 @@ def test_prm800k_answer_heading_is_a_marker():
     ("\\frac{270}7\\text{ degrees}", "\\frac{270}{7}", True), ("\\text{Evelyn}", "\\frac{3}{56}", False),
     ("8000", "\\text{even}", False), ("17", "\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\end{pmatrix}", False),
     ("10,\\!080", "10080", True), ("five", "5", None),
+    # GSM-Plus GPT-4 answers after "####"; its critical-thinking items have the reference "None"
+    ("15 liters of water.", "15", True), ("Seth is 16 years old.", "16", True), ("17 good oranges", "17", True),
+    ("460.", "None", False),
     # sympy reads sin 80° in radians: undecided, never a verdict (this one is in fact -sqrt(3))
     ("\\frac{\\sin 80^\\circ (-1 + 4 \\cos 80^\\circ)}{\\cos 80^\\circ}", "-\\sqrt{3}", None),
 ])

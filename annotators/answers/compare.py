@@ -31,7 +31,10 @@ MAX_UNORDERED_MATCHING = 12
 _NOT_MINE = object()  # a form method's answer when the pair is not of its form  # larger sets are compared as sorted canonical texts
 _PLAIN_WORDS = re.compile(r"[a-zA-Z][a-zA-Z' .-]*")
 _NUMBER_WORDS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                 "twelve", "twenty", "hundred", "thousand", "million", "half", "none"}
+                 "twelve", "twenty", "hundred", "thousand", "million", "half"}
+# "15 liters of water", "Seth is 16 years old": one number among words only
+_NUMBER_THEN_WORDS = re.compile(r"(?:[A-Za-z][A-Za-z']*\s+){0,6}?(?:is|are|was|were|has|have|had|makes?|gets?)?\s*"
+                                r"\$?(-?\d[\d,]*(?:\.\d+)?)(?:\s+[A-Za-z][A-Za-z'-]*){1,8}")
 _DEGREES_IN_TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)[^$]*(?:\\circ|°)")
 _MEMBER_OF = re.compile(r"^\\?[a-zA-Z]+\s*\\in\s*(?=[\[(\\{])")
 _ASKED = r"(?:find|compute|determine|what\s+is|what\s+are|value\s+of|solve\s+for)\s+(?:the\s+)?(?:value\s+of\s+)?\$?"
@@ -88,6 +91,12 @@ class _Comparer:
     # ------------------------------------------------------------------ one method per form
     def _numbers(self, pred: str, ref: str) -> bool | None:
         pred_num, ref_num = parse_number(pred), parse_number(ref)
+        if pred_num is None and ref_num is not None:
+            pred = _number_in_words(pred) or pred
+            pred_num = parse_number(pred)
+        elif ref_num is None and pred_num is not None:
+            ref = _number_in_words(ref) or ref
+            ref_num = parse_number(ref)
         if pred_num is None or ref_num is None:
             return None
         (p, p_pct), (r, r_pct) = pred_num, ref_num
@@ -239,6 +248,14 @@ class _Comparer:
                 continue
             unused.remove(match)
         return None if undecided else True
+
+
+def _number_in_words(s: str) -> str | None:
+    """The number of "15 liters of water." or "Seth is 16 years old.", else None."""
+    if len(s) > 200:
+        return None
+    match = _NUMBER_THEN_WORDS.fullmatch(s.strip().rstrip(".").strip())
+    return match.group(1) if match else None
 
 
 def _is_word(s: str) -> bool:

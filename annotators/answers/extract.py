@@ -75,8 +75,11 @@ def _phrase(stated: str) -> str:
 def _last_stated(text: str) -> Extraction | None:
     """The last stated answer of any marker, by position in the text."""
     best: tuple[int, str, str] | None = None
-    for pattern, method in ((_ANSWER_IS, "answer_is"), (_MORE_ANSWER_IS, "answer_is"), (_ANSWER_HEADING, "answer_is"),
-                            (_ANSWER_LETTER, "choice")):
+    patterns = [(_ANSWER_IS, "answer_is")]
+    lowered = text.lower()
+    if "answer" in lowered or "correct" in lowered:  # the other markers say one of these: cheap scans first
+        patterns += [(_MORE_ANSWER_IS, "answer_is"), (_ANSWER_HEADING, "answer_is"), (_ANSWER_LETTER, "choice")]
+    for pattern, method in patterns:
         match = None
         for match in pattern.finditer(text):
             pass

@@ -28,7 +28,7 @@ _RELATION = re.compile(r"\\leqslant|\\geqslant|\\leq|\\geq|\\le|\\ge|\\lt|\\gt|<
 _VARIABLE = r"(?:\\?[a-zA-Z]+(?:_\{?\w+\}?)?(?:\(\w\))?)"
 _VARIABLE_ONLY = re.compile(_VARIABLE)
 _VARIABLE_TUPLE = re.compile(rf"\(\s*{_VARIABLE}(?:\s*,\s*{_VARIABLE})+\s*\)")
-_SYSTEM_SEPARATOR = re.compile(r"\s*(?:;|\band\b)\s*")
+_SYSTEM_SEPARATOR = re.compile(r";|\band\b")  # parts are stripped after: a \s* either side is quadratic
 _MATRIX = re.compile(r"\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}", re.DOTALL)
 _INFINITY = ("\\infty", "infty", "∞", "+\\infty")
 
@@ -113,7 +113,7 @@ def interval(s: str) -> Interval | None:
 
 def assignments(s: str) -> list[tuple[str, str]] | None:
     """[(variable, value), ...] for "x = 5", "p = 6, y = -4", "(f, k) = (3, -5)", "b(t) = 0"."""
-    parts = [p for part in _split_top_level(s) for p in _SYSTEM_SEPARATOR.split(part) if p]
+    parts = [p.strip() for part in _split_top_level(s) for p in _SYSTEM_SEPARATOR.split(part) if p.strip()]
     if not parts or len(parts) > MAX_TUPLE_PARTS:
         return None
     pairs = []
