@@ -27,8 +27,9 @@ import torch.distributed as dist
 from trainer.config import TrainConfig
 from trainer.data import Example, encode_completion, encode_prompts_counted, fit_guided_prompt, render_prompt
 from trainer.losses import (adaptive_alpha, clipped_surrogate, clipped_token_mean, full_kl, group_advantages,
-                            mean_logprob, select_target, token_entropy)
-from trainer.rollout import Rollout, completion_logits, pad_left, pad_right, sample_groups, token_logprobs
+                            mean_logprob, select_target)
+from trainer.rollout import (Rollout, chunked_entropy, chunked_logprobs, completion_hidden, pad_left, pad_right,
+                             sample_groups)
 
 
 def _device(model) -> torch.device:
@@ -67,10 +68,11 @@ def sft_loss(model, tokenizer, examples: Sequence[Example], cfg: TrainConfig) ->
     """Trajectory imitation: token-mean NLL of the teacher completion, prompt masked."""
     counts: dict = {}
     p_ids, p_mask, c_ids, c_mask = sft_tensors(tokenizer, examples, cfg, _device(model), counts)
-    logits = completion_logits(model, p_ids, p_mask, c_ids, c_mask)
-    nll = -token_logprobs(logits, c_ids)
+    hidden = completion_hidden(model, p_ids, p_mask, c_ids, c_mask)
+    nll = -chunked_logprobs(model, hidden, c_ids, chunk_rows=cfg.kl_chunk_size)
     loss = (nll * c_mask).sum() / c_mask.sum().clamp(min=1.0)
-    return loss, {"loss_sft": float(loss.detach()), "entropy": token_entropy(logits.detach(), c_mask),
+    return loss, {"loss_sft": float(loss.detach()),
+                  "entropy": chunked_entropy(model, hidden.detach(), c_mask, chunk_rows=cfg.kl_chunk_size),
                   "tokens": int(c_mask.sum() + p_mask.sum()), **counts}
 
 
@@ -104,11 +106,12 @@ def scoring_temperature(cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def _logp(model, r: Rollout, prompt_ids=None, prompt_mask=None, temperature: float = 1.0) -> torch.Tensor:
-    logits = completion_logits(model, r.prompt_ids if prompt_ids is None else prompt_ids,
+def _logp(model, r: Rollout, chunk_rows: int, prompt_ids=None, prompt_mask=None,
+          temperature: float = 1.0) -> torch.Tensor:
+    hidden = completion_hidden(model, r.prompt_ids if prompt_ids is None else prompt_ids,
                                r.prompt_mask if prompt_mask is None else prompt_mask, r.completion_ids,
                                r.completion_mask)
-    return token_logprobs(logits / temperature, r.completion_ids)
+    return chunked_logprobs(model, hidden, r.completion_ids, temperature, chunk_rows)
 
 
 def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainConfig, reward_fn: Callable,
@@ -137,9 +140,9 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
     adv = group_advantages(rewards, g1, scale=cfg.scale_rewards)
     batch = RLBatch(ro, rewards, adv)
     if cfg.num_iterations > 1:
-        batch.old_logp = _logp(model, ro, temperature=scoring_temperature(cfg))
+        batch.old_logp = _logp(model, ro, cfg.kl_chunk_size, temperature=scoring_temperature(cfg))
     if cfg.beta > 0 and ref_model is not None:
-        batch.ref_logp = _logp(ref_model, ro, temperature=scoring_temperature(cfg))
+        batch.ref_logp = _logp(ref_model, ro, cfg.kl_chunk_size, temperature=scoring_temperature(cfg))
     pass_u = rewards.view(-1, g1).gt(0.5).float().mean(1)
     m = {"reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
          "pass_rate_unguided": float(pass_u.mean()),
@@ -155,7 +158,8 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
         unguided_prompt_ids = ro.prompt_ids[::g1].repeat_interleave(g2, 0)
         unguided_prompt_mask = ro.prompt_mask[::g1].repeat_interleave(g2, 0)
         need = bool(correct.any()) and cfg.target_selection
-        mean_lp = (mean_logprob(_logp(model, guided, unguided_prompt_ids, unguided_prompt_mask), guided.completion_mask)
+        mean_lp = (mean_logprob(_logp(model, guided, cfg.kl_chunk_size, unguided_prompt_ids, unguided_prompt_mask),
+                                guided.completion_mask)
                    .view(-1, g2) if need else torch.zeros_like(pass_g).unsqueeze(1).expand(-1, g2))
         for q, ex in enumerate(examples):
             alpha = adaptive_alpha(float(pass_u[q]), float(pass_g[q]), cfg.alpha0, cfg.alpha_max, cfg.gamma,
@@ -183,15 +187,16 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
 # ---------------------------------------------------------------- losses on a batch
 def grpo_term(model, batch: RLBatch, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     ro = batch.rollout
-    logits = completion_logits(model, ro.prompt_ids, ro.prompt_mask, ro.completion_ids, ro.completion_mask)
-    logits = logits / scoring_temperature(cfg)
-    logp = token_logprobs(logits, ro.completion_ids)
+    hidden = completion_hidden(model, ro.prompt_ids, ro.prompt_mask, ro.completion_ids, ro.completion_mask)
+    temperature = scoring_temperature(cfg)
+    logp = chunked_logprobs(model, hidden, ro.completion_ids, temperature, cfg.kl_chunk_size)
     old = batch.old_logp if batch.old_logp is not None else logp.detach()
     eps_low, eps_high = (cfg.epsilon, cfg.epsilon_high) if cfg.proximal_clipping else (math.inf, math.inf)
     loss, stats = clipped_surrogate(logp, old, batch.advantages, ro.completion_mask, eps_low, eps_high,
                                     cfg.loss_type, cfg.max_completion_length, ref_logp=batch.ref_logp, beta=cfg.beta,
                                     num_tokens=_dapo_tokens_per_rank(ro.completion_mask, cfg))
-    m = {"loss_grpo": float(loss.detach()), "entropy": token_entropy(logits.detach(), ro.completion_mask), **stats}
+    entropy = chunked_entropy(model, hidden.detach(), ro.completion_mask, temperature, cfg.kl_chunk_size)
+    m = {"loss_grpo": float(loss.detach()), "entropy": entropy, **stats}
     return loss, m
 
 
@@ -222,16 +227,16 @@ def distill_term(model, batch: RLBatch, cfg: TrainConfig, num_prompts: int) -> t
     c_ids, c_mask = c_ids[:, :width], c_mask[:, :width]
     u_ids = ro.prompt_ids[[q * g1 for q in q_idx]]
     u_mask = ro.prompt_mask[[q * g1 for q in q_idx]]
-    student = completion_logits(model, u_ids, u_mask, c_ids, c_mask)
+    student = completion_hidden(model, u_ids, u_mask, c_ids, c_mask)
     alphas = torch.tensor([batch.alphas[q] for q in q_idx], device=student.device)
     clipped = []
     if cfg.distill_mode == "sft":
-        nll = -token_logprobs(student, c_ids)
+        nll = -chunked_logprobs(model, student, c_ids, chunk_rows=cfg.kl_chunk_size)
         per_q = (nll * c_mask).sum(-1) / c_mask.sum(-1).clamp(min=1.0)
     else:
         with torch.no_grad():
-            teacher = completion_logits(model, gd.prompt_ids[rows], gd.prompt_mask[rows], c_ids, c_mask)
-        kl = full_kl(student, teacher, cfg.distill_divergence, cfg.kl_chunk_size)
+            teacher = completion_hidden(model, gd.prompt_ids[rows], gd.prompt_mask[rows], c_ids, c_mask)
+        kl = full_kl(student, teacher, cfg.distill_divergence, cfg.kl_chunk_size, head=model.get_output_embeddings())
         per_q_list = []
         for i in range(kl.size(0)):
             lq, frac = clipped_token_mean(kl[i:i + 1], c_mask[i:i + 1], cfg.kl_clip_delta, cfg.kl_clip_mode)

@@ -66,7 +66,7 @@ class TrainConfig:
     alpha0: float = 0.5
     alpha_max: float = 0.8
     gamma: float = 0.1
-    kl_chunk_size: int = 1024          # token rows per chunk of the full-vocabulary log-softmax
+    kl_chunk_size: int = 1024          # token rows per chunk of vocabulary-sized logits (scoring, KL, entropy)
     # SGPO ablations (DESIGN section 7); defaults are the method itself
     target_selection: bool = True      # False: a random correct guided rollout is the target
     # per-token KL above kl_clip_delta: mask drops the token (the paper-inferred reading), scale

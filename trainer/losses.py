@@ -82,12 +82,20 @@ def _kl_rows(student: torch.Tensor, teacher: torch.Tensor, direction: str) -> to
     return (log_s.exp() * (log_s - log_t)).sum(-1)   # reverse: KL(student || teacher)
 
 
+def _kl_hidden_rows(student_h: torch.Tensor, teacher_h: torch.Tensor, direction: str, head) -> torch.Tensor:
+    with torch.no_grad():
+        teacher = head(teacher_h)
+    return _kl_rows(head(student_h), teacher, direction)
+
+
 def full_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, direction: str = "forward",
-            chunk_size: int = 1024) -> torch.Tensor:
+            chunk_size: int = 1024, head=None) -> torch.Tensor:
     """Per-token KL over the full vocabulary; the teacher (guided) side is detached.
 
     Rows are processed in chunks; with gradients on, each chunk is recomputed in backward
-    (activation checkpointing) so only one chunk of vocab-sized softmax lives at a time."""
+    (activation checkpointing) so only one chunk of vocab-sized softmax lives at a time. With
+    `head` (the output layer) the two inputs are hidden states and the logits are made per chunk
+    too, so no (rows, V) tensor larger than a chunk ever exists."""
     if direction not in ("forward", "reverse"):
         raise ValueError(f"direction must be forward or reverse, got {direction!r}")
     shape = student_logits.shape[:-1]
@@ -96,10 +104,11 @@ def full_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, directio
     parts = []
     for i in range(0, s.size(0), chunk_size):
         sc, tc = s[i:i + chunk_size], t[i:i + chunk_size]
-        if sc.requires_grad:
-            parts.append(checkpoint(_kl_rows, sc, tc, direction, use_reentrant=False))
+        fn, extra = (_kl_rows, ()) if head is None else (_kl_hidden_rows, (head,))
+        if torch.is_grad_enabled() and (sc.requires_grad or head is not None):
+            parts.append(checkpoint(fn, sc, tc, direction, *extra, use_reentrant=False))
         else:
-            parts.append(_kl_rows(sc, tc, direction))
+            parts.append(fn(sc, tc, direction, *extra))
     out = torch.cat(parts) if parts else s.new_zeros(0)
     return out.reshape(shape)
 

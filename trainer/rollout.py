@@ -4,6 +4,7 @@
     ro.texts, ro.completion_ids, ro.completion_mask          # B = len(prompts) * n rows, group-major
     logits = completion_logits(model, ro.prompt_ids, ro.prompt_mask, ro.completion_ids, ro.completion_mask)
     logp = token_logprobs(logits, ro.completion_ids)
+    h = completion_hidden(model, ...); logp = chunked_logprobs(model, h, ro.completion_ids, chunk_rows=1024)
 
 Generation is our own batched loop over a Hugging Face causal LM: each distinct prompt is
 prefilled once, its KV cache is repeated for the n members of its group, then all rows decode
@@ -18,6 +19,7 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 @dataclass
@@ -138,6 +140,55 @@ def completion_logits(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
     return out.logits[:, :-1].float()
 
 
+def completion_hidden(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor,
+                      completion_mask: torch.Tensor) -> torch.Tensor:
+    """The final hidden states that predict each completion token (B, C, H): `completion_logits`
+    before the output head, so callers can apply the head a chunk of rows at a time."""
+    ids = torch.cat([prompt_ids, completion_ids], dim=1)
+    mask = torch.cat([prompt_mask.long(), completion_mask.long()], dim=1)
+    c = completion_ids.size(1)
+    out = model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=False)
+    return out.last_hidden_state[:, -(c + 1):-1]
+
+
+def _head_logits(head, hidden: torch.Tensor, temperature: float) -> torch.Tensor:
+    return head(hidden).float() / temperature
+
+
+def _chunk_logprobs(head, hidden: torch.Tensor, ids: torch.Tensor, temperature: float) -> torch.Tensor:
+    return token_logprobs(_head_logits(head, hidden, temperature), ids)
+
+
+def chunked_logprobs(model, hidden: torch.Tensor, ids: torch.Tensor, temperature: float = 1.0,
+                     chunk_rows: int = 1024) -> torch.Tensor:
+    """log p(ids) (B, C) from hidden states, `chunk_rows` token rows of vocabulary-sized logits at a
+    time; with gradients on, each chunk's logits are recomputed in backward instead of kept."""
+    head = model.get_output_embeddings()
+    flat_h, flat_ids = hidden.reshape(-1, hidden.size(-1)), ids.reshape(-1)
+    parts = []
+    for i in range(0, flat_h.size(0), chunk_rows):
+        h, t = flat_h[i:i + chunk_rows], flat_ids[i:i + chunk_rows]
+        if torch.is_grad_enabled() and (h.requires_grad or head.weight.requires_grad):
+            parts.append(checkpoint(_chunk_logprobs, head, h, t, temperature, use_reentrant=False))
+        else:
+            parts.append(_chunk_logprobs(head, h, t, temperature))
+    return (torch.cat(parts) if parts else flat_h.new_zeros(0)).reshape(ids.shape)
+
+
+@torch.no_grad()
+def chunked_entropy(model, hidden: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0,
+                    chunk_rows: int = 1024) -> float:
+    """Mean entropy of the predicted distributions over real tokens, chunk by chunk."""
+    head = model.get_output_embeddings()
+    flat = hidden.reshape(-1, hidden.size(-1))
+    parts = []
+    for i in range(0, flat.size(0), chunk_rows):
+        logp = torch.log_softmax(_head_logits(head, flat[i:i + chunk_rows], temperature), dim=-1)
+        parts.append(-(logp.exp() * logp).sum(-1))
+    ent = torch.cat(parts).reshape(mask.shape)
+    return float((ent * mask).sum() / mask.sum().clamp(min=1.0))
+
+
 def token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """log p(ids) from logits (B, T, V) without materialising the full log-softmax."""
     picked = logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
@@ -183,5 +234,5 @@ def rollout_from_ids(tokenizer, prompt_ids: Sequence[Sequence[int]], n: int, com
     return Rollout(ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0), cids, cmask, texts)
 
 
-__all__ = ["Rollout", "VLLMGenerator", "completion_logits", "pad_left", "pad_right", "positions", "rollout_from_ids",
-           "sample_groups", "token_logprobs"]
+__all__ = ["Rollout", "VLLMGenerator", "chunked_entropy", "chunked_logprobs", "completion_hidden", "completion_logits",
+           "pad_left", "pad_right", "positions", "rollout_from_ids", "sample_groups", "token_logprobs"]
