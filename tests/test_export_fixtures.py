@@ -63,8 +63,8 @@ def make_family(index: int, *, source: str = "sample", perturbations=("numbers",
         rows["trajectories"].append(Trajectory(trajectory_id=tid, problem_id=pid, teacher=teacher, text=text,
                                                text_sha=text_sha(text), n_chars=len(text), run_id="ingest-1"))
         rows["verdicts"].append(Verdict(trajectory_id=tid, extracted_answer=ans if correct else "1",
-                                        extraction="boxed", is_correct=correct, checker_version="v1",
-                                        run_id="verify-1"))
+                                        extraction="boxed", is_correct=correct, outcome="correct" if correct else "incorrect",
+                                        checker_version="v1", run_id="verify-1"))
         if with_spans:
             first = text.index("\n")
             check = text.index("Let me check")
