@@ -192,3 +192,12 @@ def test_prm800k_answer_heading_is_a_marker():
 ])
 def test_shared_data_cases(pred, ref, expected):
     assert compare(pred, ref) is expected
+
+
+def test_importing_the_checker_loads_no_sympy_nor_pydantic():
+    import subprocess
+    import sys
+    code = ("import sys, annotators.answers as a; a.is_correct('so \\\\boxed{5}', '5'); "
+            "print(sorted(m for m in ('sympy', 'math_verify', 'pydantic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -84,8 +84,14 @@ def judge_answer(text: str, reference: str | None, *, problem: str | None = None
         verdict = compare(extraction.answer, reference, problem=problem, tolerance=tolerance)
         outcome = UNKNOWN if verdict is None else CORRECT if verdict else INCORRECT
         return Judgement(outcome, extraction.answer, extraction.method, confidence)
-    stated = stated_conclusion(text, reference,
-                               lambda value, ref: compare(value, ref, problem=problem, tolerance=tolerance))
+    numeric_reference = parse_number(reference) is not None
+
+    def same(value: str, ref: str) -> bool | None:
+        if numeric_reference and parse_number(value) is None:  # no sympy per sentence for a number
+            return None
+        return compare(value, ref, problem=problem, tolerance=tolerance)
+
+    stated = stated_conclusion(text, reference, same)
     if stated is not None:
         return Judgement(CORRECT, stated, "conclusion", CONFIDENCE["conclusion"])
     return Judgement(UNKNOWN, extraction.answer, extraction.method, confidence)
