@@ -30,7 +30,8 @@ def run(export, out, *flags):
 
 
 def test_proximal_clipping_matters_only_with_several_passes(export, tmp_path):
-    one = [run(export, tmp_path / f"one-{p}", "num_iterations=1", f"proximal_clipping={p}")[0] for p in ("true", "false")]
+    one = [run(export, tmp_path / f"one-{p}", "num_iterations=1", f"proximal_clipping={p}")[0]
+           for p in ("true", "false")]
     assert one[0] == one[1]                              # ratio 1: clipping never binds
     clipped_digest, clipped_rows = run(export, tmp_path / "three-clip", "num_iterations=3")
     plain_digest, plain_rows = run(export, tmp_path / "three-plain", "num_iterations=3", "proximal_clipping=false")

@@ -62,7 +62,8 @@ def test_the_cause_named_follows_the_figures():
     grpo = load_config(None, BASE, algo="grpo")
     flat = {"algo": "grpo", "nonzero_grad_share": 0.0, "reward_variance_group_share": 0.0,
             "truncated_completion_share": 0.5}
-    assert "no reward variance" in no_signal_warning(flat, [], grpo) and "num_generations" in no_signal_warning(flat, [], grpo)
+    line = no_signal_warning(flat, [], grpo)
+    assert "no reward variance" in line and "num_generations" in line
     assert no_signal_warning({**flat, "reward_variance_group_share": 0.2}, [], grpo) is None
     sgpo = load_config(None, BASE, algo="sgpo")
     some = {**flat, "algo": "sgpo", "reward_variance_group_share": 0.2, "targets_per_step": 0.0}

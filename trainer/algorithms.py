@@ -2,17 +2,19 @@
 
     loss, m = sft_loss(model, tok, examples, cfg)
     batch = prepare_rl_batch(model, tok, examples, cfg, reward_fn, generator)   # rollouts, rewards, targets
-    loss, m = rl_loss(model, batch, cfg, ref_model)                              # grpo, or sgpo when batch.guided
+    loss, m = rl_loss(model, batch, cfg)                                         # grpo, or sgpo when batch.guided
 
-SGPO (DESIGN section 7), per problem q with strategy s, all from the same weights:
-unguided group G1 ~ pi(.|q) and guided group G2 ~ pi(.|q,s); GRPO on G1 only; target = the
-correct guided rollout with the highest mean log-likelihood under pi(.|q); distillation =
-per-token full-vocabulary KL(stopgrad pi(.|q,s,y<t) || pi(.|q,y<t)) on that target, tokens with
-KL > delta clipped (kl_clip_mode); loss = L_GRPO + (1/Q) sum_q alpha(q) L_SD(q), Q the step's
-prompts over all ranks (`distill_reduction=sum` drops the 1/Q), the same for any world size. Rollouts sampled at temperature T are scored at T for the GRPO ratio; the
-distillation KL and target selection use the model's own distribution (T = 1). Ablation
-flags (config): target_selection, kl_clip_mode (mask | scale | none), adaptive_alpha, distill_divergence=reverse,
-distill_mode=sft, unguided_grpo, proximal_clipping.
+SGPO (DESIGN section 7; trainer/README.md says what the code settles), per problem q with
+strategy s, all from the same weights: unguided group G1 ~ pi(.|q) and guided group
+G2 ~ pi(.|q,s); GRPO on G1 only; target = the correct guided rollout with the highest mean
+log-likelihood under pi(.|q); distillation = per-token full-vocabulary
+KL(stopgrad pi(.|q,s,y<t) || pi(.|q,y<t)) on that target, tokens with KL > delta clipped by
+kl_clip_mode; loss = L_GRPO + (1/Q) sum_q alpha(q) L_SD(q), Q the step's prompts over all ranks
+(`distill_reduction=sum` drops the 1/Q), the same for any world size. Rollouts sampled at
+temperature T are scored at T for the GRPO ratio; the distillation KL and target selection use
+the model's own distribution (T = 1). Ablation flags (config): target_selection, kl_clip_mode,
+adaptive_alpha, distill_divergence=reverse, distill_mode=sft, unguided_grpo, proximal_clipping
+(with num_iterations > 1). The step's metrics also count truncation (learning_signal.py).
 """
 from __future__ import annotations
 
@@ -173,7 +175,8 @@ def prepare_rl_batch(model, tokenizer, examples: Sequence[Example], cfg: TrainCo
         alphas = torch.tensor(batch.alphas)
         m.update({"pass_rate_guided": float(pass_g.mean()), "alpha_mean": float(alphas.mean()),
                   "alpha_min": float(alphas.min()), "alpha_max": float(alphas.max()),
-                  "alpha_nonzero_frac": float((alphas > 0).float().mean()), "alphas": [round(a, 4) for a in batch.alphas],
+                  "alpha_nonzero_frac": float((alphas > 0).float().mean()),
+                  "alphas": [round(a, 4) for a in batch.alphas],
                   "num_targets": len(batch.targets), "gen_tokens": ro.num_tokens + guided.num_tokens,
                   "guided_prompts_without_strategy": without_strategy,
                   "completions": m["completions"] + guided.completion_ids.size(0),

@@ -10,8 +10,9 @@ per step: loss parts, rewards, unguided/guided pass rates, alpha distribution, K
 fraction, entropy, tokens/s, seconds in generation / scoring / update), `checkpoint-N/` every
 `save_steps`, `final/` (safetensors + tokenizer) and `signal.json` (the learning-signal guard,
 trainer/learning_signal.py: printed at the end, with a one-line warning when nothing could be
-learned). A prompt cut from the left or a completion cut before EOS is warned about once per run. Every rank holds whole groups; gradients are
-averaged with all_reduce, so replicas stay identical (checked at the end: `ranks_in_sync`).
+learned). A prompt cut from the left or a completion cut before EOS is warned about once per
+run. Every rank holds whole groups; gradients are averaged with all_reduce, so replicas stay
+identical (checked at the end: `ranks_in_sync`).
 """
 from __future__ import annotations
 
