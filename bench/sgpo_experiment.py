@@ -69,7 +69,7 @@ class Level:
 
 LEVELS = {
     "smoke": Level(1, (1,), 2, 10, 200, 64, 2, False, ("sft_foreign", "sgpo_default")),
-    "quick": Level(2, (1, 4), 20, 150, 2400, 128, 4, False,
+    "quick": Level(2, (1, 4), 30, 300, 2400, 128, 4, False,
                    ("sft_foreign", "sft_faithful", "grpo", "sft_grpo", "sgpo_mask", "sgpo_scale", "sgpo_none")),
     "full": Level(4, (1, 4), 50, 300, 2400, 128, 4, True),
 }
@@ -410,7 +410,7 @@ def markdown(res: dict, wall: float | None, workers: int) -> str:
             f"{t[k]['wins']}-{t[k]['losses']}-{t[k]['ties']} p={t[k]['p']:.3f} {t[k]['mean_diff']:+.2f}".ljust(22)
             for k in [f"test_{c}" if c != "all" else "all" for c in cols])).rstrip())
     lines += ["```", "", "Learning signal of the last phase, mean over runs (share of steps with grad norm > 0; "
-              "with reward variance; SGPO: problems with alpha > 0, targets per step, distillation loss per "
+              "with reward variance (share of groups where the trainer reports it, else of steps); SGPO: problems with alpha > 0, targets per step, distillation loss per "
               "target, clipped-token share):", "", "```"]
     lines.append(f"{'method':<22}{'grad>0':>8}{'r var':>8}{'alpha>0':>9}{'tgt/step':>10}{'sd/tgt':>9}{'clip':>7}")
     by_method: dict[str, list[dict]] = {}
@@ -418,7 +418,9 @@ def markdown(res: dict, wall: float | None, workers: int) -> str:
         by_method.setdefault(r["method"], []).append(r["signal"][-1])
     for name, sigs in by_method.items():
         m = lambda k: float(np.mean([s.get(k, np.nan) for s in sigs]))  # noqa: E731
-        vals = [m("grad_nonzero_share"), m("reward_var_step_share"), m("alpha_nonzero_share"),
+        groups = [s.get("trainer", {}).get("reward_variance_group_share") for s in sigs]
+        var = float(np.mean(groups)) if all(g is not None for g in groups) else m("reward_var_step_share")
+        vals = [m("grad_nonzero_share"), var, m("alpha_nonzero_share"),
                 m("targets_per_step"), m("sd_per_target"), m("kl_clipped_share")]
         lines.append(f"{name:<22}" + "".join(("-" if v != v else f"{v:.3f}").rjust(w)
                                              for v, w in zip(vals, (8, 8, 9, 10, 9, 7))))
