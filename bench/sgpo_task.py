@@ -39,7 +39,7 @@ def answer(op: str, x: int) -> int:
 
 
 def strategy(op: str) -> str:
-    return f"Last digit of the first number, {op}, mod 10."
+    return f"Apply {op} to the last digit of the first number, on a 10-hour clock."
 
 
 def question(word: str, x: int, form: str, noise: int) -> str:
