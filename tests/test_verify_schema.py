@@ -77,7 +77,8 @@ def test_new_rows_go_into_a_migrated_table(lake_root):
         assert rows == [("correct", None, "answers-1"), ("unknown", 0.3, "answers-2")]
 
 
-def test_current_verdicts_takes_the_latest_run_and_judge_over_rule(lake_root):
+def test_current_verdicts_takes_the_newest_checker_then_judge_over_rule(lake_root):
+    """An older checker re-run later (t2: answers-1 in the last run) never overrules a newer one."""
     from datetime import datetime, timezone
 
     def run(run_id: str, second: int) -> Run:
@@ -95,7 +96,7 @@ def test_current_verdicts_takes_the_latest_run_and_judge_over_rule(lake_root):
             verdict(trajectory_id="t2", outcome="unknown", is_correct=None, run_id="a-second"),
         ], Verdict))
         rows = lake.rows("SELECT trajectory_id, outcome, run_id FROM current_verdicts ORDER BY 1")
-        assert rows == [("t1", "incorrect", "m-third"), ("t2", "correct", "m-third")]
+        assert rows == [("t1", "incorrect", "m-third"), ("t2", "unknown", "a-second")]
 
 
 def test_correct_trajectories_follow_the_current_verdict(lake_root):
