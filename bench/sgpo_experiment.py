@@ -71,7 +71,7 @@ LEVELS = {
     "smoke": Level(1, (1,), 2, 10, 200, 64, 2, False, ("sft_foreign", "sgpo_default")),
     "quick": Level(2, (1, 4), 30, 300, 2400, 128, 4, False,
                    ("sft_foreign", "sft_faithful", "grpo", "sft_grpo", "sgpo_mask", "sgpo_scale", "sgpo_none")),
-    "full": Level(4, (1, 4), 50, 300, 2400, 128, 4, True),
+    "full": Level(4, (1, 4), 50, 500, 3200, 128, 4, True),
 }
 # seconds per optimiser step on one core of the development machine (4x128 model, measured while
 # other work shared the two cores), and per evaluation of the four test splits
