@@ -2,8 +2,8 @@
 perturbations, two data sizes, a learning-rate sweep on validation families, bootstrap
 intervals and paired sign tests (issue 16, deliverable 4). Replaces bench/sgpo_toy.py.
 
-    .venv/bin/python bench/sgpo_experiment.py            # --full: 4 seeds; the estimate is printed first
-    .venv/bin/python bench/sgpo_experiment.py --quick    # 2 seeds, shorter runs, under 5 minutes idle
+    .venv/bin/python bench/sgpo_experiment.py            # --full: 4 seeds, swept rates; ~40 min, estimate printed first
+    .venv/bin/python bench/sgpo_experiment.py --quick    # 2 seeds, no sweep: about 8 minutes on 2 idle cores
     .venv/bin/python bench/sgpo_experiment.py --smoke --json /tmp/x.json   # seconds; used by the test
 
 Writes bench/sgpo_experiment.json (every run's per-problem correctness, learning-signal figures,
