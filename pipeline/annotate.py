@@ -87,6 +87,14 @@ def llm_call_rows(calls, item_id: str, run) -> list[LLMCall]:
     return rows
 
 
+def counted_call_rows(calls, item_id: str, run) -> list[LLMCall]:
+    """`llm_call_rows`, and each call counted as `cached` or `requests` (stages that call the
+    client directly: generate, verify --judge)."""
+    for call in calls:
+        run.count("cached" if call.status == "cached" else "requests")
+    return llm_call_rows(calls, item_id, run)
+
+
 @contextmanager
 def llm_spend(client):
     """Around a stage's `lake.run`: yields `start(run)`, which replays the spend journals of killed

@@ -31,7 +31,7 @@ import duckdb
 import typer
 
 from annotators.llm import public_url
-from pipeline.annotate import llm_call_rows, llm_spend
+from pipeline.annotate import counted_call_rows, llm_spend
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import LLMCall, Trajectory, content_id, normalise_text, text_sha, to_arrow
 from warehouse import Lake, LakeError, RunReport
@@ -118,9 +118,7 @@ def _store(run, batch: list[Work], outcomes: list, teacher: str, sampling: dict)
     trajectories, calls = [], []
     for w, o in zip(batch, outcomes):
         run.count("read")
-        calls += llm_call_rows(o.calls, w.problem_id, run)
-        for c in o.calls:
-            run.count("cached" if c.status == "cached" else "requests")
+        calls += counted_call_rows(o.calls, w.problem_id, run)
         if o.error is not None:
             run.count("failed")
             continue

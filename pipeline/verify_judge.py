@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from annotators.answers import CHECKER_VERSION, CORRECT, INCORRECT, UNKNOWN
 from annotators.llm import public_url
 from annotators.llm.client import LLMClient
-from pipeline.annotate import llm_call_rows, llm_spend
+from pipeline.annotate import counted_call_rows, llm_spend
 from pipeline.verify import LOW_CONFIDENCE
 from schemas import LLMCall, Verdict, to_arrow
 from warehouse import Lake, RunReport
@@ -138,9 +138,7 @@ def _store(run, batch: list[JudgeItem], outcomes: list, model: str) -> None:
     calls: list[LLMCall] = []
     for item, o in zip(batch, outcomes):
         run.count("read")
-        calls += llm_call_rows(o.calls, item.trajectory_id, run)
-        for c in o.calls:
-            run.count("cached" if c.status == "cached" else "requests")
+        calls += counted_call_rows(o.calls, item.trajectory_id, run)
         if o.error is not None:
             run.count("failed")
             run.quarantine("verify", item.trajectory_id, f"llm judge {model} failed: {o.status}", o.error)
