@@ -39,3 +39,4 @@ def test_proximal_clipping_matters_only_with_several_passes(export, tmp_path):
     # the last pass's ratio is off 1 by more than epsilon for some tokens: the clip binds, or would have
     assert max(r["clip_ratio_low"] + r["clip_ratio_high"] for r in clipped_rows) > 0
     assert clipped_digest != one[0]
+    assert all(r["grad_norm"] > 0 for r in clipped_rows)  # measured even with max_grad_norm=0 (no clipping)

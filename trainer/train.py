@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -233,7 +234,8 @@ def _vllm_sampler(policy, tokenizer, cfg: TrainConfig, out: Path, rank: int) -> 
 
 def _apply(model, params, opt, sched, cfg: TrainConfig, world: int) -> float:
     sync_grads(model, world)
-    norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm) if cfg.max_grad_norm > 0 else torch.tensor(0.0)
+    # max_grad_norm=0 means no clipping; the norm is still measured (the signal guard reads it)
+    norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else math.inf)
     opt.step()
     sched.step()
     opt.zero_grad(set_to_none=True)
