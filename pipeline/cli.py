@@ -56,7 +56,8 @@ SHORT_HELP = {
               "percentages, unit_conversion, combinatorics, geometry, averages, number_puzzle, tickets), "
               "GSM-Plus-style variants (numbers, names, distractor, reversed, extra_step) with exact answers, "
               "and a procedural teacher's step-by-step solutions with gold strategy spans (about 10% end with "
-              "a wrong answer).",
+              "a wrong answer). Short-form families (lookup: one-line solutions a tiny model can learn, as "
+              "`stratagem demo` trains on) are chosen with --families.",
     "ingest": "Ingest teacher trajectories: each record is stored, counted as a duplicate (already in the lake: "
               "re-ingest is a no-op) or quarantined with its file, line and reason.",
     "mapping": "Ingest mappings: suggest one for a new dataset.",
