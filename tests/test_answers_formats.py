@@ -179,6 +179,29 @@ def test_prm800k_answer_heading_is_a_marker():
     assert judge_answer(text, "10").outcome == INCORRECT
 
 
+@pytest.mark.parametrize("text, ref, inside", [
+    # GSM8K solutions without their "#### X" line: calculator annotations and dollar amounts
+    ("She eats 3 and bakes 4.\nShe makes 9 * 2 = $<<9*2=18>>18 every day at the farmer\u2019s market.", "18", "9"),
+    ("Glasses cost 24 and 40.\nSo in total Kylar needs to pay 24 + 40 = $<<24+40=64>>64 for the glasses.", "64", "40"),
+    ("She works overtime.\nThus, Eliza will receive a total of $400 + $60 = $<<400+60=460>>460 for this week's work.",
+     "460", "400"),
+    ("Each box is $8.50.\nTherefore, Marie ordered $17/$8.50 = <<17/8.5=2>>2 boxes of pizza.", "2", "17"),
+    ("There are 20 students.\nThis is 12/20 x 100% = <<12/20*100=60>>60% of the entire students.", "60", "12"),
+    ("Raymond's son came later.\nThus it has been 31 - 17 = <<31-17=14>>14 years since Raymond's son was born.", "14", "31"),
+])
+def test_gsm8k_conclusions_without_the_hash_line(text, ref, inside):
+    got = judge_answer(text, ref)
+    assert (got.outcome, got.method) == (CORRECT, "conclusion")
+    assert judge_answer(text, str(int(ref) + 1)).outcome == UNKNOWN
+    assert judge_answer(text, inside).outcome == UNKNOWN  # a value inside the computation
+
+
+def test_dollar_amounts_do_not_hide_latex():
+    text = "We have $5$ apples and $3$ pears.\nHence there are $5 + 3 = 8$ fruits in all"
+    assert judge_answer(text, "8").outcome == CORRECT
+    assert judge_answer(text, "5").outcome == UNKNOWN
+
+
 @pytest.mark.parametrize("pred, ref, expected", [
     ("[-2, 7]", "x \\in [-2,7]", True), ("2 * 5! * 5!", "28800", True), ("3.21", "\\frac{270}7\\text{ degrees}", False),
     ("\\frac{270}7\\text{ degrees}", "\\frac{270}{7}", True), ("\\text{Evelyn}", "\\frac{3}{56}", False),
@@ -187,6 +210,9 @@ def test_prm800k_answer_heading_is_a_marker():
     # GSM-Plus GPT-4 answers after "####"; its critical-thinking items have the reference "None"
     ("15 liters of water.", "15", True), ("Seth is 16 years old.", "16", True), ("17 good oranges", "17", True),
     ("460.", "None", False),
+    # GSM-Plus GPT-4: temperatures and per-period amounts after "####"
+    ("-10°F", "-10", True), ("-10^\\circ F", "-10", True), ("30 °C", "30", True), ("-10°F", "10", False),
+    ("$25,000/year", "25000", True), ("$1500/month", "1500", True), ("18,000/year", "1800", False),
     # sympy reads sin 80° in radians: undecided, never a verdict (this one is in fact -sqrt(3))
     ("\\frac{\\sin 80^\\circ (-1 + 4 \\cos 80^\\circ)}{\\cos 80^\\circ}", "-\\sqrt{3}", None),
 ])

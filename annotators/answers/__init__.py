@@ -51,7 +51,7 @@ __all__ = ["CHECKER_VERSION", "CORRECT", "INCORRECT", "UNKNOWN", "Extraction", "
            "MAX_BOXED_CHARS", "MAX_TUPLE_DEPTH", "_ANSWER_IS", "_TEXT", "_UNIT_WORDS", "_strip_trailing_units",
            "_text_contents"]
 
-CHECKER_VERSION = "answers-2"
+CHECKER_VERSION = "answers-3"  # answers-3: GSM8K-style conclusions ($ amounts, <<calc>>), °F/°C, per-period units
 CORRECT, INCORRECT, UNKNOWN = "correct", "incorrect", "unknown"
 CONFIDENCE = {"boxed": 1.0, "hashes": 1.0, "answer_is": 0.9, "choice": 0.9, "conclusion": 0.7,
               "last_number": 0.3, "none": 0.0}

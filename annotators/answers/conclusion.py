@@ -10,7 +10,9 @@ a name counts: "the least $n$ is $n=12$", never "$3+4=7$").
 A sentence that is a bare value ("5 square meters") is that value. Otherwise
 only the value it states last counts: the right-hand side of its last `=` (or of
 its last formula), or the value after its last "is" / "are" / "equals" / "be"; values inside a
-computation ("3+4=7": 3 and 4) never count. A match gives `correct`; no match is not a
+computation ("3+4=7": 3 and 4) never count. GSM8K's calculator annotations ("<<9*2=18>>") are
+dropped first, and a sentence whose every `$` opens a number ("$400 + $60 = $460") is read as
+plain text with dollar amounts, not as formulas. A match gives `correct`; no match is not a
 verdict (the caller reports `unknown`): precision first, since a wrong `correct` poisons
 training more than an `unknown`.
 """
@@ -26,7 +28,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$\\(])|\n+")
 _OPENER = re.compile(r"(?:therefore|thus|hence|so|consequently|in\s+conclusion|finally)\b", re.IGNORECASE)
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _STATED = re.compile(r"\b(?:is|are|equals|be|was|were|gives|get)\s+(.+)$", re.IGNORECASE)
-_NUMBER_THEN_WORDS = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)(?:\s+[a-zA-Z][a-zA-Z-]*)+")
+_NUMBER_THEN_WORDS = re.compile(r"(-?\d[\d,]*(?:\.\d+)?%?)(?:\s+[a-zA-Z][^\s\d=]*)+")  # "60% of the class"
+_CALCULATOR = re.compile(r"<<[^<>\n]{0,200}>>")  # GSM8K: "$<<9*2=18>>18"
+_DOLLAR = re.compile(r"\\?\$(?=\d)")  # "$18", "\\$18": a dollar amount, where no other `$` is left
 _RELATION = re.compile(r"=|\\equiv|\\approx")
 _NAME = re.compile(r"(?:[^=]*\s)?\\?[a-zA-Z]+(?:_\{?\w+\}?)?(?:\([^()]*\))?")  # "n", "f(x)", "the answer x_1"
 
@@ -39,6 +43,9 @@ def _final_value(sentence: str, stated_only: bool) -> list[str]:
     """What a sentence states last: candidates, most specific first. `stated_only`: not the
     result of a computation ("3+4=7"), only a value or a variable's ("$n=12$", "is 12")."""
     sentence = sentence.strip().rstrip(".!?").strip()
+    dollars = _DOLLAR.sub("", sentence) if "$" in sentence else sentence
+    if "$" not in dollars:
+        sentence = dollars
     formulas = [next(g for g in m.groups() if g is not None) for m in _MATH.finditer(sentence)]
     tail = _MATH.sub(" ", sentence).strip()
     candidates = []
@@ -65,7 +72,7 @@ def _final_value(sentence: str, stated_only: bool) -> list[str]:
 
 def stated_conclusion(text: str, reference: str, same: Callable[[str, str], bool | None]) -> str | None:
     """The value a conclusion sentence of `text` states that `same` finds equal to `reference`."""
-    sentences = _sentences(text)
+    sentences = _sentences(_CALCULATOR.sub("", text) if "<<" in text else text)
     if not sentences:
         return None
     first = sentences[0]

@@ -77,7 +77,7 @@ def _strip_latex(s: str) -> str:
     s = re.sub(r"\\frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)  # \frac12
     s = re.sub(r"\\frac\{([^{}]*)\}\s*(\d)", r"\\frac{\1}{\2}", s)  # \frac{270}7
     s = re.sub(r"\\(?:left|right|displaystyle|!|,|;|:|quad|qquad)", "", s)
-    s = re.sub(r"\^\s*\{?\\circ\}?|°", "", s)
+    s = re.sub(r"(?:\^\s*\{?\\circ\}?|°)(?:\s?[CF](?![a-zA-Z]))?", "", s)  # 30°, -10°F, 25^\circ C
     s = s.replace("\\%", "%").replace("\\$", "").replace("$", "")
     s = s.replace("\\cdot", "*").replace("\\times", "*").replace("\\div", "/")
     return s.strip().rstrip(".").strip()
@@ -182,6 +182,8 @@ _UNIT = rf"(?:{_UNIT_WORDS}|s)"
 # A compound unit after a space: "5 m/s", "144 m^3", "9.8 m/s^2".
 _COMPOUND_UNIT_AT_END = re.compile(rf"(?<=\s){_UNIT}(?:\^\{{?\d\}}?(?:/{_UNIT}(?:\^\{{?\d\}}?)?)?|/{_UNIT}(?:\^\{{?\d\}}?)?)\.?$",
                                    re.IGNORECASE)
+# A per-period amount straight after the number: "$25,000/year", "1500/month".
+_PER_PERIOD_AT_END = re.compile(r"(?<=\d)/(?:year|yr|month|week|day|hour|hr|person|item|unit)s?\.?$", re.IGNORECASE)
 _UNIT_WINDOW = 40
 _SPACED_DIGITS = re.compile(r"\d(?: \d)+|\d{1,3}(?: \d{3})+")  # bold digits "1 1 1", "12 000"
 _SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d{1,3})(?![\w.])")
@@ -198,7 +200,7 @@ def parse_number(text: str) -> tuple[Fraction | float, bool] | None:
     if len(s) > MAX_UNIT_TEXT_CHARS:  # cut before any more work: too long to be a number with units
         return None
     s = _strip_latex(_cut_at_end(_TEXT_UNIT_AT_END, s))
-    s = _strip_trailing_units(_cut_at_end(_COMPOUND_UNIT_AT_END, s)).strip()
+    s = _strip_trailing_units(_cut_at_end(_COMPOUND_UNIT_AT_END, _cut_at_end(_PER_PERIOD_AT_END, s))).strip()
     if _SPACED_DIGITS.fullmatch(s):
         s = s.replace(" ", "")
     s = _SCIENTIFIC.sub(r"(\1*10^(\2))", s)
