@@ -1,10 +1,10 @@
-"""bench/verify_accuracy.py: the answer checker (annotators/answers, "answers-2") against the
+"""bench/verify_accuracy.py: the answer checker (annotators/answers, "answers-3") against the
 frozen answers-1 checker (bench/verify_baseline_answers1.py) and Hugging Face math-verify, on
 labelled cases built from the public data in ../shared/data (issue 11, "a benchmark against
 math-verify"): accuracy per source, precision / recall of "correct", our unknown share, and
 microseconds per call of the reward path.
 
-    nice -n 10 .venv/bin/python bench/verify_accuracy.py                      # about 3 minutes on 2 cores
+    nice -n 10 .venv/bin/python bench/verify_accuracy.py                      # about 50 s on 2 cores
     .venv/bin/python bench/verify_accuracy.py --limit 20 --json /tmp/v.json   # a quick run
     .venv/bin/python bench/verify_accuracy.py --sources math500 --show-errors 10
 
@@ -39,7 +39,9 @@ parse, 5 s verify); an exception counts as not correct.
 
 Timing: us/call of ours `is_correct` (the trainer's reward path, no problem text), answers-1
 `is_correct` and math-verify on the same cases (the first --timing-cases, taken round-robin
-over sources), after a warm-up pass, in this process. Target: ours / answers-1 <= 2.0.
+over sources), after a warm-up pass, in this process. Target: ours / answers-1 <= 2.0. A
+diagnostic line adds how many timed calls reach the sympy step and ours us/call with that
+step switched off (answers-1 has no such step: it says False where sympy decides).
 
 --json writes every figure; timings sit under "timings", apart from the deterministic rest.
 """
@@ -323,13 +325,36 @@ def us_per_call(fn: Callable[[str, str], object], cases: list[Case]) -> float:
     return round((time.perf_counter() - start) / len(cases) * 1e6, 1)
 
 
+def without_sympy(cases: list[Case]) -> tuple[float, int]:
+    """Diagnostic: ours us/call with the sympy step (compare -> symbolic_equal) answering
+    "cannot decide", and how many of the timed calls reach that step at all."""
+    compare_module = sys.modules["annotators.answers.compare"]
+    original, reached = compare_module.symbolic_equal, []
+
+    def counted(*args, **kwargs):
+        reached.append(1)
+        return original(*args, **kwargs)
+
+    compare_module.symbolic_equal = counted
+    try:
+        for c in cases:
+            is_correct(c.candidate, c.reference)
+        calls = len(reached)
+        compare_module.symbolic_equal = lambda *args, **kwargs: None
+        return us_per_call(is_correct, cases), calls
+    finally:
+        compare_module.symbolic_equal = original
+
+
 def timings(cases: list[Case]) -> dict:
     ours, base = us_per_call(is_correct, cases), us_per_call(answers1.is_correct, cases)
     mv = us_per_call(math_verify_judge, cases)
+    no_sympy, sympy_calls = without_sympy(cases)
     ratio = round(ours / base, 2)
     return {"cases": len(cases), "ours_is_correct_us": ours, "answers1_is_correct_us": base,
             "math_verify_us": mv, "ours_over_answers1": ratio, "target": f"ours / answers-1 <= {SPEED_TARGET}",
-            "pass": ratio <= SPEED_TARGET}
+            "pass": ratio <= SPEED_TARGET, "calls_reaching_sympy": sympy_calls,
+            "ours_without_sympy_us": no_sympy, "ours_without_sympy_over_answers1": round(no_sympy / base, 2)}
 
 
 # ----------------------------------------------------------------------------- main
@@ -378,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{timing['answers1_is_correct_us']}, math-verify {timing['math_verify_us']}; ours / answers-1 = "
           f"{timing['ours_over_answers1']}")
     print(f"{'PASS' if timing['pass'] else 'FAIL'}  ours / answers-1 <= {SPEED_TARGET}  ({timing['ours_over_answers1']})")
+    print(f"diagnostic: {timing['calls_reaching_sympy']} of {timing['cases']} calls reach sympy; with that step "
+          f"answering 'cannot decide', ours is_correct {timing['ours_without_sympy_us']} us/call, "
+          f"{timing['ours_without_sympy_over_answers1']}x answers-1")
     if args.json:
         result = {"figures": {"config": {"limit": args.limit, "seed": SEED, "sources": list(per_source),
                                          "math_verify": "verify(parse('$'+reference+'$'), parse(candidate)), defaults",

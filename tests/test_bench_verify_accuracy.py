@@ -1,9 +1,9 @@
-"""bench/verify_accuracy.py on a small slice of ../shared/data (--limit 20): every source is
+"""bench/verify_accuracy.py on a small slice of ../shared/data (--limit 40): every source is
 scored, accuracies lie in [0, 1], precision / recall / accuracy agree with the confusion counts
 the JSON stores, two runs give the same figures (timings apart), and the answers-1 baseline
 and the current checker differ on at least one source (the checker changed).
 
-    .venv/bin/python -m pytest tests/test_bench_verify_accuracy.py -q    # about 15 s on 2 cores
+    .venv/bin/python -m pytest tests/test_bench_verify_accuracy.py -q    # about 25 s on 2 cores
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ SOURCES = ("gsm8k", "gsm8k-nomarker", "math500", "gsm-plus", "r1-gt", "gsm8k-gpt
 
 def _run(tmp: Path, name: str) -> dict:
     out = tmp / f"{name}.json"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "verify_accuracy.py"), "--limit", "20", "--timing-cases", "50",
+    subprocess.run([sys.executable, str(ROOT / "bench" / "verify_accuracy.py"), "--limit", "40", "--timing-cases", "50",
                     "--json", str(out)], check=True, cwd=tmp, capture_output=True, text=True, timeout=240)
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -53,7 +53,7 @@ def test_every_source_is_scored_consistently(runs):
     assert set(res["sources"]) == set(SOURCES)
     for name in SOURCES:
         f = res["sources"][name]
-        assert 0 < f["n"] <= 20
+        assert 0 < f["n"] <= 40
         _check_counts(f)
     _check_counts(res["overall"])
     assert res["overall"]["n"] == sum(f["n"] for f in res["sources"].values())
@@ -69,5 +69,7 @@ def test_figures_are_deterministic_and_timings_apart(runs):
 
 
 def test_the_checker_changed(runs):
+    # within the first 40: gsm8k-nomarker (answers-1 takes the last number, ours needs a stated
+    # conclusion) and gsm-plus-gpt4 (answers after "####" with units)
     sources = runs[0]["figures"]["sources"].values()
     assert any(f["ours"] != f["answers-1"] for f in sources)
