@@ -6,6 +6,7 @@ tolerance policy, three-valued verdicts and reference-aware conclusions.
 """
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -227,3 +228,14 @@ def test_importing_the_checker_loads_no_sympy_nor_pydantic():
             "print(sorted(m for m in ('sympy', 'math_verify', 'pydantic') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_clock_times_never_reach_sympy(monkeypatch):
+    compare_module = sys.modules["annotators.answers.compare"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("sympy was asked about a clock time")
+
+    monkeypatch.setattr(compare_module, "symbolic_equal", refuse)
+    assert judge_answer("So she arrives at \\boxed{4:30}.", "4:30").outcome == "correct"
+    assert judge_answer("So she arrives at \\boxed{4:30 p.m}.", "5:15").outcome != "correct"

@@ -24,6 +24,7 @@ SOURCES = ("gsm8k", "gsm8k-nomarker", "math500", "gsm-plus", "r1-gt", "gsm8k-gpt
 def _run(tmp: Path, name: str) -> dict:
     out = tmp / f"{name}.json"
     subprocess.run([sys.executable, str(ROOT / "bench" / "verify_accuracy.py"), "--limit", "40", "--timing-cases", "50",
+                    "--sample-seeds", "10",
                     "--json", str(out)], check=True, cwd=tmp, capture_output=True, text=True, timeout=240)
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -63,9 +64,11 @@ def test_every_source_is_scored_consistently(runs):
 def test_figures_are_deterministic_and_timings_apart(runs):
     first, second = runs
     assert first["figures"] == second["figures"]
-    timing = first["timings"]
-    assert timing["cases"] == 50
-    assert all(timing[k] > 0 for k in ("ours_is_correct_us", "answers1_is_correct_us", "math_verify_us"))
+    mix, sample = first["timings"]["public_mix"], first["timings"]["sample"]
+    assert mix["cases"] == 50 and sample["cases"] == 60  # 10 seeds x 6 solutions
+    for timing in (mix, sample):
+        assert all(timing[k] > 0 for k in ("ours_is_correct_us", "answers1_is_correct_us", "math_verify_us"))
+    assert sample["pass"] == (sample["ours_over_answers1"] <= 2.0) and "pass" not in mix
 
 
 def test_the_checker_changed(runs):
