@@ -13,7 +13,7 @@ means). Prompt and completion limits come from the export's token lengths (`expo
 so no target is cut. The SFT warm-up reads a copy of the export where every other train row
 has the strategy-guided prompt (`guided_warmup_export`): the untrained model has never seen
 a strategy, where the paper's chat models have read instructions. What each run learned
-from (`learning_signal`), how far SGPO moved the weights, and accuracy per split with 95%
+from (the trainer's learning-signal figures), how far SGPO moved the weights, and accuracy per split with 95%
 Wilson intervals are printed and kept in demo.json with one sentence on what the demo shows
 (`WHAT_IT_SHOWS`: the mechanism on a toy model; bench/sgpo_experiment.py is the experiment).
 
@@ -87,7 +87,7 @@ class DemoResult:
     report: Path | None
     model: str
     rows: list[tuple[str, str, float]] = field(default_factory=list)  # stage, outcome, seconds
-    signal: dict[str, dict] = field(default_factory=dict)             # algo -> learning_signal(...)
+    signal: dict[str, dict] = field(default_factory=dict)             # algo -> the trainer's signal figures
     accuracy: dict[str, dict[str, dict]] = field(default_factory=dict)  # model -> split -> interval
     guess: dict[str, dict] = field(default_factory=dict)                 # split -> interval of guess_baseline
 
@@ -240,8 +240,7 @@ def run_demo(root: Path, *, quick: bool = False, force: bool = False, show: bool
                                          ("sgpo", str(runs / "sft" / "final"), size.sgpo_steps, exported.path)):
             with stage(f"train {algo} ({DEMO_MODEL})") as done:
                 cfg = load_config(None, _trainer_overrides(algo, size, lengths), algo=algo)
-                train(cfg, str(data), start, str(runs / algo), show_progress=False)
-                result.signal[algo] = learning_signal(runs / algo / "metrics.jsonl")
+                result.signal[algo] = dict(train(cfg, str(data), start, str(runs / algo), show_progress=False).signal)
                 done.append(f"{steps} steps from {Path(start).parent.name + ' checkpoint' if algo == 'sgpo' else start}: "
                             + _signal_summary(result.signal[algo]))
         result.signal["sgpo"]["weight_change"] = weight_change(runs / "sft" / "final", runs / "sgpo" / "final")
@@ -319,22 +318,6 @@ def accuracy_with_intervals(eval_json: Path) -> dict[str, dict[str, dict]]:
     return out
 
 
-def learning_signal(metrics_jsonl: Path) -> dict:
-    """What a run learned from, step by step (metrics.jsonl): the share of steps with a nonzero
-    gradient, and for sgpo the unguided / guided pass rates and the share of problems with alpha > 0."""
-    rows = [json.loads(line) for line in metrics_jsonl.read_text().splitlines() if line.strip()]
-    out = {"steps": len(rows), "nonzero_grad_share": sum(r["grad_norm"] > 0 for r in rows) / max(1, len(rows)),
-           "grad_norm_mean": sum(r["grad_norm"] for r in rows) / max(1, len(rows))}
-    alphas = [a for r in rows for a in r.get("alphas", ())]
-    if alphas:
-        out |= {"problems": len(alphas), "alpha_positive_share": sum(a > 0 for a in alphas) / len(alphas),
-                "alpha_mean": sum(alphas) / len(alphas),
-                "pass_rate_unguided": sum(r["pass_rate_unguided"] for r in rows) / len(rows),
-                "pass_rate_guided": sum(r["pass_rate_guided"] for r in rows) / len(rows),
-                "targets_per_step": sum(r.get("num_targets", 0) for r in rows) / len(rows)}
-    return out
-
-
 def weight_change(before: Path, after: Path) -> float:
     """||w_after - w_before|| / ||w_before|| over all parameters of two checkpoints."""
     from safetensors.torch import load_file
@@ -348,8 +331,9 @@ def weight_change(before: Path, after: Path) -> float:
 def _signal_summary(sig: dict) -> str:
     text = f"grad norm > 0 on {sig['nonzero_grad_share']:.0%} of steps"
     if "alpha_positive_share" in sig:
-        text += (f", alpha > 0 for {sig['alpha_positive_share']:.0%} of {sig['problems']} problems, pass rate "
-                 f"unguided {sig['pass_rate_unguided']:.2f} vs guided {sig['pass_rate_guided']:.2f}")
+        text += (f", groups with reward variance {sig['reward_variance_group_share']:.0%}, alpha > 0 for "
+                 f"{sig['alpha_positive_share']:.0%} of problems, pass rate unguided {sig['pass_rate_unguided']:.2f} "
+                 f"vs guided {sig['pass_rate_guided']:.2f}")
     return text
 
 
@@ -406,7 +390,7 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_command(
         root: RootOpt = None,
-        quick: Annotated[bool, typer.Option("--quick", help="Fewer problems and steps (about 1 minute on 2 idle CPU cores instead of about 4).")] = False,
+        quick: Annotated[bool, typer.Option("--quick", help="Fewer problems and steps (about 3 minutes on 2 CPU cores instead of about 8).")] = False,
         force: Annotated[bool, typer.Option("--force", help="Run even if the root holds other data (nothing is deleted).")] = False,
     ) -> None:
         """Run every stage on the built-in sample and write an HTML report.

@@ -1,6 +1,5 @@
-"""The demo's evidence helpers (pipeline/demo.py): Wilson 95% intervals, the learning-signal
-summary read from a run's metrics.jsonl, the weight change between two checkpoints, and
-the guided warm-up copy of an export.
+"""The demo's evidence helpers (pipeline/demo.py): Wilson 95% intervals, the weight change
+between two checkpoints, the guess baseline and the guided warm-up copy of an export.
 
     .venv/bin/python -m pytest tests/test_demo_signal.py -q
 """
@@ -12,7 +11,7 @@ import math
 import pytest
 import torch
 
-from pipeline.demo import learning_signal, weight_change, wilson
+from pipeline.demo import weight_change, wilson
 
 
 @pytest.mark.parametrize("k, n", [(0, 40), (12, 40), (40, 40), (1, 3), (250, 1000)])
@@ -24,25 +23,6 @@ def test_wilson_bounds_solve_the_score_equation(k, n):
         if 0.0 < bound < 1.0:
             assert (p_hat - bound) ** 2 == pytest.approx(z * z * bound * (1 - bound) / n, rel=1e-9, abs=1e-12)
     assert wilson(0, 40)[0] == 0.0 and wilson(0, 40)[1] == pytest.approx(0.0876, abs=1e-4)
-
-
-def test_learning_signal_counts_steps_with_a_gradient_and_problems_with_alpha(tmp_path):
-    rows = [{"step": 1, "grad_norm": 0.0, "alphas": [0.0, 0.0], "pass_rate_unguided": 0.0, "pass_rate_guided": 0.0,
-             "num_targets": 0},
-            {"step": 2, "grad_norm": 0.5, "alphas": [0.3, 0.0], "pass_rate_unguided": 0.25, "pass_rate_guided": 0.5,
-             "num_targets": 1},
-            {"step": 3, "grad_norm": 1.5, "alphas": [0.2, 0.6], "pass_rate_unguided": 0.5, "pass_rate_guided": 1.0,
-             "num_targets": 2}]
-    path = tmp_path / "metrics.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    sig = learning_signal(path)
-    assert sig["steps"] == 3 and sig["nonzero_grad_share"] == pytest.approx(2 / 3)
-    assert sig["problems"] == 6 and sig["alpha_positive_share"] == pytest.approx(0.5)
-    assert sig["pass_rate_unguided"] == pytest.approx(0.25) and sig["pass_rate_guided"] == pytest.approx(0.5)
-    assert sig["targets_per_step"] == pytest.approx(1.0)
-    sft = [{"step": 1, "grad_norm": 2.0}]
-    path.write_text(json.dumps(sft[0]) + "\n")
-    assert learning_signal(path) == {"steps": 1, "nonzero_grad_share": 1.0, "grad_norm_mean": 2.0}
 
 
 def test_weight_change_is_zero_for_the_same_weights_and_relative_otherwise(tmp_path):

@@ -20,7 +20,7 @@ BASE = ["max_steps=2", "per_device_train_batch_size=4", "num_generations=2", "nu
         "learning_rate=1e-2", "gamma=0.0"]
 KEYS = {"algo", "steps", "nonzero_grad_share", "reward_variance_group_share", "alpha_positive_share",
         "targets_per_step", "kl_per_target", "clipped_token_share", "truncated_completion_share",
-        "left_cut_prompt_share", "guided_prompts_without_strategy", "warning"}
+        "left_cut_prompt_share", "guided_prompts_without_strategy", "pass_rate_unguided", "pass_rate_guided", "warning"}
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,7 @@ def test_a_run_that_can_learn_has_no_warning(export, tmp_path):
     assert sig["warning"] is None and sig["nonzero_grad_share"] > 0
     assert sig["reward_variance_group_share"] > 0 and sig["targets_per_step"] > 0 and sig["kl_per_target"] > 0
     assert 0.0 <= sig["clipped_token_share"] <= 1.0 and sig["guided_prompts_without_strategy"] == 0
+    assert 0.0 <= sig["pass_rate_unguided"] <= 1.0 and 0.0 < sig["pass_rate_guided"] <= 1.0
 
 
 def test_sft_with_every_target_cut_names_the_length_to_set(export, tmp_path):

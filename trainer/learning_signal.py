@@ -6,7 +6,7 @@
 
 `OUT/signal.json` holds `summarize`'s dict: steps, nonzero_grad_share, reward_variance_group_share
 (grpo/sgpo), alpha_positive_share, targets_per_step, kl_per_target, clipped_token_share,
-guided_prompts_without_strategy (sgpo), truncated_completion_share, left_cut_prompt_share, warning.
+pass_rate_unguided, pass_rate_guided, guided_prompts_without_strategy (sgpo), truncated_completion_share, left_cut_prompt_share, warning.
 The figures are rank 0's under DDP. A run with no learning signal ends with one warning line that
 names the cause and the flag to change.
 """
@@ -37,6 +37,8 @@ def summarize(algo: str, rows: Sequence[dict], cfg: TrainConfig) -> dict:
                     "targets_per_step": _mean([r.get("num_targets", 0) for r in rows]),
                     "kl_per_target": _mean([r["sd_per_target"] for r in with_targets if "sd_per_target" in r]),
                     "clipped_token_share": _mean([r.get("kl_clipped_frac", 0.0) for r in with_targets]),
+                    "pass_rate_unguided": _mean([r.get("pass_rate_unguided", 0.0) for r in rows]),
+                    "pass_rate_guided": _mean([r.get("pass_rate_guided", 0.0) for r in rows]),
                     "guided_prompts_without_strategy": sum(r.get("guided_prompts_without_strategy", 0) for r in rows)})
     sig["truncated_completion_share"] = _share(rows, "truncated_completions", "completions")
     sig["left_cut_prompt_share"] = _share(rows, "left_cut_prompts", "prompts")
