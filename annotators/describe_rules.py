@@ -92,6 +92,11 @@ def _grounded_step(text: str, item: DescribeItem) -> str | None:
     return None
 
 
+def describer_version(taxonomy: Taxonomy) -> str:
+    """The rules describer's version with this taxonomy (what `describe` and `status` key pending work on)."""
+    return f"{DESCRIBER_VERSION}+{taxonomy.name}@{taxonomy.version}"
+
+
 class RulesDescriber(Describer):
     kind = "rule"
     name = "rules"
@@ -101,7 +106,7 @@ class RulesDescriber(Describer):
             raise ValueError("k must be >= 1")
         self.k = k
         self.taxonomy = taxonomy or load_taxonomy()
-        self.version = f"{DESCRIBER_VERSION}+{self.taxonomy.name}@{self.taxonomy.version}"
+        self.version = describer_version(self.taxonomy)
 
     def _template(self, label: str) -> str:
         if label in STEP_TEMPLATES:

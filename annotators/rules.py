@@ -264,6 +264,11 @@ def decide(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(top > 0, best, -1), np.round(conf, 4)
 
 
+def rules_version(taxonomy: Taxonomy) -> str:
+    """The rules tagger's version with this taxonomy (what `annotate` and `status` key pending work on)."""
+    return f"{RULES_VERSION}+{taxonomy.name}@{taxonomy.version}-{taxonomy.sha256[:8]}"
+
+
 class RulesTagger(Tagger):
     kind = "rule"
     name = "rules"
@@ -271,7 +276,7 @@ class RulesTagger(Tagger):
     def __init__(self, taxonomy: Taxonomy | None = None, *, backend: Backend = DEFAULT_BACKEND,
                  mode: str = "sentence", merge: bool = True, max_chars: int = MAX_CHARS, **_ignored):
         self.taxonomy = taxonomy or load_taxonomy()
-        self.version = f"{RULES_VERSION}+{self.taxonomy.name}@{self.taxonomy.version}-{self.taxonomy.sha256[:8]}"
+        self.version = rules_version(self.taxonomy)
         self.labels = self.taxonomy.names
         self.mode, self.merge, self.max_chars = mode, merge, max_chars
         patterns = label_patterns(self.taxonomy)

@@ -26,20 +26,12 @@ import typer
 from pydantic import ValidationError
 
 from annotators import TagItem, Tagger, get_tagger, tagger_names
+from pipeline import pending
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import LLMCall, Span, Tagged, content_id, to_arrow
 from schemas.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from warehouse import Lake, RunReport
 
-_PENDING = """
-    SELECT t.trajectory_id FROM trajectories t JOIN problems p USING (problem_id)
-    WHERE (CAST(? AS VARCHAR) IS NULL OR p.source = ?)
-      AND NOT EXISTS (SELECT 1 FROM tagged g WHERE g.trajectory_id = t.trajectory_id
-                      AND g.annotator = ? AND g.annotator_version = ?)
-      AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.trajectory_id = t.trajectory_id  -- lakes from before `tagged`
-                      AND s.annotator = ? AND s.annotator_version = ?)
-    ORDER BY t.trajectory_id
-"""
 _BATCH = """
     SELECT t.trajectory_id, t.text, t.text_sha, p.question
     FROM trajectories t JOIN problems p USING (problem_id)
@@ -49,7 +41,8 @@ _BATCH = """
 
 
 def pending_trajectories(lake: Lake, tagger: Tagger, source: str | None = None, limit: int | None = None) -> list[str]:
-    ids = [r[0] for r in lake.rows(_PENDING, [source, source, *[tagger.name, tagger.version] * 2])]
+    """Trajectory ids `tagger` (its name and version) has not tagged yet (pipeline.pending), in id order."""
+    ids = pending.annotate_ids(lake, tagger.name, tagger.version, source)
     return ids[:limit] if limit is not None else ids
 
 

@@ -22,6 +22,7 @@ import typer
 
 from annotators import DescribeItem, Describer, SpanOut, describer_names, get_describer
 from annotators.leakage import leakage_flags
+from pipeline import pending
 from pipeline.annotate import (
     BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, TaxonomyOpt, TimeoutOpt, llm_call_rows, llm_options,
     llm_run_config, llm_spend, taxonomy_or_fail, unreachable_errors,
@@ -30,22 +31,6 @@ from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import LLMCall, Strategy, content_id, to_arrow
 from warehouse import Lake, RunReport
 
-_PENDING = """
-    WITH todo AS (
-        SELECT DISTINCT c.problem_id FROM correct_trajectories c JOIN problems p USING (problem_id)
-        WHERE (CAST(? AS VARCHAR) IS NULL OR p.source = ?)
-          AND NOT EXISTS (SELECT 1 FROM strategies s WHERE s.problem_id = c.problem_id
-                          AND s.annotator = ? AND s.annotator_version = ?)
-    ),
-    ranked AS (
-        SELECT c.problem_id, c.trajectory_id,
-               row_number() OVER (PARTITION BY c.problem_id ORDER BY
-                   (SELECT count(*) FROM current_spans s WHERE s.trajectory_id = c.trajectory_id) > 0 DESC,
-                   c.n_chars, c.trajectory_id) AS k
-        FROM correct_trajectories c JOIN todo USING (problem_id)
-    )
-    SELECT problem_id, trajectory_id FROM ranked WHERE k = 1 ORDER BY problem_id
-"""
 _ITEMS = """
     SELECT p.problem_id, p.question, p.reference_answer, p.family, t.trajectory_id, t.text
     FROM problems p JOIN trajectories t ON t.problem_id = p.problem_id
@@ -102,7 +87,7 @@ def strategy_rows(item: DescribeItem, result, describer: Describer, run_id: str)
 def describe(lake: Lake, describer: Describer, *, source: str | None = None, limit: int | None = None,
              batch_size: int = 500, config: dict | None = None, progress_bar=None) -> RunReport:
     """Describe pending problems with `describer` and write `strategies`; returns the run report."""
-    pairs = [tuple(r) for r in lake.rows(_PENDING, [source, source, describer.name, describer.version])]
+    pairs = pending.describe_pairs(lake, describer.name, describer.version, source)
     pairs = pairs[:limit] if limit is not None else pairs
     task = progress_bar.add_task(f"describe ({describer.name})", total=len(pairs)) if progress_bar else None
     run_config = {"annotator": describer.name, "annotator_version": describer.version, "source": source,

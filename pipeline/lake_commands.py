@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.console import RootOpt, fail, lake_for, out
+from pipeline.pending import pending_counts
 from warehouse import LakeError
 
 if TYPE_CHECKING:
@@ -145,19 +146,13 @@ def status_tables(lake: Lake) -> list[Table]:
             status = "interrupted (rerun it)"
         runs.add_row(Text(stage), str(n), Text(run_id), Text(status), finished or "")
 
-    pending = Table(title="pending", title_justify="left")
-    pending.add_column("what")
-    pending.add_column("count", justify="right")
-    # No query parameters in status: DuckDB's client imports pandas (~1 s) on the first query with any.
-    for what, sql in [
-        ("trajectories without a verdict (verify)",
-         "SELECT count(*) FROM trajectories t WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.trajectory_id = t.trajectory_id)"),
-        ("trajectories not yet tagged by the rules tagger (annotate)",
-         "SELECT count(*) FROM trajectories t WHERE NOT EXISTS (SELECT 1 FROM tagged g WHERE g.trajectory_id = t.trajectory_id AND g.annotator_kind = 'rule') AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.trajectory_id = t.trajectory_id AND s.annotator_kind = 'rule')"),
-        ("problems with a correct trajectory but no strategy (describe)",
-         "SELECT count(DISTINCT problem_id) FROM correct_trajectories c WHERE NOT EXISTS (SELECT 1 FROM strategies s WHERE s.problem_id = c.problem_id)"),
-    ]:
-        pending.add_row(what, f"{lake.scalar(sql):,}")
+    pending = Table(title="pending (what each stage run now with its defaults would process)",
+                    title_justify="left")
+    for col in ("stage", "counted against", "what"):
+        pending.add_column(col)
+    pending.add_column("pending", justify="right")
+    for stage, key, n, what in pending_counts(lake):  # the stages' own queries (pipeline/pending.py)
+        pending.add_row(Text(stage), Text(key), what, f"{n:,}")
 
     reasons = Table(title="quarantine reasons", title_justify="left")
     reasons.add_column("stage")

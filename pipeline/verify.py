@@ -21,8 +21,9 @@ from typing import Annotated
 import pyarrow as pa
 import typer
 
-from annotators.answers import CHECKER_VERSION, CORRECT, INCORRECT, judge_answer
+from annotators.answers import CORRECT, INCORRECT, judge_answer
 from annotators.answers.tolerance import check_policy
+from pipeline import pending
 from pipeline.annotate import BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, TimeoutOpt, llm_options
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from schemas import Verdict, arrow_schema
@@ -32,16 +33,6 @@ NO_REFERENCE = "no_reference"
 OUTCOMES = (CORRECT, INCORRECT, "unknown", NO_REFERENCE)
 ANY_SOURCE = "*"  # key of the tolerance policy for sources without their own
 LOW_CONFIDENCE = 0.8  # --judge-low-confidence re-judges decided verdicts below this extraction confidence
-
-_PENDING = """
-    SELECT t.trajectory_id, t.text, p.reference_answer, p.question, p.source
-    FROM trajectories t JOIN problems p USING (problem_id)
-    WHERE t.trajectory_id > ?
-      AND NOT EXISTS (SELECT 1 FROM verdicts v
-                      WHERE v.trajectory_id = t.trajectory_id AND v.checker_version = ?)
-    ORDER BY t.trajectory_id
-    LIMIT ?
-"""
 
 
 def parse_tolerances(specs: list[str]) -> dict[str, str]:
@@ -61,10 +52,12 @@ def parse_tolerances(specs: list[str]) -> dict[str, str]:
     return policies
 
 
-def judge(batch: pa.Table, run_id: str, tolerances: dict[str, str] | None = None) -> pa.Table:
+def judge(batch: pa.Table, run_id: str, tolerances: dict[str, str] | None = None, *,
+          checker_version: str | None = None) -> pa.Table:
     """Verdict rows (as an Arrow table) for a batch of (trajectory_id, text, reference_answer,
-    question, source) rows."""
+    question, source) rows, recorded as from `checker_version` (default: today's CHECKER_VERSION)."""
     tolerances = tolerances or {}
+    checker_version = checker_version or pending.checker_version()
     columns: dict[str, list] = {name: [] for name in arrow_schema(Verdict).names}
     for trajectory_id, text, reference, question, source in zip(*(batch.column(c).to_pylist() for c in (
             "trajectory_id", "text", "reference_answer", "question", "source"))):
@@ -77,7 +70,7 @@ def judge(batch: pa.Table, run_id: str, tolerances: dict[str, str] | None = None
         columns["outcome"].append(outcome)
         columns["confidence"].append(float(j.confidence))
         columns["is_correct"].append({CORRECT: True, INCORRECT: False}.get(outcome))
-        columns["checker_version"].append(CHECKER_VERSION)
+        columns["checker_version"].append(checker_version)
         columns["run_id"].append(run_id)
         columns["judge_model"].append(None)
     return pa.table(columns, schema=arrow_schema(Verdict))
@@ -95,20 +88,20 @@ def count_verdicts(run, verdicts: pa.Table) -> None:
 
 def verify(lake: Lake, *, batch_size: int = 5000, tolerances: dict[str, str] | None = None,
            progress_bar=None) -> RunReport:
-    """Judge every trajectory without a verdict of CHECKER_VERSION; returns the run report."""
-    total = lake.scalar("SELECT count(*) FROM trajectories t WHERE NOT EXISTS (SELECT 1 FROM verdicts v "
-                        "WHERE v.trajectory_id = t.trajectory_id AND v.checker_version = ?)", [CHECKER_VERSION])
+    """Judge every trajectory without a verdict of CHECKER_VERSION (pipeline.pending); returns the run report."""
+    version = pending.checker_version()
+    total = pending.count(lake, "verify", checker_version=version)
     task = progress_bar.add_task("verify", total=total) if progress_bar else None
-    config = {"checker_version": CHECKER_VERSION, "batch_size": batch_size, "tolerance": dict(tolerances or {})}
+    config = {"checker_version": version, "batch_size": batch_size, "tolerance": dict(tolerances or {})}
     with lake.run("verify", config) as run:
         for outcome in OUTCOMES:
             run.count(outcome, 0)
         last = ""
         while True:
-            batch = lake.query(_PENDING, [last, CHECKER_VERSION, batch_size])
+            batch = pending.verify_batch(lake, version, after=last, limit=batch_size)
             if batch.num_rows == 0:
                 break
-            verdicts = judge(batch, run.run_id, tolerances)
+            verdicts = judge(batch, run.run_id, tolerances, checker_version=version)
             run.insert("verdicts", verdicts)
             run.count("read", batch.num_rows)
             count_verdicts(run, verdicts)

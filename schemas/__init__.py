@@ -20,11 +20,21 @@ from schemas.models import (
     Trajectory,
     Verdict,
 )
-from schemas.arrow import arrow_schema, to_arrow
 from schemas.taxonomy import Label, Taxonomy, TaxonomyError, load_taxonomy
 from schemas.ids import content_id, text_sha, normalise_text
 
 SCHEMA_VERSION = "1.0"
+
+
+def __getattr__(name: str):
+    """`arrow_schema` and `to_arrow` load pyarrow on first use (PEP 562), so the taxonomy and the
+    models import without it: `stratagem status` reads annotator versions and stays pyarrow-free."""
+    if name in ("arrow_schema", "to_arrow"):
+        from schemas import arrow
+
+        return getattr(arrow, name)
+    raise AttributeError(f"module 'schemas' has no attribute {name!r}")
+
 
 __all__ = [
     "SCHEMA_VERSION", "TABLES", "AnnotatorKind", "CuratedRow", "PlanSpan", "Alignment", "LLMCall", "Problem",
