@@ -195,8 +195,10 @@ def test_sgpo_ablation_flags_change_what_they_name(export, tiny):
     assert set(flat.alphas) <= {0.0, cfg.alpha0} and flat.alphas != base.alphas
     for flag in ("distill_divergence=reverse", "distill_mode=sft"):  # reverse ~ forward for close distributions
         assert run(flag)[2]["loss_sd"] != pytest.approx(m["loss_sd"], rel=1e-5), flag
-    clipped = run("kl_clip_delta=1e-9")[2]  # every token's KL is above delta: all masked
+    clipped = run("kl_clip_delta=1e-9", "kl_clip_mode=mask")[2]  # every token's KL is above delta: all masked
     assert clipped["kl_clipped_frac"] == 1.0 and clipped["loss_sd"] == 0.0
+    scaled = run("kl_clip_delta=1e-9")[2]  # the default, scale: every token clamped to delta
+    assert scaled["kl_clipped_frac"] == 1.0 and 0.0 < scaled["loss_sd"] <= 1e-9 * len(base.targets) * 1.001
     assert run("kl_clip_delta=1e-9", "kl_clipping=false")[2]["loss_sd"] == pytest.approx(m["loss_sd"])
     assert "loss_grpo" not in run("unguided_grpo=false")[2]
 

@@ -71,8 +71,9 @@ class TrainConfig:
     target_selection: bool = True      # False: a random correct guided rollout is the target
     # per-token KL above kl_clip_delta: mask drops the token (the paper-inferred reading), scale
     # clamps its contribution to delta keeping the gradient direction, none keeps it whole.
-    # Default mask = today's behaviour until the experiment (bench/sgpo_experiment.py) picks one.
-    kl_clip_mode: str = "mask"
+    # Default scale: the experiment (bench/sgpo_experiment.py, trainer/README.md) found mask distils
+    # next to nothing and scale / none both learn; scale keeps the bound at delta.
+    kl_clip_mode: str = "scale"
     adaptive_alpha: bool = True        # False: alpha(q) = alpha0 whenever some guided rollout is correct
     distill_divergence: str = "forward"  # forward | reverse
     distill_mode: str = "kl"           # kl | sft (SFT on the selected target instead of the KL)
