@@ -233,9 +233,30 @@ def test_rewards_keep_trl_signature():
     assert both(["p"] * 3, completions, solution=["5"] * 3) == [2.0, 1.0, 2.0]
     gated = strategy_alignment_reward(["p"] * 2, ["Let me check: 2+3=5. \\boxed{5}", "Let me check: \\boxed{4}"],
                                       solution=["5", "5"], strategy_plan=[[{"label": "verification"}]] * 2)
-    assert gated[1] == 0.0 and 0.0 <= gated[0] <= 1.0
+    assert gated == [1.0, 0.0]  # the planned label found in the correct completion; the wrong one gets nothing
     with pytest.raises(ValueError):
         correctness_reward(["p"], ["x"])
+
+
+def test_strategy_reward_without_the_rules_tagger_fails_loudly(monkeypatch):
+    import builtins
+
+    from trainer import rewards
+
+    real_import = builtins.__import__
+
+    def no_rules(name, *args, **kwargs):
+        if name == "annotators.rules":
+            raise ImportError("No module named 'polars'")
+        return real_import(name, *args, **kwargs)
+
+    rewards.rules_tagger.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_rules)
+    with pytest.raises(RuntimeError, match="strategy_reward_weight=0"):
+        strategy_alignment_reward(["p"], ["\\boxed{5}"], solution=["5"], strategy_plan=[[{"label": "verification"}]])
+    monkeypatch.undo()
+    rewards.rules_tagger.cache_clear()
+    assert rewards.rules_tagger() is rewards.rules_tagger()  # built once, not on every reward call
 
 
 def test_eval_side_by_side(export, tmp_path):

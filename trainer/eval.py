@@ -5,7 +5,7 @@ several checkpoints, with the original-minus-perturbed gap per model.
     report = evaluate(["runs/sft/final", "tiny"], "EXPORT_DIR", max_new_tokens=256)
     print(format_report(report))
 
-`count_strategies=True` also runs the rules tagger (when registered) on the outputs and counts
+`count_strategies=True` also runs the rules tagger on the outputs and counts
 strategy labels per model: strategy use before and after training.
 """
 from __future__ import annotations
@@ -54,15 +54,11 @@ def generate_greedy(model, tokenizer, examples: Sequence[Example], max_new_token
 
 
 def _strategy_counts(texts: Sequence[str]) -> dict[str, int]:
-    try:
-        import annotators.rules  # noqa: F401
-        from annotators import TagItem, get_tagger, tagger_names
-    except ImportError:
-        return {}
-    if "rules" not in tagger_names():
-        return {}
+    from annotators import TagItem
+    from trainer.rewards import rules_tagger
+
     counts: Counter = Counter()
-    for result in get_tagger("rules").tag([TagItem(str(i), t) for i, t in enumerate(texts)]):
+    for result in rules_tagger().tag([TagItem(str(i), t) for i, t in enumerate(texts)]):
         counts.update(s.label for s in result.spans)
     return dict(sorted(counts.items()))
 

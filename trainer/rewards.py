@@ -12,6 +12,7 @@ rollout is correct.
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 from annotators.answers import is_correct
@@ -40,21 +41,26 @@ def correctness_reward(prompts: Sequence, completions: Sequence, solution=None, 
     return [1.0 if is_correct(completion_text(c), r) else 0.0 for c, r in zip(completions, refs)]
 
 
-def _rules_tagger():
+@functools.lru_cache(maxsize=1)
+def rules_tagger():
+    """The rules tagger, built once per process (the strategy reward and `eval --strategies`).
+    It needs polars; where that is missing the error says so, rather than a reward of 0.0."""
     try:
-        from annotators import get_tagger, tagger_names
-        import annotators.rules  # noqa: F401  (registers "rules" when that module exists)
-    except ImportError:
-        return None
-    return get_tagger("rules") if "rules" in tagger_names() else None
+        import annotators.rules  # noqa: F401  (registers "rules")
+        from annotators import get_tagger
+    except ImportError as exc:
+        raise RuntimeError(f"the strategy reward and `eval --strategies` need the rules tagger, which could not "
+                           f"be imported ({exc}); install stratagem with its dependencies, or set "
+                           f"strategy_reward_weight=0") from exc
+    return get_tagger("rules")
 
 
 def strategy_alignment_reward(prompts: Sequence, completions: Sequence, solution=None, answer=None,
                               strategy_plan=None, **kwargs) -> list[float]:
     refs = _references(len(completions), solution, answer)
-    tagger = _rules_tagger()
-    if tagger is None or strategy_plan is None:
+    if strategy_plan is None:
         return [0.0] * len(completions)
+    tagger = rules_tagger()
     from annotators import TagItem
 
     texts = [completion_text(c) for c in completions]
@@ -81,4 +87,4 @@ def make_reward(functions: Sequence[RewardFn], weights: Sequence[float]) -> Rewa
     return reward
 
 
-__all__ = ["completion_text", "correctness_reward", "make_reward", "strategy_alignment_reward"]
+__all__ = ["completion_text", "correctness_reward", "make_reward", "rules_tagger", "strategy_alignment_reward"]
