@@ -2,7 +2,7 @@
 
     stratagem demo [--root DIR] [--quick] [--force]
 
-sample -> ingest -> verify -> annotate (rules) -> describe (rules) -> agreement -> curate ->
+sample -> ingest -> verify -> annotate (rules) -> describe (rules) -> curate ->
 export -> train (trajectory-imitation SFT, then SGPO from the SFT checkpoint) -> eval (original vs perturbed) ->
 report. With `OPENAI_BASE_URL` (and `STRATAGEM_LLM_MODEL`, default `gpt-4o-mini`) set,
 the LLM tagger and describer run too and the report compares them with rules and gold.

@@ -8,7 +8,7 @@ chat-template rendering, and character spans to token spans through the offset m
     text, has_strategy = fit_guided_prompt(tokenizer, ex.prompt, ex.strategy, max_prompt_length)
     spans = char_to_token_spans(offsets, ex.strategy_plan)
 
-The export format is fixed in /work/shared (formats.md): columns id, split, problem_id,
+The export format is fixed in DESIGN section 6 (Exports): columns id, split, problem_id,
 family_seed_id, family, perturbation, source, question, answer, prompt, trajectory_id, teacher,
 teacher_completion, strategy, strategy_problem_type, strategy_approach, strategy_steps, strategy_plan.
 """

@@ -6,7 +6,7 @@ that must not depend on the real export stage.
                      strategy="Add the two numbers.")]
     write_export(tmp_path / "exp", rows)      # manifest.json + data.parquet + per-split TRL jsonl
 
-Column order and types follow formats.md (data.parquet); the manifest lists the sha256 of every
+Column order and types follow DESIGN section 6 (data.parquet); the manifest lists the sha256 of every
 file it writes and the row count per split.
 """
 from __future__ import annotations

@@ -1,4 +1,5 @@
--- Views every reader wants; created (or replaced) each time a writer opens the lake.
+-- Views every reader wants; (re)created when a writer opens a lake whose stored views_sha256
+-- (lake.meta) differs from these files' hash (warehouse/lake.py `_ensure_tables`).
 CREATE OR REPLACE VIEW lake.current_spans AS
     SELECT * FROM lake.spans WHERE superseded_by IS NULL;
 
