@@ -189,6 +189,13 @@ def test_prm800k_answer_heading_is_a_marker():
     ("Each box is $8.50.\nTherefore, Marie ordered $17/$8.50 = <<17/8.5=2>>2 boxes of pizza.", "2", "17"),
     ("There are 20 students.\nThis is 12/20 x 100% = <<12/20*100=60>>60% of the entire students.", "60", "12"),
     ("Raymond's son came later.\nThus it has been 31 - 17 = <<31-17=14>>14 years since Raymond's son was born.", "14", "31"),
+    # the result is the leading number of what follows the last "=", words and other numbers after it
+    ("Out of the 9 liters, 9 x 2/3 = <<9*2/3=6>>6 liters are water.\nThus, there are a total of 9 + 6 = "
+     "<<9+6=15>>15 liters of water out of the 24 liters.", "15", "24"),
+    ("So he scored 4+1=<<4+1=5>>5 points in the second 20 minutes\nSo in total, he scored 4+5=<<4+5=9>>9 points "
+     "in the 40 minutes", "9", "40"),
+    # a concluding sentence with no "=" / "is" and one number states that number
+    ("Rose bought 16 items.\nSo, Sophia bought a total of 4 onions and potatoes at the market.", "4", "16"),
 ])
 def test_gsm8k_conclusions_without_the_hash_line(text, ref, inside):
     got = judge_answer(text, ref)
@@ -239,3 +246,8 @@ def test_clock_times_never_reach_sympy(monkeypatch):
     monkeypatch.setattr(compare_module, "symbolic_equal", refuse)
     assert judge_answer("So she arrives at \\boxed{4:30}.", "4:30").outcome == "correct"
     assert judge_answer("So she arrives at \\boxed{4:30 p.m}.", "5:15").outcome != "correct"
+
+
+def test_a_concluding_sentence_with_two_numbers_states_neither():
+    text = "Tom has 16 stamps.\nSo Tom gave 4 stamps to each of his 3 friends."
+    assert judge_answer(text, "4").outcome == UNKNOWN and judge_answer(text, "3").outcome == UNKNOWN

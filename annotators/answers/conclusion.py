@@ -9,7 +9,9 @@ so / consequently / in conclusion, or the first sentence (which often answers th
 a name counts: "the least $n$ is $n=12$", never "$3+4=7$").
 A sentence that is a bare value ("5 square meters") is that value. Otherwise
 only the value it states last counts: the right-hand side of its last `=` (or of
-its last formula), or the value after its last "is" / "are" / "equals" / "be"; values inside a
+its last formula), or the value after its last "is" / "are" / "equals" / "be" (its leading number
+when words follow: "= 15 liters of water out of the 24 liters" states 15), or, in a sentence
+with none of these, its one number ("Jojo scored 54 points"; two numbers: no value); values inside a
 computation ("3+4=7": 3 and 4) never count. GSM8K's calculator annotations ("<<9*2=18>>") are
 dropped first, and a sentence whose every `$` opens a number ("$400 + $60 = $460") is read as
 plain text with dollar amounts, not as formulas. A match gives `correct`; no match is not a
@@ -29,9 +31,11 @@ _OPENER = re.compile(r"(?:therefore|thus|hence|so|consequently|in\s+conclusion|f
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _STATED = re.compile(r"\b(?:is|are|equals|be|was|were|gives|get)\s+(.+)$", re.IGNORECASE)
 _NUMBER_THEN_WORDS = re.compile(r"(-?\d[\d,]*(?:\.\d+)?%?)(?:\s+[a-zA-Z][^\s\d=]*)+")  # "60% of the class"
+_LEADING_NUMBER = re.compile(r"(-?\d[\d,]*(?:\.\d+)?%?)(?=\s+[a-zA-Z])")  # "15 liters of water out of the 24 liters"
 _CALCULATOR = re.compile(r"<<[^<>\n]{0,200}>>")  # GSM8K: "$<<9*2=18>>18"
 _DOLLAR = re.compile(r"\\?\$(?=\d)")  # "$18", "\\$18": a dollar amount, where no other `$` is left
 _RELATION = re.compile(r"=|\\equiv|\\approx")
+_LONE_NUMBER = re.compile(r"(?<![\w.,])-?\d+(?:,\d{3})*(?:\.\d+)?%?(?![\w.,]?\d|\w)")
 _NAME = re.compile(r"(?:[^=]*\s)?\\?[a-zA-Z]+(?:_\{?\w+\}?)?(?:\([^()]*\))?")  # "n", "f(x)", "the answer x_1"
 
 
@@ -65,8 +69,12 @@ def _final_value(sentence: str, stated_only: bool) -> list[str]:
         if value and stated_only and len(pieces) > 1 and not _NAME.fullmatch(pieces[-2].strip()):
             value = None
         if value:
-            number = _NUMBER_THEN_WORDS.fullmatch(value)
+            number = _NUMBER_THEN_WORDS.fullmatch(value) or _LEADING_NUMBER.match(value)
             candidates.append(number.group(1) if number else value)
+        elif not stated_only and len(pieces) == 1:
+            numbers = _LONE_NUMBER.findall(plain)
+            if len(numbers) == 1:  # "So, Sophia bought a total of 4 onions.": the one value it states
+                candidates.append(numbers[0])
     return [c for c in candidates if c]
 
 
