@@ -22,10 +22,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from annotators.answers import CHECKER_VERSION, CORRECT, INCORRECT, UNKNOWN
+from annotators.answers import CORRECT, INCORRECT, UNKNOWN
 from annotators.llm import public_url
 from annotators.llm.client import LLMClient
 from pipeline.annotate import counted_call_rows, llm_spend
+from pipeline.pending import checker_version
 from pipeline.verify import LOW_CONFIDENCE
 from schemas import LLMCall, Verdict, to_arrow
 from warehouse import Lake, RunReport
@@ -73,7 +74,7 @@ class LLMJudge:
     def config(self) -> dict:
         c = self.client
         return {"judge": "llm", "base_url": public_url(c.base_url), "model": self.model,
-                "prompt_version": PROMPT_VERSION, "checker_version": CHECKER_VERSION,
+                "prompt_version": PROMPT_VERSION, "checker_version": checker_version(),
                 "concurrency": c.concurrency, "max_retries": c.max_retries, "timeout_s": c.timeout_s}
 
     @staticmethod
@@ -104,7 +105,7 @@ _PENDING = """
 
 
 def pending(lake: Lake, model: str, low_confidence: bool) -> list[JudgeItem]:
-    rows = lake.rows(_PENDING, {"version": CHECKER_VERSION, "low": low_confidence, "threshold": LOW_CONFIDENCE,
+    rows = lake.rows(_PENDING, {"version": checker_version(), "low": low_confidence, "threshold": LOW_CONFIDENCE,
                                 "model": model})
     return [JudgeItem(*row) for row in rows]
 
@@ -148,7 +149,7 @@ def _store(run, batch: list[JudgeItem], outcomes: list, model: str) -> None:
         verdicts.append(Verdict(
             trajectory_id=item.trajectory_id, extracted_answer=reply.final_answer, extraction="judge",
             outcome=reply.verdict, confidence=None, is_correct={CORRECT: True, INCORRECT: False}.get(reply.verdict),
-            checker_version=CHECKER_VERSION, run_id=run.run_id, judge_model=model))
+            checker_version=checker_version(), run_id=run.run_id, judge_model=model))
     if verdicts:
         run.insert("verdicts", to_arrow(verdicts, Verdict))
     if calls:

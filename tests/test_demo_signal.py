@@ -5,7 +5,6 @@ between two checkpoints, the guess baseline and the guided warm-up copy of an ex
 """
 from __future__ import annotations
 
-import json
 import math
 
 import pytest

@@ -6,7 +6,8 @@
 
 `OUT/signal.json` holds `summarize`'s dict: steps, nonzero_grad_share, reward_variance_group_share
 (grpo/sgpo), alpha_positive_share, targets_per_step, kl_per_target, clipped_token_share,
-pass_rate_unguided, pass_rate_guided, guided_prompts_without_strategy (sgpo), truncated_completion_share, left_cut_prompt_share, warning.
+pass_rate_unguided, pass_rate_guided, guided_prompts_without_strategy (sgpo), truncated_completion_share,
+left_cut_prompt_share, warning.
 The figures are rank 0's under DDP. A run with no learning signal ends with one warning line that
 names the cause and the flag to change.
 """

@@ -51,7 +51,9 @@ __all__ = ["CHECKER_VERSION", "CORRECT", "INCORRECT", "UNKNOWN", "Extraction", "
            "MAX_BOXED_CHARS", "MAX_TUPLE_DEPTH", "_ANSWER_IS", "_TEXT", "_UNIT_WORDS", "_strip_trailing_units",
            "_text_contents"]
 
-CHECKER_VERSION = "answers-3"  # answers-3: GSM8K-style conclusions ($ amounts, <<calc>>), °F/°C, per-period units
+# answers-3: conclusions in GSM8K style ($ amounts, <<calc>> notes, the leading number after the last
+# "=", a concluding sentence's one number), °F/°C and per-period units, clock times kept from sympy
+CHECKER_VERSION = "answers-3"
 CORRECT, INCORRECT, UNKNOWN = "correct", "incorrect", "unknown"
 CONFIDENCE = {"boxed": 1.0, "hashes": 1.0, "answer_is": 0.9, "choice": 0.9, "conclusion": 0.7,
               "last_number": 0.3, "none": 0.0}
