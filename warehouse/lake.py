@@ -227,6 +227,18 @@ class Lake:
         except duckdb.Error as exc:
             raise LakeError((str(exc).strip().splitlines() or ["query failed"])[0]) from exc
 
+    @contextmanager
+    def temp_table(self, name: str, data: pa.Table) -> Iterator[str]:
+        """`data` readable in SQL as `name` inside the `with` block (an Arrow scan, nothing
+        written to the lake): `with lake.temp_table("_ids", ids): lake.rows("... JOIN _ids ...")`."""
+        if not name.isidentifier():
+            raise LakeError(f"a temporary table name is a plain identifier, not {name!r}")
+        self.con.register(name, data)
+        try:
+            yield name
+        finally:
+            self.con.unregister(name)
+
     def table_names(self) -> list[str]:
         """The lake's tables (`meta` aside) in the models' order, read from `meta` (written with
         the tables, so listing them needs no schemas import); lakes made before it was recorded
