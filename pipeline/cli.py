@@ -35,7 +35,7 @@ COMMANDS = {
     "verify": "pipeline.verify",
     "annotate": "pipeline.annotate",
     "describe": "pipeline.describe",
-    "agreement": "pipeline.agreement",
+    "agreement": "pipeline.agreement.command",
     "train": "pipeline.train_commands",
     "eval": "pipeline.train_commands",
     "generate": "pipeline.generate",

@@ -95,7 +95,7 @@ def test_export_folder_layout_and_types(curated_lake):
         assert verl.num_rows == n and verl["extra_info"].type.field("strategy_plan").type == PLAN
     card = (folder / "README.md").read_text()
     for needle in ("Sources and licences", "Apache-2.0", "Strategy labels", "Spans per trajectory", "Agreement",
-                   "rule:rules | consensus", "plots/labels.png"):
+                   "| rules | consensus |", "plots/labels.png"):
         assert needle in card
 
 

@@ -59,7 +59,8 @@ def test_sample_to_export_end_to_end(tmp_path, lake_root):
     manifest = json.loads((result.path / "manifest.json").read_text())
     assert {"ingest", "verify", "annotate", "describe"} <= set(manifest["run_ids"]), manifest["run_ids"]
     card = (result.path / "README.md").read_text()
-    assert "gold:" in card and "rule:" in card  # agreement rows between annotators and the consensus
+    # agreement rows between annotators and the consensus, annotators named as pipeline.agreement.AnnotatorRef
+    assert "| gold | consensus |" in card and "| rules | consensus |" in card
     with Lake.open(lake_root, read_only=True) as lake:
         assert rebuild(lake, result.path / "manifest.json").mismatches == []
     assert check(result.path / "manifest.json") == []

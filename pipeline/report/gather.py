@@ -15,12 +15,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotators.agreement import compare
+from pipeline.agreement import AnnotatorRef, annotators, compare_pair, load_spans, selected_spans, shared_trajectories
 from pipeline.report.verdicts import current_verdicts_sql, verdict_breakdown
 from schemas import TABLES, Taxonomy, load_taxonomy
 from trainer.metrics import read_metrics
 
-GOLD = "gold"
 AGREEMENT_DOCS = 1000   # trajectories per comparison (first by id): stable figures at any lake size
 EXAMPLES = 3            # trajectories rendered with their spans
 STRATEGY_EXAMPLES = 4   # strategy descriptions shown in full
@@ -53,21 +52,6 @@ class ReportData:
 
     def is_empty(self) -> bool:
         return not (any(self.tables.values()) or self.export or self.training or self.evaluation)
-
-
-def _annotator_key(kind: str, annotator: str) -> str:
-    return GOLD if kind == GOLD else annotator
-
-
-# Current spans of each annotator at its latest version (gold: every gold span), as one key.
-_SPANS = """
-    WITH cur AS (SELECT * FROM spans WHERE superseded_by IS NULL),
-    latest AS (SELECT annotator, arg_max(annotator_version, run_id) AS v FROM cur
-               WHERE annotator_kind <> 'gold' GROUP BY annotator)
-    SELECT CASE WHEN c.annotator_kind = 'gold' THEN 'gold' ELSE c.annotator END AS who, c.*
-    FROM cur c LEFT JOIN latest l ON c.annotator = l.annotator
-    WHERE c.annotator_kind = 'gold' OR c.annotator_version = l.v
-"""
 
 
 def _lake_tables(lake) -> dict[str, int]:
@@ -105,77 +89,65 @@ def stage_totals(runs: list[dict]) -> list[dict]:
     return list(stages.values())
 
 
-def _label_counts(lake) -> tuple[dict, dict]:
+def _label_counts(lake, refs: list[AnnotatorRef]) -> tuple[dict, dict]:
+    """Per annotator (pipeline.agreement: latest version; gold: every gold span): spans per label,
+    and trajectories per number of spans."""
     labels: dict[str, dict[str, int]] = {}
-    for who, label, n in lake.rows(f"SELECT who, label, count(*) FROM ({_SPANS}) GROUP BY ALL ORDER BY ALL"):
-        labels.setdefault(who, {})[label] = int(n)
     per_traj: dict[str, dict[int, int]] = {}
-    for who, n, trajectories in lake.rows(f"""
-            SELECT who, n, count(*) FROM (SELECT who, trajectory_id, count(*) AS n FROM ({_SPANS}) GROUP BY ALL)
-            GROUP BY ALL ORDER BY ALL"""):
-        per_traj.setdefault(who, {})[int(n)] = int(trajectories)
+    with selected_spans(lake, refs) as spans:
+        for who, label, n in lake.rows(f"SELECT who, label, count(*) FROM {spans} GROUP BY ALL ORDER BY ALL"):
+            labels.setdefault(who, {})[label] = int(n)
+        for who, n, trajectories in lake.rows(f"""
+                SELECT who, n, count(*) FROM (SELECT who, trajectory_id, count(*) AS n FROM {spans} GROUP BY ALL)
+                GROUP BY ALL ORDER BY ALL"""):
+            per_traj.setdefault(who, {})[int(n)] = int(trajectories)
     return labels, per_traj
 
 
-def _spans_for(lake, ids: list[str]) -> dict[str, dict[str, list[tuple[int, int, str]]]]:
-    """who -> trajectory_id -> spans, for the given trajectories."""
-    out: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
-    for who, tid, s, e, lab in lake.rows(
-            f'SELECT who, trajectory_id, start, "end", label FROM ({_SPANS}) '
-            "WHERE trajectory_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) ORDER BY ALL", [ids]):
-        out.setdefault(who, {}).setdefault(tid, []).append((int(s), int(e), lab))
-    return out
-
-
-def _texts(lake, ids: list[str]) -> dict[str, str]:
-    return dict(lake.rows("SELECT trajectory_id, text FROM trajectories "
-                          "WHERE trajectory_id IN (SELECT unnest(CAST(? AS VARCHAR[])))", [ids]))
-
-
-def _agreement(lake, names: list[str], taxonomy: Taxonomy) -> dict:
+def _agreement(lake, refs: list[AnnotatorRef], taxonomy: Taxonomy) -> dict:
     """Pairwise overlap F1 and token kappa (row = prediction, column = reference) and per-label
     figures of each annotator against gold, over the first AGREEMENT_DOCS shared trajectories."""
-    if len(names) < 2:
+    if len(refs) < 2:
         return {}
-    ids = [r[0] for r in lake.rows(f"""
-        SELECT trajectory_id FROM ({_SPANS}) GROUP BY trajectory_id HAVING count(DISTINCT who) >= 2
-        ORDER BY trajectory_id LIMIT ?""", [AGREEMENT_DOCS])]
+    ids = shared_trajectories(lake, refs, AGREEMENT_DOCS)
     if not ids:
         return {}
-    spans, texts = _spans_for(lake, ids), _texts(lake, ids)
+    loaded = load_spans(lake, refs, trajectory_ids=ids)
+    names = [str(r) for r in refs]
     f1 = [[None] * len(names) for _ in names]
     kappa = [[None] * len(names) for _ in names]
     docs = [[0] * len(names) for _ in names]
     vs_gold: dict[str, dict] = {}
-    for i, a in enumerate(names):
-        for j, b in enumerate(names):
-            both = sorted(set(spans.get(a, {})) & set(spans.get(b, {})))
-            docs[i][j] = len(both)
-            if i == j or not both:
+    for i, a in enumerate(refs):
+        for j, b in enumerate(refs):
+            docs[i][j] = len(set(loaded.spans[a]) & set(loaded.spans[b]))
+            if i == j or not docs[i][j]:
                 continue
-            result = compare({d: texts[d] for d in both}, spans[a], spans[b], labels=list(taxonomy.names))
+            result = compare_pair(loaded.texts, loaded.spans[a], loaded.spans[b], labels=list(taxonomy.names))
             f1[i][j], kappa[i][j] = result.overlap.f1, result.overall_kappa
-            if b == GOLD:
-                vs_gold[a] = {"trajectories": len(both), "exact_f1": result.exact.f1, "overlap_f1": result.overlap.f1,
-                              "kappa": result.overall_kappa,
-                              "labels": {lab: {"overlap_f1": r.overlap.f1, "kappa": r.kappa, "spans": r.exact.n_pred,
-                                               "gold": r.exact.n_ref} for lab, r in result.labels.items()}}
+            if b.every_gold:
+                vs_gold[names[i]] = {
+                    "trajectories": docs[i][j], "exact_f1": result.exact.f1, "overlap_f1": result.overlap.f1,
+                    "kappa": result.overall_kappa,
+                    "labels": {lab: {"overlap_f1": r.overlap.f1, "kappa": r.kappa, "spans": r.exact.n_pred,
+                                     "gold": r.exact.n_ref} for lab, r in result.labels.items()}}
     return {"names": names, "overlap_f1": f1, "kappa": kappa, "docs": docs, "vs_gold": vs_gold,
             "limit": AGREEMENT_DOCS}
 
 
-def _examples(lake, names: list[str]) -> list[dict]:
+def _examples(lake, refs: list[AnnotatorRef]) -> list[dict]:
     """A few trajectories (of different families where possible) annotated by the most annotators."""
-    ids = [r[0] for r in lake.rows(f"""
-        WITH per AS (SELECT trajectory_id, count(DISTINCT who) AS n, count(*) AS spans FROM ({_SPANS})
-                     GROUP BY trajectory_id)
-        SELECT t.trajectory_id FROM per JOIN trajectories t USING (trajectory_id) JOIN problems p USING (problem_id)
-        QUALIFY row_number() OVER (PARTITION BY coalesce(p.family, p.source)
-                                   ORDER BY per.n DESC, per.spans DESC, t.trajectory_id) = 1
-        ORDER BY per.n DESC, per.spans DESC, t.trajectory_id LIMIT ?""", [EXAMPLES])]
+    with selected_spans(lake, refs) as spans:
+        ids = [r[0] for r in lake.rows(f"""
+            WITH per AS (SELECT trajectory_id, count(DISTINCT who) AS n, count(*) AS spans FROM {spans}
+                         GROUP BY trajectory_id)
+            SELECT t.trajectory_id FROM per JOIN trajectories t USING (trajectory_id) JOIN problems p USING (problem_id)
+            QUALIFY row_number() OVER (PARTITION BY coalesce(p.family, p.source)
+                                       ORDER BY per.n DESC, per.spans DESC, t.trajectory_id) = 1
+            ORDER BY per.n DESC, per.spans DESC, t.trajectory_id LIMIT ?""", [EXAMPLES])]
     if not ids:
         return []
-    spans = _spans_for(lake, ids)
+    spans = load_spans(lake, refs, trajectory_ids=ids, texts=False).spans
     rows = lake.rows(f"""
         SELECT t.trajectory_id, t.text, t.teacher, p.question, p.reference_answer, p.family, p.perturbation,
                v.outcome
@@ -188,7 +160,7 @@ def _examples(lake, names: list[str]) -> list[dict]:
         _, text, teacher, question, answer, family, pert, outcome = by_id[tid]
         out.append({"trajectory_id": tid, "text": text, "teacher": teacher, "question": question, "answer": answer,
                     "family": family, "perturbation": pert, "outcome": outcome,
-                    "annotations": {who: spans[who][tid] for who in names if tid in spans.get(who, {})}})
+                    "annotations": {str(ref): spans[ref][tid] for ref in refs if tid in spans[ref]}})
     return out
 
 
@@ -247,10 +219,10 @@ def gather_lake(lake, data: ReportData) -> None:
             "SELECT stage, reason, count(*), min(locator) FROM quarantine GROUP BY stage, reason "
             "ORDER BY 3 DESC, 1, 2 LIMIT 50")]
     if data.tables.get("spans"):
-        data.labels, data.spans_per_trajectory = _label_counts(lake)
-        names = sorted(n for n in data.labels if n != GOLD) + ([GOLD] if GOLD in data.labels else [])
-        data.agreement = _agreement(lake, names, data.taxonomy)
-        data.examples = _examples(lake, names)
+        refs = annotators(lake)  # each annotator at its latest version, gold last
+        data.labels, data.spans_per_trajectory = _label_counts(lake, refs)
+        data.agreement = _agreement(lake, refs, data.taxonomy)
+        data.examples = _examples(lake, refs)
     if data.tables.get("strategies"):
         data.strategies = _strategies(lake, bool(data.tables.get("curated")))
 
