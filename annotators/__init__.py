@@ -1,7 +1,8 @@
 """Pure text-in / labels-out logic: taggers, describers, the answer checker, span
 alignment, agreement metrics and Label Studio conversion. Never touches storage.
 
-Importing this package registers the built-in annotators by name (see annotators/base.py).
+Importing this package registers the built-in annotators by name (see annotators/base.py);
+importing `llm` adds the "llm" tagger and describer (they need its client).
 """
 from annotators.base import (
     Describer, DescribeItem, DescribeResult, Description, LLMUsage, SpanOut, Tagger, TagItem, TagResult,
@@ -27,7 +28,3 @@ def _rules_describer(**kw):
 
 register_tagger("rules", _rules_tagger)
 register_describer("rules", _rules_describer)
-
-from annotators.llm import register as _register_llm  # noqa: E402  (lazy: no openai import here)
-
-_register_llm()

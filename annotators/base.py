@@ -19,6 +19,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from schemas import LLMUsage
+
 
 @dataclass(frozen=True)
 class TagItem:
@@ -34,21 +36,6 @@ class SpanOut:
     label: str
     confidence: float | None = None
     alignment: str = "segment"  # exact | fuzzy | segment | step
-
-
-@dataclass(frozen=True)
-class LLMUsage:
-    """One HTTP attempt (cached answers included, with status "cached")."""
-
-    cache_key: str
-    model: str
-    attempt: int
-    status: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float | None = None
-    latency_ms: float = 0.0
-    error: str | None = None
 
 
 @dataclass(frozen=True)

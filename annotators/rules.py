@@ -41,7 +41,7 @@ DEFAULT_BACKEND: Backend = "polars"  # the fastest in bench/rules_tagger.py
 
 
 @dataclass(frozen=True)
-class Batch:
+class Segments:
     """All segments of a batch of texts, flat: segment i is texts[doc[i]][start[i]:end[i]]."""
 
     doc: np.ndarray
@@ -50,7 +50,7 @@ class Batch:
     texts: list[str]  # segment texts
 
     @classmethod
-    def build(cls, texts: Sequence[str], mode: str = "sentence", max_chars: int = MAX_CHARS) -> "Batch":
+    def build(cls, texts: Sequence[str], mode: str = "sentence", max_chars: int = MAX_CHARS) -> "Segments":
         # Segments never cross a line break (sentence mode) or a blank line (paragraph mode), so
         # segmenting the texts joined by one gives each text's own segments, in one call.
         sep = "\n" if mode == "sentence" else "\n\n"
@@ -292,7 +292,7 @@ class RulesTagger(Tagger):
 
     def tag(self, items: Sequence[TagItem]) -> list[TagResult]:
         texts = [it.text if isinstance(it.text, str) else "" for it in items]
-        batch = Batch.build(texts, self.mode, self.max_chars)
+        batch = Segments.build(texts, self.mode, self.max_chars)
         label_idx, conf = decide(self.scorer.counts(batch.texts))
         spans: list[list[SpanOut]] = [[] for _ in items]
         for d, s, e, j, c in self._runs(batch, label_idx, conf):
@@ -305,7 +305,7 @@ class RulesTagger(Tagger):
                 results.append(TagResult(item_id=it.item_id, spans=spans[i]))
         return results
 
-    def _runs(self, batch: Batch, label_idx: np.ndarray, conf: np.ndarray):
+    def _runs(self, batch: Segments, label_idx: np.ndarray, conf: np.ndarray):
         """(doc, start, end, label, confidence) per span; runs of equal labels merge."""
         keep = np.flatnonzero(label_idx >= 0)
         if not len(keep):

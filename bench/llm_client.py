@@ -3,7 +3,7 @@
     .venv/bin/python bench/llm_client.py [--requests 2000] [--concurrency 32] [--latency 0.1]
 
 Starts tests/llm_server.py in its own process with a fixed latency per answer, then sends
-N distinct chat requests through `LLMClient` (annotators/llm/client.py) at concurrency C.
+N distinct chat requests through `LLMClient` (llm/client.py) at concurrency C.
 Baselines: the ideal throughput C / latency (a client with zero overhead), and a bare
 httpx client (no SDK, cache or accounting) sending the same kind of requests at the same
 concurrency in the same run, which shows what this machine can do at all. Prints the
@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from annotators.llm.client import LLMClient  # noqa: E402
+from llm.client import LLMClient  # noqa: E402
 
 
 def server_stats(url: str) -> dict:

@@ -262,6 +262,7 @@ def run_demo(root: Path, *, quick: bool = False, force: bool = False, show: bool
 
 def _llm_stages(lake: Lake, root: Path, taxonomy, stage) -> None:
     """The LLM tagger and describer against the configured OpenAI-compatible endpoint."""
+    import llm  # noqa: F401  (registers the "llm" tagger and describer)
     from annotators import get_describer, get_tagger
     from pipeline.annotate import annotate
     from pipeline.describe import describe

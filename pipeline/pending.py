@@ -15,7 +15,7 @@
   describer name and version, each with the one trajectory the describer is given (the one
   with spans, then the shortest).
 generate's pending work depends on the endpoint's model and sampling, which have no default,
-so it stays with its stage (pipeline/generate.py `pending_work`) and status does not count it.
+so it stays with its stage (pipeline/generate/stage.py `pending_work`) and status does not count it.
 
 Stages bind the keys as query parameters. `count` binds the same parameters inside SQL
 (PREPARE, then EXECUTE with quoted literals) because DuckDB's Python client imports pandas

@@ -1,44 +1,43 @@
 """The contract every other package builds on: pydantic row models, Arrow schemas derived
-from them, the strategy taxonomy and the schema version.
+from them, the strategy taxonomy, the schema version, and the export contract
+(schemas/export.py: what an export folder holds, for the exporter and the trainer).
 
     from schemas import Span, arrow_schema, load_taxonomy, SCHEMA_VERSION
+    from schemas.export import NATIVE_SCHEMA, PROMPT_SUFFIX, render_strategy
+
+Every name loads its module on first use (PEP 562), so `import schemas` imports nothing:
+the trainer reads schemas.export on a GPU machine without pydantic, and `stratagem status`
+(taxonomy and models) stays pyarrow-free.
 """
-from schemas.models import (
-    TABLES,
-    AnnotatorKind,
-    CuratedRow,
-    PlanSpan,
-    Alignment,
-    LLMCall,
-    Problem,
-    QuarantineRecord,
-    Review,
-    Run,
-    Span,
-    Strategy,
-    Tagged,
-    Trajectory,
-    Verdict,
-)
-from schemas.taxonomy import Label, Taxonomy, TaxonomyError, load_taxonomy
-from schemas.ids import content_id, text_sha, normalise_text
+from __future__ import annotations
+
+import importlib
 
 SCHEMA_VERSION = "1.0"
 
+_MODULE_OF = {
+    **dict.fromkeys(("TABLES", "AnnotatorKind", "CuratedRow", "PlanSpan", "Alignment", "LLMCall", "LLMUsage", "Problem",
+                     "QuarantineRecord", "Review", "Run", "Span", "Strategy", "Tagged", "Trajectory", "Verdict"),
+                    "models"),
+    **dict.fromkeys(("Label", "Taxonomy", "TaxonomyError", "load_taxonomy"), "taxonomy"),
+    **dict.fromkeys(("content_id", "text_sha", "normalise_text"), "ids"),
+    **dict.fromkeys(("arrow_schema", "to_arrow"), "arrow"),
+}
+_SUBMODULES = ("arrow", "export", "ids", "models", "taxonomy")
+
 
 def __getattr__(name: str):
-    """`arrow_schema` and `to_arrow` load pyarrow on first use (PEP 562), so the taxonomy and the
-    models import without it: `stratagem status` reads annotator versions and stays pyarrow-free."""
-    if name in ("arrow_schema", "to_arrow"):
-        from schemas import arrow
-
-        return getattr(arrow, name)
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f"schemas.{_MODULE_OF[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"schemas.{name}")
     raise AttributeError(f"module 'schemas' has no attribute {name!r}")
 
 
-__all__ = [
-    "SCHEMA_VERSION", "TABLES", "AnnotatorKind", "CuratedRow", "PlanSpan", "Alignment", "LLMCall", "Problem",
-    "QuarantineRecord", "Review", "Run", "Span", "Strategy", "Tagged", "Trajectory", "Verdict",
-    "arrow_schema", "to_arrow", "Label", "Taxonomy", "TaxonomyError", "load_taxonomy",
-    "content_id", "text_sha", "normalise_text",
-]
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODULE_OF) | set(_SUBMODULES))
+
+
+__all__ = ["SCHEMA_VERSION", *_MODULE_OF]

@@ -9,6 +9,7 @@ Field order is column order. `dict` fields are stored as JSON text.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import ClassVar
@@ -227,6 +228,22 @@ class LLMCall(Row):
     model: str
     attempt: int
     status: str  # ok | cached | http_<code> | timeout | invalid | length | error
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+    latency_ms: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LLMUsage:
+    """One HTTP attempt of an LLM request (a cached answer included, status "cached"), as the
+    LLM client reports it to annotators and stages; a stage stores it as an `LLMCall` row."""
+
+    cache_key: str
+    model: str
+    attempt: int
+    status: str
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float | None = None

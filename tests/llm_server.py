@@ -13,7 +13,10 @@ Faults on demand, for the next `times` requests (optionally only of one kind):
     "bad_quote" (a quote not in the text), "out_of_bounds" (segment numbers past the window),
     "bad_label" (a label outside the taxonomy), "echo" (a 400 whose message repeats the
     request's Authorization header, path and other headers after `pad=` text, as some proxies do),
-    "drip" (a 200 whose body comes one byte every `interval_s=` seconds, for at most hang_s).
+    "drip" (a 200 whose body comes one byte every `interval_s=` seconds, for at most hang_s),
+    "schema_fill" (an answer made from the JSON schema in the request alone, as a server that
+    fills the response schema without reading the task would: every property, one item per
+    array, the first enum value, "x" for other strings, null where null is allowed).
 A "429" takes `retry_after=` (any text: "7", "abc", an HTTP date). A request whose client has
 gone (a killed process) by the time it would be answered is not answered.
 
@@ -45,7 +48,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-FAULTS = ("429", "500", "hang", "malformed", "length", "bad_quote", "out_of_bounds", "bad_label", "echo", "drip")
+FAULTS = ("429", "500", "hang", "malformed", "length", "bad_quote", "out_of_bounds", "bad_label", "echo", "drip",
+          "schema_fill")
 _SEGMENT = re.compile(r"^\[S(\d+)\] (.*)$", re.MULTILINE)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -94,6 +98,46 @@ def tag_answer(body: dict, fault: str | None) -> str:
     elif fault == "bad_label":
         spans[0]["label"] = "telepathy"
     return json.dumps({"spans": spans})
+
+
+def request_schema(body: dict) -> dict:
+    """The JSON schema a structured request asks for: `response_format`, or the one instructor's
+    md_json mode writes into the system message after "json_schema:"."""
+    fmt = body.get("response_format") or {}
+    if isinstance(fmt.get("json_schema"), dict):
+        return fmt["json_schema"].get("schema", {})
+    for m in body.get("messages", []):
+        text = m.get("content") or ""
+        at = text.find("json_schema")
+        if at >= 0 and "{" in text[at:]:
+            return json.JSONDecoder().raw_decode(text[text.index("{", at):])[0]
+    return {}
+
+
+def fill_schema(schema: dict, root: dict | None = None):
+    """A value of `schema` chosen without looking at anything else (see "schema_fill")."""
+    root = root or schema
+    if "$ref" in schema:
+        return fill_schema(root["$defs"][schema["$ref"].rsplit("/", 1)[1]], root)
+    options = schema.get("anyOf") or []
+    if options:
+        if any(o.get("type") == "null" for o in options):
+            return None
+        return fill_schema(options[0], root)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: fill_schema(sub, root) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [fill_schema(schema.get("items", {}), root)]
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if kind == "number":
+        return 1.0
+    if kind == "boolean":
+        return False
+    return "x"
 
 
 def describe_answer() -> str:
@@ -317,7 +361,9 @@ class LLMTestServer:
                 if fault == "malformed":
                     self._send(200, b'{"id": "x", "choices": [ this is not json')
                     return 200
-                if kind == "tag":
+                if fault == "schema_fill":
+                    content = json.dumps(fill_schema(request_schema(body)))
+                elif kind == "tag":
                     content = tag_answer(body, fault)
                 elif kind == "describe":
                     content = describe_answer()

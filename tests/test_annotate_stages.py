@@ -202,7 +202,7 @@ def test_cli_annotate_describe_agreement(lake_root):
     assert r.exit_code == 0 and "leak_free" in r.output, r.output
     with Lake.open(lake_root) as lk:
         assert lk.scalar("SELECT max(n) FROM (SELECT count(*) AS n FROM strategies GROUP BY problem_id)") == 2
-        lk.con.execute("DELETE FROM lake.strategies")
+        lk.rows("DELETE FROM lake.strategies")
     r = runner.invoke(app, ["describe", *root])  # K defaults to 5
     assert r.exit_code == 0, r.output
     with Lake.open(lake_root, read_only=True) as lk:
@@ -292,7 +292,7 @@ def test_cli_llm_endpoint_down_is_one_message_and_writes_nothing(lake_root):
 
 
 def test_llm_run_config_never_records_credentials():
-    from pipeline.annotate import llm_run_config
+    from pipeline.flags import llm_run_config
 
     config = llm_run_config({"base_url": "https://user:s3cret@api.example.com:8443/v1?key=s3cret", "model": "m",
                              "api_key_env": "OPENAI_API_KEY"})

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from annotators.llm.client import LLMClient
+from llm.client import LLMClient
 from llm_server import LLMTestServer, kill_once_cached
 from pipeline.cli import app
-from annotators.llm import public_url
+from llm import public_url
 from pipeline.generate import generate
 from schemas import Problem, content_id, normalise_text, to_arrow
 from warehouse import Lake

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from annotators.llm.cache import RequestCache, request_key
-from annotators.llm.client import EndpointUnreachable, LLMClient, retry_after_seconds
-from annotators.llm.prices import PriceError, load_prices
+from llm.cache import RequestCache, request_key
+from llm.client import EndpointUnreachable, LLMClient, retry_after_seconds
+from llm.prices import PriceError, load_prices
 from llm_server import LLMTestServer
 
 MSG = [{"role": "user", "content": "What is 2 + 3?\n\nSolve the problem step by step."}]
@@ -224,7 +224,7 @@ def test_cache_entries_are_atomic_under_sigkill(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
-        from annotators.llm.cache import RequestCache, request_key
+        from llm.cache import RequestCache, request_key
         cache = RequestCache({str(tmp_path / 'c')!r})
         for i in range(100000):
             key = request_key(text_sha=str(i), prompt_version="v", schema_hash="s", model="m", sampling={{}})

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from annotators.llm.prices import load_prices
+from llm.prices import load_prices
 from llm_server import LLMTestServer, kill_when_settled
 from pipeline.cli import app
 from test_generate import add_problems

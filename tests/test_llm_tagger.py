@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import llm  # noqa: F401  (registers the "llm" tagger and describer)
 from annotators import DescribeItem, TagItem, get_describer, get_tagger
 from annotators.llm.tagger import locate_quote, merge_spans, windows
 from annotators.base import SpanOut
@@ -115,7 +116,7 @@ def test_rerun_is_served_from_cache(server, tmp_path):
 
 def test_annotator_identity(server, tmp_path):
     t = tagger(server, tmp_path)
-    assert (t.kind, t.name) == ("llm", "llm:test-model") and "tag-v1" in t.version
+    assert (t.kind, t.name) == ("llm", "llm:test-model") and "tag-v2" in t.version
 
 
 def test_locate_quote_exact_then_fuzzy():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from annotators import TagItem, get_tagger
-from annotators.rules import Batch, RulesTagger, compile_patterns, label_patterns, literal_anchor, naive_tag, rust_pattern
+from annotators.rules import RulesTagger, Segments, compile_patterns, label_patterns, literal_anchor, naive_tag, rust_pattern
 from annotators.segments import number_segments, segment
 from schemas.taxonomy import TaxonomyError, load_taxonomy
 
@@ -164,7 +164,7 @@ def test_rust_translation_keeps_python_ascii_semantics():
 @given(st.lists(st.text(alphabet=st.sampled_from(list("ab .!?\n\"Dr.x5é")), max_size=80), max_size=6),
        st.integers(3, 30), st.sampled_from(["sentence", "paragraph"]))
 def test_batch_segments_equal_per_text_segments(texts, max_chars, mode):
-    batch = Batch.build(texts, mode=mode, max_chars=max_chars)
+    batch = Segments.build(texts, mode=mode, max_chars=max_chars)
     flat = [(d, s, e) for d, s, e in zip(batch.doc.tolist(), batch.start.tolist(), batch.end.tolist())]
     assert flat == [(i, s, e) for i, t in enumerate(texts) for s, e in segment(t, mode=mode, max_chars=max_chars)]
     assert batch.texts == [texts[d][s:e] for d, s, e in flat]

@@ -122,19 +122,26 @@ def test_judge_only_unknowns_writes_judge_verdicts_and_survives_a_bad_reply(lake
                                 default=str)
             assert KEY not in stored
 
-        # rerun: only the item that failed is asked again; the others have their judge verdict
+        # rerun: only the item that failed is pending, and its answer failed validation: that answer
+        # is cached, so the rerun records the same failure without a request
         n = len(server.log)
-        run_verify(lake_root, server)
+        output = run_verify(lake_root, server)
+        assert len(server.log) == n
+        assert re.search(r"failed\s+│\s+1\b", output) and re.search(r"cached\s+│\s+1\b", output)
+        assert len(judge_rows(lake_root)) == 3
+        # --retry-failed asks it again on purpose (asked and re-asked once); the others keep their verdict
+        output = run_verify(lake_root, server, "--retry-failed")
         assert len([r for r in server.log[n:] if r.status == 200]) == 2
         assert len(judge_rows(lake_root)) == 3
 
-        # judge verdicts lost (as by a kill after the answers were received): answers come from the cache
+        # judge verdicts lost (as by a kill after the answers were received): answers come from the cache,
+        # the garbled one's failure too
         with Lake.open(lake_root) as lake, lake.transaction():
-            lake.con.execute("DELETE FROM lake.verdicts WHERE judge_model IS NOT NULL")
+            lake.rows("DELETE FROM lake.verdicts WHERE judge_model IS NOT NULL")
         n = len(server.log)
         output = run_verify(lake_root, server)
-        assert len([r for r in server.log[n:] if r.status == 200]) == 2  # the garbled one only
-        assert re.search(r"cached\s+│\s+3\b", output)
+        assert len(server.log) == n
+        assert re.search(r"cached\s+│\s+4\b", output)
         assert judge_rows(lake_root) == rows
 
 
@@ -144,18 +151,17 @@ def test_low_confidence_verdicts_are_judged_only_when_asked(lake_root):
         run_verify(lake_root, server)
         with Lake.open(lake_root) as lake:  # a decided rule verdict of low extraction confidence
             with lake.transaction():
-                lake.con.execute("DELETE FROM lake.verdicts WHERE trajectory_id = ?", [ids["wrong"]])
+                lake.rows("DELETE FROM lake.verdicts WHERE trajectory_id = ?", [ids["wrong"]])
             version = lake.scalar("SELECT any_value(checker_version) FROM verdicts")
             lake.insert("verdicts", to_arrow([Verdict(
                 trajectory_id=ids["wrong"], extracted_answer="13", extraction="last_number", outcome="incorrect",
                 confidence=0.3, is_correct=False, checker_version=version, run_id="r")], Verdict))
         n = len(server.log)
         run_verify(lake_root, server)
-        assert len([r for r in server.log[n:] if r.status == 200]) == 2  # the garbled one again, nothing else
-        n = len(server.log)
+        assert len(server.log) == n  # the garbled one's failed answer is cached; nothing else is pending
         output = run_verify(lake_root, server, "--judge-low-confidence")
-        assert len([r for r in server.log[n:] if r.status == 200]) == 2  # "wrong" was answered before: cached
-        assert re.search(r"cached\s+│\s+1\b", output)
+        assert len(server.log) == n  # "wrong" was answered before: cached, as is the garbled failure
+        assert re.search(r"cached\s+│\s+2\b", output)
         assert judge_rows(lake_root)[ids["wrong"]] == ["incorrect", "judge", "thirteen", False]
 
 

@@ -8,7 +8,7 @@ checked for leaks (the gold answer, or numbers not in the question, after numeri
 normalisation; annotators/leakage.py) and flagged; ranking puts leak-free candidates first, then by a score for
 being general and clear. The describe stage excludes flagged ones.
 
-    describer = get_describer("llm", k=5, base_url=URL, model=M, cache_dir=root / "cache" / "llm")
+    describer = get_describer("llm", k=5, base_url=URL, model=M, cache_dir=root / "cache" / "llm")  # after `import llm`
     [result] = describer.describe([DescribeItem(problem_id, question, "42", traj_id, text, spans)])
     result.candidates[0]   # best Description, leakage_flags == [] when leak-free
 """
@@ -22,7 +22,6 @@ from pydantic import BaseModel, Field, field_validator
 from annotators.base import Description, DescribeItem, DescribeResult, Describer, LLMUsage
 from annotators.leakage import leakage_flags
 from annotators.llm.annotator import LLMAnnotator
-from annotators.llm.client import Session
 from schemas import Taxonomy
 
 PROMPT_VERSION = "describe-v1"
@@ -73,15 +72,15 @@ def system_prompt(taxonomy: Taxonomy) -> str:
 class LLMDescriber(LLMAnnotator, Describer):
     """Strategy descriptions from any OpenAI-compatible chat model (see module docstring).
 
-    Args: the `LLMClient` arguments, plus k (candidates per problem), taxonomy,
-    temperature (for sampling the K candidates), max_tokens (default $STRATAGEM_LLM_MAX_TOKENS or 512).
+    Args: client (annotators/llm/annotator.py), k (candidates per problem), taxonomy,
+    temperature (for sampling the K candidates), max_tokens per answer.
     """
 
-    def __init__(self, *, base_url: str, model: str, k: int = 5, taxonomy: Taxonomy | str | Path | None = None,
-                 temperature: float = 0.7, max_tokens: int | None = None, **client_kwargs):
+    def __init__(self, client, *, k: int = 5, taxonomy: Taxonomy | str | Path | None = None,
+                 temperature: float = 0.7, max_tokens: int = 512):
         if k < 1:
             raise ValueError("k must be >= 1")
-        self.setup(base_url, model, taxonomy, PROMPT_VERSION, temperature, max_tokens, 512, client_kwargs)
+        self.setup(client, taxonomy, PROMPT_VERSION, temperature, max_tokens)
         self.k = k
         self._system = system_prompt(self.taxonomy)
 
@@ -89,7 +88,7 @@ class LLMDescriber(LLMAnnotator, Describer):
         items = list(items)
         return self.client.run(self._describe_one, items, on_done, item_ids=[it.problem_id for it in items])
 
-    async def _describe_one(self, session: Session, item: DescribeItem) -> DescribeResult:
+    async def _describe_one(self, session, item: DescribeItem) -> DescribeResult:
         if not (item.question or "").strip():
             return DescribeResult(item.problem_id, item.trajectory_id, error="empty question")
         messages = self._messages(item)

@@ -2,8 +2,8 @@
 
 LLMs are poor at character offsets, so the trace is split into sentence segments
 (annotators/segments.py) shown as `[S17] ...` lines, and the model answers with labels over
-segment ranges, optionally with a short verbatim quote. The pydantic answer model checks
-labels, ranges and quotes (validation errors go back to the model through instructor
+segment ranges, optionally with a short verbatim quote. The pydantic answer model (its
+labels an enum of the taxonomy's, `answer_model`) checks labels, ranges and quotes (validation errors go back to the model through instructor
 re-asks); code then turns each range into offsets:
 
 - with a quote: the quote's position, found by exact search first, then a whitespace-
@@ -14,6 +14,7 @@ Long traces go in overlapping windows of segments; spans from different windows 
 per label. Any window that finally fails makes the item an error result (never a partial
 or guessed set of spans).
 
+    import llm   # registers "llm"
     tagger = get_tagger("llm", base_url="http://127.0.0.1:8000/v1", model="gpt-4o-mini",
                         cache_dir=root / "cache" / "llm")
     results = tagger.tag([TagItem(trajectory_id, text, problem)])
@@ -21,18 +22,19 @@ or guessed set of spans).
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, create_model, model_validator
 
 from annotators.base import LLMUsage, SpanOut, Tagger, TagItem, TagResult
 from annotators.llm.annotator import LLMAnnotator
-from annotators.llm.client import Session
 from annotators.segments import number_segments, segment
 from schemas import Taxonomy
 
-PROMPT_VERSION = "tag-v1"
+PROMPT_VERSION = "tag-v2"  # v2: the response schema names the labels as an enum
 FUZZY_MIN_RATIO = 0.8
 
 
@@ -65,6 +67,17 @@ class TaggedSpan(BaseModel):
 class TagAnswer(BaseModel):
     spans: list[TaggedSpan] = Field(default_factory=list, max_length=500,
                                     description="Strategy spans found; an empty list when there are none.")
+
+
+@functools.cache
+def answer_model(labels: tuple[str, ...]) -> type[TagAnswer]:
+    """`TagAnswer` whose span label is an enum of the taxonomy's labels in the JSON schema, so
+    OpenAI structured outputs and guided decoding (vLLM) cannot emit a label outside it; the
+    validators stay those of `TaggedSpan`."""
+    span = create_model("TaggedSpan", __base__=TaggedSpan, label=(
+        Literal[labels], Field(description="One of the strategy labels listed in the instructions.")))
+    return create_model("TagAnswer", __base__=TagAnswer, spans=(list[span], Field(
+        default_factory=list, max_length=500, description="Strategy spans found; an empty list when there are none.")))
 
 
 def _range_offsets(segments: list[tuple[int, int]], base: int, first: int, last: int) -> tuple[int, int]:
@@ -161,21 +174,19 @@ def system_prompt(taxonomy: Taxonomy) -> str:
 class LLMTagger(LLMAnnotator, Tagger):
     """Tags strategies with any OpenAI-compatible chat model (see module docstring).
 
-    Args: the `LLMClient` arguments (base_url, model, concurrency, max_retries, timeout_s,
-    api_key_env, cache_dir, prices_path, mode, validation_retries), plus
+    Args:
+        client: the chat client (annotators/llm/annotator.py; `llm.make_tagger` builds one)
         taxonomy: a Taxonomy or path (default: the packaged one)
         window_segments / window_overlap / window_chars: segments and characters per request,
             segments shared by consecutive windows
         max_text_chars: longer texts become an error result instead of hundreds of calls
-        temperature / max_tokens: sampling for the tagging requests (max_tokens default:
-            $STRATAGEM_LLM_MAX_TOKENS or 1024; the stage CLIs pass no such flag)
+        temperature / max_tokens: sampling for the tagging requests
     """
 
-    def __init__(self, *, base_url: str, model: str, taxonomy: Taxonomy | str | Path | None = None,
-                 window_segments: int = 40, window_overlap: int = 8, window_chars: int = 12_000,
-                 max_text_chars: int = 200_000,
-                 temperature: float = 0.0, max_tokens: int | None = None, **client_kwargs):
-        self.setup(base_url, model, taxonomy, PROMPT_VERSION, temperature, max_tokens, 1024, client_kwargs)
+    def __init__(self, client, *, taxonomy: Taxonomy | str | Path | None = None, window_segments: int = 40,
+                 window_overlap: int = 8, window_chars: int = 12_000, max_text_chars: int = 200_000,
+                 temperature: float = 0.0, max_tokens: int = 1024):
+        self.setup(client, taxonomy, PROMPT_VERSION, temperature, max_tokens)
         if window_segments < 1 or not 0 <= window_overlap < window_segments:
             raise ValueError("need window_segments >= 1 and 0 <= window_overlap < window_segments")
         self.window_segments, self.window_overlap, self.window_chars = window_segments, window_overlap, window_chars
@@ -186,7 +197,7 @@ class LLMTagger(LLMAnnotator, Tagger):
         items = list(items)
         return self.client.run(self._tag_one, items, on_done, item_ids=[it.item_id for it in items])
 
-    async def _tag_one(self, session: Session, item: TagItem) -> TagResult:
+    async def _tag_one(self, session, item: TagItem) -> TagResult:
         text = item.text or ""
         if not text.strip():
             return TagResult(item.item_id, error="empty or whitespace-only text")
@@ -201,7 +212,7 @@ class LLMTagger(LLMAnnotator, Tagger):
         for lo, hi in windows(lengths, self.window_segments, self.window_overlap, self.window_chars):
             outcome = await session.chat(
                 self._messages(item, text, segments, lo, hi), sampling=self.sampling, prompt_version=self.version,
-                response_model=TagAnswer,
+                response_model=answer_model(tuple(self.taxonomy.names)),
                 context={"labels": self.taxonomy.names, "first": lo + 1, "last": hi, "text": text,
                          "segments": segments, "number_base": 1})
             calls.extend(outcome.calls)

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 import httpx
 
-from annotators.llm import public_url
+from llm import public_url
 from pipeline.labelstudio import server
 
 DEFAULT_TOKEN_ENV = "LABEL_STUDIO_API_KEY"

@@ -1,6 +1,6 @@
 """The price table: USD per million input / output tokens per model, from a TOML file.
 
-    prices = load_prices()                 # annotators/llm/prices.toml, or $STRATAGEM_PRICES
+    prices = load_prices()                 # llm/prices.toml, or $STRATAGEM_PRICES
     prices.cost("gpt-4o-mini", 1200, 300)  # -> float
     prices.cost("some-local-model", 5, 5)  # -> None: unknown, never a fake 0
 """

@@ -4,8 +4,8 @@ On top of the `openai` async client (and `instructor` for structured answers) it
 concurrency limit, rate-limit backoff honouring `retry-after` (garbage -> default backoff,
 always capped), a wall-clock deadline per HTTP attempt (body included),
 `max_retries` for transport failures (429, 5xx, timeouts, dropped connections), the
-content-addressed request cache (annotators/llm/cache.py) and per-attempt accounting.
-Tokens are counted from every raw HTTP response (annotators/llm/transport.py), because
+content-addressed request cache (llm/cache.py) and per-attempt accounting.
+Tokens are counted from every raw HTTP response (llm/transport.py), because
 instructor's usage totals miss failed validation attempts.
 
     client = LLMClient("http://127.0.0.1:8000/v1", "gpt-4o-mini", concurrency=16, cache_dir=root / "cache/llm")
@@ -17,11 +17,14 @@ instructor's usage totals miss failed validation attempts.
 
 Each `Outcome` carries `value` (text, or the validated pydantic object when a
 `response_model` is given), `error` (never both), and `calls`: one `LLMUsage` per HTTP
-attempt, or one with status "cached" when the answer came from the cache. An endpoint that
+attempt, or one with status "cached" when the answer came from the cache. A final answer
+that failed (validation after the re-asks, or cut off at max_tokens: FINAL_FAILURES) is
+cached too, and read back as the same error without a request unless `retry_failed`;
+transport failures (timeouts, 429, 5xx, dropped connections) are never cached. An endpoint that
 cannot be reached at all raises `EndpointUnreachable` (a stage turns it into one message).
 
 With a cache_dir and `client.run_id` set (stages do), every paid attempt is also appended to
-the spend journal (annotators/llm/spend.py) as soon as its response is read, before it is
+the spend journal (llm/spend.py) as soon as its response is read, before it is
 used or cached; pass `item_ids` to `run()` so journalled attempts name their item.
 
 The API key is read from the environment variable named by `api_key_env` (a placeholder
@@ -50,18 +53,23 @@ from instructor.core.exceptions import IncompleteOutputException, InstructorRetr
 from instructor.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
 
-from annotators.base import LLMUsage
-from annotators.llm import public_url
-from annotators.llm.cache import RequestCache, json_sha, request_key
-from annotators.llm.prices import PriceTable, load_prices
-from annotators.llm.spend import SpendJournal
-from annotators.llm.transport import AttemptLog, CountingTransport, attempts_of_this_task, retry_after_seconds
+from schemas import LLMUsage
+from llm import public_url
+from llm.cache import RequestCache, json_sha, request_key
+from llm.prices import PriceTable, load_prices
+from llm.spend import SpendJournal
+from llm.transport import AttemptLog, CountingTransport, attempts_of_this_task, retry_after_seconds
 
 logging.getLogger("instructor").addHandler(logging.NullHandler())  # its retry logs are ours to report
 
 PLACEHOLDER_KEY = "sk-no-key-needed"
 MODES = {"md_json": instructor.Mode.MD_JSON, "json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS}
 ERROR_CHARS = 300  # of an error message, as stored (after secrets are scrubbed)
+# Failures that are the model's answer to this very request (it failed validation after the
+# re-asks, or was cut off at max_tokens): cached like a success, so a rerun records the same
+# error without paying again (unless retry_failed). Anything else (timeouts, HTTP 429 / 5xx,
+# dropped connections, other HTTP errors) is not cached and is asked again by the next run.
+FINAL_FAILURES = ("invalid", "length")
 _item_of_this_task: contextvars.ContextVar[str | None] = contextvars.ContextVar("stratagem_llm_item", default=None)
 
 
@@ -121,17 +129,18 @@ class LLMClient:
         timeout_s: wall-clock deadline of one HTTP attempt in seconds, reading the body included
         api_key_env: environment variable holding the API key (unset: a placeholder)
         cache_dir: request cache folder (None: no cache)
-        prices / prices_path: price table (default annotators/llm/prices.toml or $STRATAGEM_PRICES)
+        prices / prices_path: price table (default llm/prices.toml or $STRATAGEM_PRICES)
         mode: instructor mode for structured answers: md_json (works with any chat server) | json | tools
         validation_retries: re-asks after an answer fails validation (instructor max_retries;
             default $STRATAGEM_LLM_VALIDATION_RETRIES or 2)
         max_backoff_s: longest wait between retries, retry-after included
+        retry_failed: send again a request whose cached answer failed (see FINAL_FAILURES)
     """
 
     def __init__(self, base_url: str, model: str, *, concurrency: int = 8, max_retries: int = 3,
                  timeout_s: float = 60.0, api_key_env: str = "OPENAI_API_KEY", cache_dir: str | Path | None = None,
                  prices: PriceTable | None = None, prices_path: str | Path | None = None, mode: str = "md_json",
-                 validation_retries: int | None = None, max_backoff_s: float = 60.0):
+                 validation_retries: int | None = None, max_backoff_s: float = 60.0, retry_failed: bool = False):
         if validation_retries is None:
             validation_retries = env_int("STRATAGEM_LLM_VALIDATION_RETRIES", 2)
         if not base_url or not model:
@@ -153,6 +162,7 @@ class LLMClient:
         self.mode = mode
         self.validation_retries = validation_retries
         self.max_backoff_s = max_backoff_s
+        self.retry_failed = retry_failed
         self.requests_sent = 0  # HTTP requests put on the wire by this client, all runs together
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests observe backoff here
         self._ssl = None
@@ -275,6 +285,12 @@ class Session:
         entry = c.cache.get(key)
         if entry is None:
             return None
+        if "error" in entry:  # a final failure of this very request (FINAL_FAILURES)
+            if c.retry_failed:
+                return None
+            return Outcome(key, error=entry["error"], status=entry.get("status", "invalid"),
+                           calls=[LLMUsage(key, c.model, 0, "cached", cost_usd=c.prices.cost(c.model, 0, 0),
+                                           error=entry["error"])])
         value = entry.get("value")
         if response_model is not None:
             try:
@@ -334,7 +350,11 @@ class Session:
                     raise EndpointUnreachable(f"cannot reach the LLM endpoint {public_url(c.base_url)}: "
                                               f"{c.scrub(str(cause.__cause__ or cause))}") from None
                 status, message = _classify(cause, attempts)
-                return Outcome(key, error=c.scrub(message), status=status)
+                outcome = Outcome(key, error=c.scrub(message), status=status)
+                if wait is None and status in FINAL_FAILURES:  # the model answered; a garbled body is retried
+                    await asyncio.to_thread(c.cache.put, key, {"error": outcome.error, "status": status,
+                                                               "model": c.model})
+                return outcome
             dumped = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
             await asyncio.to_thread(c.cache.put, key, {"value": dumped, "finish_reason": finish, "model": c.model})
             return Outcome(key, value, finish, status="length" if finish == "length" else "ok")
@@ -392,6 +412,7 @@ def _classify(exc: BaseException, attempts: list[dict]) -> tuple[str, str]:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return "invalid", f"answer failed validation: {where + ': ' if where else ''}{first.get('msg', exc)}"
+        got = f"got {first['input']!r:.60}: " if isinstance(first.get("input"), (str, int, float)) else ""
+        return "invalid", f"answer failed validation: {where + ': ' if where else ''}{got}{first.get('msg', exc)}"
     status = "invalid" if isinstance(exc, ValueError) else (attempts[-1]["status"] if attempts else "error")
     return status, f"{type(exc).__name__}: {exc}"

@@ -6,12 +6,14 @@ checker could not decide.
 Sends each rule verdict of the current checker version whose outcome is `unknown` (with
 `low_confidence`, also correct / incorrect ones whose extraction confidence is below
 LOW_CONFIDENCE) and that has no verdict from this judge model yet, to an OpenAI-compatible
-model through the project's client (annotators/llm/client.py: instructor schema `JudgeReply`,
+model through the project's client (llm/client.py: instructor schema `JudgeReply`,
 request cache, retries, spend journal). Its answer becomes a verdict with method "judge",
 `judge_model` the model and the same checker version; `current_verdicts` then prefers it.
 A failed or malformed answer is counted (failed), quarantined with the scrubbed error and
-written nowhere, so the verdict stays unknown and the next run asks again. Every attempt is
-an `llm_calls` row; tokens and cost are summed on the run.
+written nowhere, so the verdict stays unknown. The next run asks again after a transport
+failure (timeout, 429, 5xx); an answer that failed validation is cached and recorded as the
+same failure without a request, unless `retry_failed` (llm/client.py FINAL_FAILURES). Every
+attempt is an `llm_calls` row; tokens and cost are summed on the run.
 
 Counts: read = correct + incorrect + unknown + failed; requests, cached (answers from the cache).
 """
@@ -23,12 +25,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from annotators.answers import CORRECT, INCORRECT, UNKNOWN
-from annotators.llm import public_url
-from annotators.llm.client import LLMClient
-from pipeline.annotate import counted_call_rows, llm_spend
+from llm import public_url
+from llm.client import LLMClient
 from pipeline.pending import checker_version
-from pipeline.verify import LOW_CONFIDENCE
-from schemas import LLMCall, Verdict, to_arrow
+from pipeline.stage import BatchedStage, BatchOut
+from pipeline.verify.stage import LOW_CONFIDENCE
+from schemas import Verdict
 from warehouse import Lake, RunReport
 
 PROMPT_VERSION = "judge-v1"
@@ -110,47 +112,52 @@ def pending(lake: Lake, model: str, low_confidence: bool) -> list[JudgeItem]:
     return [JudgeItem(*row) for row in rows]
 
 
-def judge_verdicts(lake: Lake, judge: LLMJudge, *, low_confidence: bool = False, batch_size: int = BATCH,
-                   progress_bar=None) -> RunReport:
-    """Ask `judge` about every pending verdict (module docstring); returns the run report.
-    Raises annotators.llm.client.EndpointUnreachable (the batch in progress rolled back)."""
-    items = pending(lake, judge.model, low_confidence)
-    task = progress_bar.add_task(f"judge ({judge.model})", total=len(items)) if progress_bar else None
-    config = judge.config() | {"low_confidence": low_confidence, "low_confidence_below": LOW_CONFIDENCE,
-                               "batch_size": batch_size}
+class Judge(BatchedStage):
+    """The pending verdicts (module docstring) sent to `judge`; recorded as a verify run."""
 
-    def advance(_):
-        if task is not None:
-            progress_bar.advance(task)
+    name = "verify"
 
-    with llm_spend(judge.client) as start_spend, lake.run("verify", config) as run:
-        start_spend(run)
+    def __init__(self, judge: LLMJudge, *, low_confidence: bool, batch_size: int):
+        self.judge, self.low_confidence, self.batch_size = judge, low_confidence, batch_size
+        self.client = judge.client
+
+    def config(self) -> dict:
+        return self.judge.config() | {"low_confidence": self.low_confidence, "low_confidence_below": LOW_CONFIDENCE,
+                                      "batch_size": self.batch_size}
+
+    def label(self) -> str:
+        return f"judge ({self.judge.model})"
+
+    def pending(self, lake: Lake) -> list[JudgeItem]:
+        return pending(lake, self.judge.model, self.low_confidence)
+
+    def process(self, items: list[JudgeItem], on_done) -> list:
+        return self.judge.judge(items, on_done)
+
+    def item_id(self, item: JudgeItem) -> str:
+        return item.trajectory_id
+
+    def failure(self, item, o) -> str | None:
+        return None if o.error is None else f"llm judge {self.judge.model} failed: {o.status}"
+
+    def quarantined_raw(self, item, o) -> str:
+        return o.error
+
+    def start(self, run) -> None:
         for outcome in (CORRECT, INCORRECT, UNKNOWN, "failed"):
             run.count(outcome, 0)
-        for lo in range(0, len(items), batch_size):
-            batch = items[lo:lo + batch_size]
-            _store(run, batch, judge.judge(batch, advance), judge.model)
-            run.checkpoint()
-    return run.report
 
-
-def _store(run, batch: list[JudgeItem], outcomes: list, model: str) -> None:
-    verdicts: list[Verdict] = []
-    calls: list[LLMCall] = []
-    for item, o in zip(batch, outcomes):
-        run.count("read")
-        calls += counted_call_rows(o.calls, item.trajectory_id, run)
-        if o.error is not None:
-            run.count("failed")
-            run.quarantine("verify", item.trajectory_id, f"llm judge {model} failed: {o.status}", o.error)
-            continue
+    def accept(self, item: JudgeItem, o, out: BatchOut) -> None:
         reply: JudgeReply = o.value
-        run.count(reply.verdict)
-        verdicts.append(Verdict(
+        out.count(reply.verdict)
+        out.add("verdicts", [Verdict(
             trajectory_id=item.trajectory_id, extracted_answer=reply.final_answer, extraction="judge",
             outcome=reply.verdict, confidence=None, is_correct={CORRECT: True, INCORRECT: False}.get(reply.verdict),
-            checker_version=checker_version(), run_id=run.run_id, judge_model=model))
-    if verdicts:
-        run.insert("verdicts", to_arrow(verdicts, Verdict))
-    if calls:
-        run.insert("llm_calls", to_arrow(calls, LLMCall))
+            checker_version=checker_version(), run_id=out.run.run_id, judge_model=self.judge.model)])
+
+
+def judge_verdicts(lake: Lake, judge: LLMJudge, *, low_confidence: bool = False, batch_size: int = BATCH,
+                   progress=None) -> RunReport:
+    """Ask `judge` about every pending verdict (module docstring); returns the run report.
+    Raises llm.client.EndpointUnreachable (the batch in progress rolled back)."""
+    return Judge(judge, low_confidence=low_confidence, batch_size=batch_size).run(lake, progress=progress)

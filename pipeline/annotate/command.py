@@ -1,0 +1,72 @@
+"""`stratagem annotate`: the annotate stage's command (the stage: pipeline/annotate/stage.py).
+
+    stratagem annotate                                   # rules tagger, every pending trajectory
+    stratagem annotate --annotator rules --source gsm8k --limit 1000 --batch-size 5000
+    stratagem annotate --annotator llm --base-url http://127.0.0.1:8000/v1 --model M [--retry-failed]
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from annotators import Tagger, get_tagger, tagger_names
+from pipeline.annotate.stage import annotate
+from pipeline.console import RootOpt, fail, lake_for, print_report, progress
+from pipeline.flags import (
+    UNREACHABLE, BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, RetryFailedOpt, TaxonomyOpt, TimeoutOpt,
+    llm_options, llm_run_config, taxonomy_or_fail, unreachable_errors,
+)
+from schemas.taxonomy import Taxonomy
+
+
+def build_tagger(annotator: str, taxonomy: Taxonomy, **options) -> Tagger:
+    """The named tagger from the registry, or a one-line failure (exit 2)."""
+    if annotator == "llm":
+        import llm  # noqa: F401  (registers the "llm" tagger)
+    if annotator not in tagger_names():
+        known = ", ".join(tagger_names()) or "none"
+        fail(f"annotator {annotator!r} is not available (registered taggers: {known})")
+    try:
+        return get_tagger(annotator, taxonomy=taxonomy, **options)
+    except (ValueError, TypeError, OSError) as exc:
+        fail(f"cannot start annotator {annotator!r}: {exc}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("annotate")
+    def annotate_command(
+        root: RootOpt = None,
+        annotator: Annotated[str, typer.Option("--annotator", help="Tagger name: rules (offline, default) or llm.")] = "rules",
+        source: Annotated[str | None, typer.Option("--source", help="Only trajectories of problems from this source.")] = None,
+        limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many trajectories.")] = None,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Trajectories per committed batch.")] = 2000,
+        taxonomy_path: TaxonomyOpt = None,
+        base_url: BaseUrlOpt = None, model: ModelOpt = None, concurrency: ConcurrencyOpt = 8,
+        max_retries: RetriesOpt = 2, timeout: TimeoutOpt = 60.0, api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
+        retry_failed: RetryFailedOpt = False,
+    ) -> None:
+        """Tag strategy spans (planning, decomposition, verification, ...) in trajectories.
+
+        Only trajectories this annotator and version has not yet tagged are tagged (one with
+        no spans found counts as done, one that failed does not), so a rerun resumes. Invalid
+        spans (unknown label, offsets outside the text) and tagger errors are quarantined,
+        never written. With --annotator llm, a rerun sends again only the requests that got no
+        usable answer (timeouts, HTTP 429 / 5xx, dropped connections); an answer that failed
+        validation is read back from the cache and recorded as the same error, unless
+        --retry-failed.
+        """
+        taxonomy = taxonomy_or_fail(taxonomy_path)
+        options: dict = {}
+        config: dict = {}
+        if annotator == "llm":
+            options = llm_options(root, base_url, model, concurrency, max_retries, timeout, api_key_env, retry_failed)
+            config = llm_run_config(options)
+        tagger = build_tagger(annotator, taxonomy, **options)
+        with lake_for(root, holder="annotate") as lake, progress() as bar:
+            try:
+                report = annotate(lake, tagger, taxonomy=taxonomy, source=source, limit=limit,
+                                  batch_size=batch_size, config=config, progress=bar)
+            except unreachable_errors(annotator == "llm") as exc:
+                fail(f"{exc} {UNREACHABLE}", code=1)
+        print_report(report)
