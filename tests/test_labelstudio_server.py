@@ -261,7 +261,7 @@ def test_push_is_idempotent_updates_predictions_and_splits_long_texts(admin, ann
     assert second.counts["tasks.unchanged"] == 1 + n_parts and second.counts.get("written.reviews", 0) == 0
     assert len(tasks_by_key(admin, pid)) == 1 + n_parts
     # the rules annotator is rerun: the old span is superseded, a new one appears -> the task is updated
-    lake.con.execute("UPDATE spans SET superseded_by = 'x' WHERE trajectory_id = ?", [tid])
+    lake.update("spans", {"superseded_by": "x"}, {"trajectory_id": tid})
     s = text.index("12 × 3")
     lake.insert("spans", to_arrow([Span(span_id="new-rule-span", trajectory_id=tid, text_sha=text_sha(text), start=s,
                                         end=s + 6, label="decomposition", annotator_kind="rule", annotator="rules",

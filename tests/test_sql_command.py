@@ -100,7 +100,7 @@ def test_the_sandbox_reads_nothing_from_the_working_folder(lake, tmp_path, monke
         with pytest.raises(LakeError, match="read_text"):
             lk.select("SELECT content FROM read_text('.tmp/x.txt')")
         with pytest.raises(Exception, match="(?i)permission|disabled"):
-            lk.con.execute("SELECT content FROM read_text('.tmp/x.txt')").fetchall()
+            lk.rows("SELECT content FROM read_text('.tmp/x.txt')")
         assert lk.select("SELECT count(*) AS n FROM problems").column("n").to_pylist() == [len(MARKUP)]
 
 

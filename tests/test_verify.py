@@ -71,9 +71,9 @@ def test_a_new_checker_version_judges_again_beside_the_old_verdicts(lake_root):
     with Lake.open(lake_root) as lake:
         seed(lake)
         with lake.transaction():  # verdicts of an older checker version
-            lake.con.execute("INSERT INTO lake.verdicts (trajectory_id, extracted_answer, extraction, outcome, "
-                             "is_correct, checker_version, run_id) SELECT trajectory_id, '5', 'last_number', "
-                             "'incorrect', false, 'answers-0', 'old' FROM lake.trajectories")
+            lake.rows("INSERT INTO lake.verdicts (trajectory_id, extracted_answer, extraction, outcome, "
+                      "is_correct, checker_version, run_id) SELECT trajectory_id, '5', 'last_number', "
+                      "'incorrect', false, 'answers-0', 'old' FROM lake.trajectories")
         report = verify(lake)
         assert report.counts["read"] == 4 and lake.count("verdicts") == 8
         current = lake.rows("SELECT count(*), count(*) FILTER (checker_version = ?) FROM current_verdicts",

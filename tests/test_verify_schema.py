@@ -49,11 +49,11 @@ def make_old_lake(root) -> None:
     with Lake.open(root) as lake:
         with lake.transaction():
             for column in ("outcome", "confidence", "judge_model"):
-                lake.con.execute(f"ALTER TABLE lake.verdicts DROP COLUMN {column}")
-            lake.con.execute("INSERT INTO lake.verdicts VALUES ('a', '4', 'boxed', true, 'answers-1', 'old'), "
-                             "('b', '5', 'hashes', false, 'answers-1', 'old'), "
-                             "('c', '3', 'last_number', NULL, 'answers-1', 'old')")
-            lake.con.execute("DELETE FROM lake.meta WHERE key = 'views_sha256'")
+                lake.rows(f"ALTER TABLE lake.verdicts DROP COLUMN {column}")
+            lake.rows("INSERT INTO lake.verdicts VALUES ('a', '4', 'boxed', true, 'answers-1', 'old'), "
+                      "('b', '5', 'hashes', false, 'answers-1', 'old'), "
+                      "('c', '3', 'last_number', NULL, 'answers-1', 'old')")
+            lake.rows("DELETE FROM lake.meta WHERE key = 'views_sha256'")
 
 
 def test_old_lake_gains_the_columns_and_outcomes(lake_root):

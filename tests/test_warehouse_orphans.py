@@ -85,7 +85,7 @@ def test_files_of_older_snapshots_survive_the_cleanup(tmp_path):
     with Lake.open(root) as lake:
         lake.insert("problems", _problems(3, "old"))
         snap = lake.snapshot_id()
-        lake.con.execute("DELETE FROM lake.problems WHERE question = 'q1'")  # a delete file
+        lake.rows("DELETE FROM lake.problems WHERE question = 'q1'")  # a delete file
     with Lake.open(root) as lake:
         assert lake.orphans_removed == 0
         assert lake.scalar(f"SELECT count(*) FROM lake.problems AT (VERSION => {snap})") == 3

@@ -7,6 +7,9 @@ the quarantine. Knows the schemas, knows no annotator.
             run.insert("problems", table)
             run.quarantine(source, locator, reason, raw)
 
+Every DuckDB error leaves a `Lake` method as `LakeQueryError`, a kind of `LakeError`: callers
+catch those, never `duckdb.Error` (the connection is private to this package).
+
 Names load on first use (PEP 562), so `from warehouse import LakeError` costs no DuckDB import
 and `Lake` costs no pyarrow or schemas import until something is written.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import importlib
 
 _HOMES = {"Lake": "warehouse.lake", "resolve_root": "warehouse.lake", "LakeBusy": "warehouse.errors",
-          "LakeError": "warehouse.errors", "storage_message": "warehouse.errors",
+          "LakeError": "warehouse.errors", "LakeQueryError": "warehouse.errors", "storage_message": "warehouse.errors",
           "RunContext": "warehouse.runs", "RunReport": "warehouse.runs"}
 __all__ = list(_HOMES)
 

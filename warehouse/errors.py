@@ -1,6 +1,8 @@
-"""The warehouse's errors, and the one-line message for a storage failure (disk full, no
-permission, read-only file system) wherever it surfaced: an `OSError` from Python or pyarrow,
-or a DuckDB `IOException` / `PermissionException` whose text carries the system's reason.
+"""The warehouse's errors (LakeError; LakeBusy and LakeQueryError are kinds of it), and the
+one-line message for a storage failure (disk full, no permission, read-only file system)
+wherever it surfaced: an `OSError` from Python or pyarrow, or a DuckDB `IOException` /
+`PermissionException` whose text carries the system's reason (found through the cause chain,
+so also behind the LakeQueryError that wraps it).
 
     from warehouse.errors import storage_message
     try: ...
@@ -32,6 +34,16 @@ class LakeError(RuntimeError):
 
 class LakeBusy(LakeError):
     """Another process holds the lake for writing."""
+
+
+class LakeQueryError(LakeError):
+    """A statement DuckDB refused or failed (a parse error, a missing table, an expired snapshot,
+    a full disk): the first line of DuckDB's message, with DuckDB's error as `__cause__`."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of `exc`'s message (its type's name when it has none)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _chain(exc: BaseException):

@@ -1,4 +1,5 @@
-"""The Lake: one DuckDB connection with the DuckLake catalog attached as `lake`.
+"""The Lake: one DuckDB connection with the DuckLake catalog attached as `lake`, kept private
+(`Lake._con`, touched only inside `warehouse/`; tests/test_warehouse_boundary.py checks).
 
 Layout under the root (`--root`, `$STRATAGEM_ROOT`, default `./stratagem-data`):
 
@@ -10,6 +11,22 @@ Layout under the root (`--root`, `$STRATAGEM_ROOT`, default `./stratagem-data`):
 Tables are created from `schemas` (never inferred from data) and gain new columns when the
 models grow. A writer holds `writer.lock` for its whole life, so a second writer fails at
 open with a one-line message naming the holder instead of touching the lake.
+
+What stages use:
+
+    query(sql, params) / rows(...) / scalar(...)   any statement, values as parameters
+    select(user_sql)                  one user SELECT through the allow-list (read-only lake)
+    temp_table(name, arrow)           an Arrow table readable in SQL as `name` inside a `with`
+    transaction() / commit_and_continue()          one snapshot; batched stages commit as they go
+    insert(table, arrow) / append_file(table, arrow)   new rows (skipping stored keys) / as they are
+    replace(table, arrow)             rows in place of the stored rows with the same key
+    supersede(table, marks)           `superseded_by` set on the stored rows each mark names
+    update(table, values, where)      columns set on the rows equal to `where`
+    run(stage, config)                a stage run: outputs + `runs` row in one transaction
+
+Every DuckDB error leaves these methods as a one-line `LakeQueryError` (a `LakeError`) with
+DuckDB's error as its `__cause__`; table and column names are checked against `schemas`, and
+every value goes to DuckDB as a parameter or an Arrow table, never as SQL text.
 
 Beside this file: connect.py (the DuckDB connection, its read-only sandbox, the writer lock),
 orphans.py (a writer's cleanup of unreferenced data files, by exact path), usersql.py (the
@@ -26,14 +43,14 @@ from typing import TYPE_CHECKING, Iterator
 import duckdb
 
 from warehouse.connect import acquire_writer_lock, busy_message, connect, release_writer_lock
-from warehouse.errors import LakeBusy, LakeError
+from warehouse.errors import LakeBusy, LakeError, LakeQueryError, first_line
 
 if TYPE_CHECKING:  # pyarrow and schemas load on first write: `stratagem status` needs neither
     import pyarrow as pa
 
 DEFAULT_ROOT = "stratagem-data"
 _SQL_DIR = Path(__file__).with_name("sql")
-__all__ = ["DEFAULT_ROOT", "Lake", "LakeBusy", "LakeError", "resolve_root"]
+__all__ = ["DEFAULT_ROOT", "Lake", "LakeBusy", "LakeError", "LakeQueryError", "resolve_root"]
 
 
 def resolve_root(root: str | Path | None) -> Path:
@@ -67,12 +84,39 @@ def _check_table(name: str) -> None:
         raise LakeError(f"unknown table {name!r}; tables are {', '.join(TABLES)}")
 
 
+def _table_schema(table: str, columns: list[str] | None = None) -> pa.Schema:
+    """The Arrow schema of `table` (from its model), or of just `columns` of it; LakeError for an
+    unknown table or column."""
+    import pyarrow as pa
+
+    from schemas import TABLES, arrow_schema
+
+    _check_table(table)
+    schema = arrow_schema(TABLES[table])
+    if columns is None:
+        return schema
+    unknown = [c for c in columns if c not in schema.names]
+    if unknown:
+        raise LakeError(f"table {table!r} has no column {', '.join(map(repr, unknown))}")
+    return pa.schema([schema.field(c) for c in columns])
+
+
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """DuckDB errors raised inside the block leave it as LakeQueryError (one line; DuckDB's error
+    as the cause, where `storage_message` still finds a full disk)."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise LakeQueryError(first_line(exc)) from exc
+
+
 class Lake:
     """A DuckLake warehouse at `root`. Use `Lake.open(root)` as a context manager."""
 
     def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, read_only: bool, lock_fd: int | None):
         self.root = root
-        self.con = con
+        self._con = con
         self.read_only = read_only
         self._lock_fd = lock_fd
         self._in_transaction = False
@@ -117,7 +161,7 @@ class Lake:
 
     def close(self) -> None:
         try:
-            self.con.close()
+            self._con.close()
         finally:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
@@ -137,8 +181,8 @@ class Lake:
         from schemas import SCHEMA_VERSION, TABLES, arrow_schema
 
         columns: dict[str, set[str]] = {}
-        for table, column in self.con.execute("SELECT table_name, column_name FROM information_schema.columns "
-                                              "WHERE table_catalog = 'lake'").fetchall():
+        for table, column in self.rows("SELECT table_name, column_name FROM information_schema.columns "
+                                       "WHERE table_catalog = 'lake'"):
             columns.setdefault(table, set()).add(column)
         changes: list[str] = []
         for name, model in TABLES.items():
@@ -159,14 +203,14 @@ class Lake:
             return
         with self.transaction():
             for sql in changes:
-                self.con.execute(sql)
+                self._execute(sql)
             if "meta" not in columns:
-                self.con.execute("CREATE TABLE lake.meta (key VARCHAR, value VARCHAR)")
-                self.con.execute("INSERT INTO lake.meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
-            self.con.execute(views)
-            self.con.execute("DELETE FROM lake.meta WHERE key IN ('views_sha256', 'table_order')")
-            self.con.execute("INSERT INTO lake.meta VALUES ('views_sha256', ?), ('table_order', ?)",
-                             [views_sha, " ".join(TABLES)])
+                self._execute("CREATE TABLE lake.meta (key VARCHAR, value VARCHAR)")
+                self._execute("INSERT INTO lake.meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            self._execute(views)
+            self._execute("DELETE FROM lake.meta WHERE key IN ('views_sha256', 'table_order')")
+            self._execute("INSERT INTO lake.meta VALUES ('views_sha256', ?), ('table_order', ?)",
+                          [views_sha, " ".join(TABLES)])
 
     def _delete_orphaned_files(self) -> int:
         """Remove data files no snapshot references: what a writer killed between writing a
@@ -175,7 +219,7 @@ class Lake:
         writer has files in flight."""
         from warehouse.orphans import delete_orphaned_files
 
-        return delete_orphaned_files(self.con, self.root / "data")
+        return delete_orphaned_files(self, self.root / "data")
 
     # ---------------------------------------------------------------- transactions
     @contextmanager
@@ -184,32 +228,43 @@ class Lake:
         if self._in_transaction:
             yield
             return
-        self.con.execute("BEGIN TRANSACTION")
+        self._execute("BEGIN TRANSACTION")
         self._in_transaction = True
         try:
             yield
         except BaseException:
             self._in_transaction = False
-            self.con.execute("ROLLBACK")
+            self._execute("ROLLBACK")
             raise
         self._in_transaction = False
-        self.con.execute("COMMIT")
+        self._execute("COMMIT")
 
     def commit_and_continue(self) -> None:
         """Inside a transaction: commit what is there and open a new one (batched stages)."""
         if self._in_transaction:
-            self.con.execute("COMMIT")
-            self.con.execute("BEGIN TRANSACTION")
+            self._execute("COMMIT")
+            self._execute("BEGIN TRANSACTION")
+
+    def _execute(self, sql: str, params: list | dict | None = None) -> None:
+        """Run one statement whose result is not needed."""
+        with _engine_errors():
+            self._con.execute(sql, params or [])
 
     # ---------------------------------------------------------------- reads
     def query(self, sql: str, params: list | dict | None = None) -> pa.Table:
-        return self.con.execute(sql, params or []).fetch_arrow_table()
+        """The result of `sql` (values in `params`: `?` with a list, `$name` with a dict) as Arrow."""
+        with _engine_errors():
+            return self._con.execute(sql, params or []).fetch_arrow_table()
 
     def rows(self, sql: str, params: list | dict | None = None) -> list[tuple]:
-        return self.con.execute(sql, params or []).fetchall()
+        """The result of `sql` as tuples; any statement runs (a DELETE gives its row count)."""
+        with _engine_errors():
+            return self._con.execute(sql, params or []).fetchall()
 
     def scalar(self, sql: str, params: list | dict | None = None):
-        row = self.con.execute(sql, params or []).fetchone()
+        """The first column of the first row of `sql`'s result (None when there is no row)."""
+        with _engine_errors():
+            row = self._con.execute(sql, params or []).fetchone()
         return row[0] if row else None
 
     def select(self, sql: str) -> pa.Table:
@@ -221,11 +276,7 @@ class Lake:
             raise LakeError("user SQL runs only on a lake opened read-only (Lake.open(root, read_only=True))")
         names = {name for (name,) in self.rows(
             "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'lake'")}
-        statement = check_select(self.con, sql, names)
-        try:
-            return self.con.execute(statement).fetch_arrow_table()
-        except duckdb.Error as exc:
-            raise LakeError((str(exc).strip().splitlines() or ["query failed"])[0]) from exc
+        return self.query(check_select(self._con, sql, names))
 
     @contextmanager
     def temp_table(self, name: str, data: pa.Table) -> Iterator[str]:
@@ -233,11 +284,12 @@ class Lake:
         written to the lake): `with lake.temp_table("_ids", ids): lake.rows("... JOIN _ids ...")`."""
         if not name.isidentifier():
             raise LakeError(f"a temporary table name is a plain identifier, not {name!r}")
-        self.con.register(name, data)
+        with _engine_errors():
+            self._con.register(name, data)
         try:
             yield name
         finally:
-            self.con.unregister(name)
+            self._con.unregister(name)
 
     def table_names(self) -> list[str]:
         """The lake's tables (`meta` aside) in the models' order, read from `meta` (written with
@@ -268,12 +320,9 @@ class Lake:
     # ---------------------------------------------------------------- writes
     def _conform(self, table: str, data: pa.Table) -> pa.Table:
         """`data` with exactly the table's columns and Arrow types (the schema from the model)."""
-        from schemas import TABLES, arrow_schema
-
-        _check_table(table)
+        schema = _table_schema(table)
         if self.read_only:
             raise LakeError("lake opened read-only")
-        schema = arrow_schema(TABLES[table])
         return data.select(schema.names).cast(schema)
 
     def insert(self, table: str, data: pa.Table, *, skip_existing: bool = True) -> int:
@@ -285,26 +334,19 @@ class Lake:
         data = self._conform(table, data)
         if data.num_rows == 0:
             return 0
-        self.con.register("_incoming", data)
-        try:
-            cols = ", ".join(f'"{n}"' for n in data.column_names)
-            if skip_existing:
-                from schemas import TABLES
-
-                key = TABLES[table].key
-                on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM i."{k}"' for k in key)
-                keys = ", ".join(f'"{k}"' for k in key)
-                incoming = "_incoming" if _unique_key(data, key) else \
-                    f"(SELECT * FROM _incoming QUALIFY row_number() OVER (PARTITION BY {keys}) = 1)"
-                sql = (f"INSERT INTO lake.{table} ({cols}) "
-                       f"SELECT {cols} FROM {incoming} i "
-                       f"WHERE NOT EXISTS (SELECT 1 FROM lake.{table} t WHERE {on})")
-            else:
-                sql = f"INSERT INTO lake.{table} ({cols}) SELECT {cols} FROM _incoming"
-            with self.transaction():
-                return int(self.con.execute(sql).fetchone()[0])
-        finally:
-            self.con.unregister("_incoming")
+        cols = ", ".join(f'"{n}"' for n in data.column_names)
+        if skip_existing:
+            key = _key(table)
+            keys = ", ".join(f'"{k}"' for k in key)
+            incoming = "_incoming" if _unique_key(data, key) else \
+                f"(SELECT * FROM _incoming QUALIFY row_number() OVER (PARTITION BY {keys}) = 1)"
+            sql = (f"INSERT INTO lake.{table} ({cols}) "
+                   f"SELECT {cols} FROM {incoming} i "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM lake.{table} t WHERE {_same(key, 't', 'i')})")
+        else:
+            sql = f"INSERT INTO lake.{table} ({cols}) SELECT {cols} FROM _incoming"
+        with self.temp_table("_incoming", data), self.transaction():
+            return int(self.scalar(sql))
 
     def append_file(self, table: str, data: pa.Table) -> int:
         """Append rows as they are (no key check): one Parquet file written by pyarrow into the
@@ -324,17 +366,68 @@ class Lake:
         try:
             pq.write_table(data, path, compression="snappy", use_dictionary=_repetitive_columns(data))
             with self.transaction():
-                self.con.execute("CALL ducklake_add_data_files('lake', ?, ?)", [table, str(path)])
+                self._execute("CALL ducklake_add_data_files('lake', ?, ?)", [table, str(path)])
         except BaseException:
             path.unlink(missing_ok=True)
             raise
         return data.num_rows
+
+    def replace(self, table: str, data: pa.Table) -> int:
+        """Store the rows of `data` in place of the stored rows with the same key (the table's key
+        in `schemas`): those are deleted and these inserted together, in the current transaction
+        (one of their own outside one); returns how many rows were inserted."""
+        data = self._conform(table, data)
+        if data.num_rows == 0:
+            return 0
+        key = _key(table)
+        with self.temp_table("_replacing", data.select(list(key))), self.transaction():
+            self._execute(f"DELETE FROM lake.{table} t WHERE EXISTS (SELECT 1 FROM _replacing r "
+                          f"WHERE {_same(key, 't', 'r')})")
+            return self.insert(table, data, skip_existing=False)
+
+    def supersede(self, table: str, marks: pa.Table) -> int:
+        """Set `superseded_by` on stored rows not superseded yet: each row of `marks` holds the value
+        (its `superseded_by` column) and names the rows it goes to by its other columns (equal on
+        all of them). In the current transaction; returns how many rows were marked."""
+        if "superseded_by" not in marks.column_names or marks.num_columns < 2:
+            raise LakeError("supersede marks hold `superseded_by` and at least one column to match on")
+        if self.read_only:
+            raise LakeError("lake opened read-only")
+        marks = marks.cast(_table_schema(table, marks.column_names))
+        match = [c for c in marks.column_names if c != "superseded_by"]
+        with self.temp_table("_marks", marks), self.transaction():
+            return int(self.scalar(f"UPDATE lake.{table} AS t SET superseded_by = m.superseded_by FROM _marks m "
+                                   f"WHERE {_same(match, 't', 'm')} AND t.superseded_by IS NULL"))
+
+    def update(self, table: str, values: dict, where: dict) -> int:
+        """Set the columns in `values` on the rows equal to `where` on every column it names (None
+        matches NULL), in the current transaction; returns how many rows changed."""
+        if not values or not where:
+            raise LakeError("update needs at least one column to set and one to match on")
+        if self.read_only:
+            raise LakeError("lake opened read-only")
+        _table_schema(table, [*values, *where])
+        sets = ", ".join(f'"{c}" = ?' for c in values)
+        on = " AND ".join(f'"{c}" IS NOT DISTINCT FROM ?' for c in where)
+        with self.transaction():
+            return int(self.scalar(f"UPDATE lake.{table} SET {sets} WHERE {on}", [*values.values(), *where.values()]))
 
     def run(self, stage: str, config: dict | None = None):
         """Context manager for one stage run: outputs + `runs` row in one transaction."""
         from warehouse.runs import RunContext
 
         return RunContext.start(self, stage, config or {})
+
+
+def _key(table: str) -> tuple[str, ...]:
+    from schemas import TABLES
+
+    return TABLES[table].key
+
+
+def _same(columns, left: str, right: str) -> str:
+    """SQL saying rows `left` and `right` are equal on `columns` (NULL equal to NULL)."""
+    return " AND ".join(f'{left}."{c}" IS NOT DISTINCT FROM {right}."{c}"' for c in columns)
 
 
 def _unique_key(data: pa.Table, key: tuple[str, ...]) -> bool:

@@ -8,15 +8,17 @@ is an orphan only when its name appears in no path the catalog records (data fil
 files, files scheduled for deletion; DuckLake names every file `ducklake-<uuid>.parquet`, so
 matching on names keeps every file any snapshot can reach, whatever its path form).
 
-    removed = delete_orphaned_files(con, root / "data")   # only while holding writer.lock
+    removed = delete_orphaned_files(lake, root / "data")   # only while holding writer.lock
 """
 from __future__ import annotations
 
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
 
 _META = "__ducklake_metadata_lake"
 _RECORDED = (f"SELECT path FROM {_META}.ducklake_data_file UNION ALL "
@@ -42,16 +44,17 @@ def data_files(data: Path) -> list[Path]:
     return found
 
 
-def orphaned_files(con: duckdb.DuckDBPyConnection, data: Path) -> list[Path]:
-    recorded = {str(p).replace("\\", "/").rsplit("/", 1)[-1] for (p,) in con.execute(_RECORDED).fetchall()}
+def orphaned_files(lake: Lake, data: Path) -> list[Path]:
+    """Files under `data` whose names no path in `lake`'s catalog records."""
+    recorded = {str(p).replace("\\", "/").rsplit("/", 1)[-1] for (p,) in lake.rows(_RECORDED)}
     return [p for p in data_files(data) if p.name not in recorded]
 
 
-def delete_orphaned_files(con: duckdb.DuckDBPyConnection, data: Path) -> int:
+def delete_orphaned_files(lake: Lake, data: Path) -> int:
     """Remove the orphans under `data`; returns how many. Safe only for the writer-lock holder:
     no other writer has files in flight then."""
     removed = 0
-    for path in orphaned_files(con, data):
+    for path in orphaned_files(lake, data):
         try:
             path.unlink()
             removed += 1

@@ -3,6 +3,7 @@ stage's outputs, plus the quarantine every stage writes rejected inputs to.
 
     with lake.run("verify", {"checker": "v1"}) as run:
         run.insert("verdicts", table)          # counted under "written.verdicts"
+        run.replace("reviews", rows)           # in place of the stored rows with their keys, counted too
         run.quarantine(src, "file:12", "missing field 'question'", raw)
         run.count("read", 100)
     report = run.report                        # RunReport, also stored in `runs`
@@ -22,10 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from schemas import QuarantineRecord, Run, content_id, to_arrow
+
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
 
 RAW_LIMIT = 4096  # characters of a rejected record kept in quarantine
 
@@ -66,7 +71,7 @@ def config_hash(config: dict) -> str:
 
 @dataclass
 class RunContext:
-    lake: object
+    lake: Lake
     run_id: str
     stage: str
     config: dict
@@ -82,7 +87,7 @@ class RunContext:
     _t0: float = field(default_factory=time.perf_counter)
 
     @classmethod
-    def start(cls, lake, stage: str, config: dict) -> "RunContext":
+    def start(cls, lake: Lake, stage: str, config: dict) -> "RunContext":
         now = datetime.now(timezone.utc)
         run_id = f"{now:%Y%m%dT%H%M%S}-{stage}-{content_id(now.isoformat(), os.getpid(), stage)[:6]}"
         return cls(lake=lake, run_id=run_id, stage=stage, config=config, started_at=now,
@@ -94,6 +99,12 @@ class RunContext:
 
     def insert(self, table: str, data: pa.Table, *, skip_existing: bool = True) -> int:
         n = self.lake.insert(table, data, skip_existing=skip_existing)
+        self.counts[f"written.{table}"] += n
+        return n
+
+    def replace(self, table: str, data: pa.Table) -> int:
+        """`Lake.replace` (rows in place of the stored rows with the same key), counted like `insert`."""
+        n = self.lake.replace(table, data)
         self.counts[f"written.{table}"] += n
         return n
 
@@ -164,8 +175,7 @@ class RunContext:
                   finished_at=datetime.now(timezone.utc), status=status, counts=counts,
                   tokens_in=self.tokens_in, tokens_out=self.tokens_out, cost_usd=self.cost_usd,
                   snapshot_id=self.snapshot_id)
-        self.lake.con.execute("DELETE FROM lake.runs WHERE run_id = ?", [self.run_id])
-        self.lake.insert("runs", to_arrow([row], Run), skip_existing=False)
+        self.lake.replace("runs", to_arrow([row], Run))
         self.report = RunReport(run_id=self.run_id, stage=self.stage, counts=counts, seconds=round(seconds, 3),
                                 status=status, tokens_in=self.tokens_in, tokens_out=self.tokens_out,
                                 cost_usd=self.cost_usd)

@@ -13,6 +13,8 @@ The connection it then runs on is sandboxed as well (warehouse.connect.sandbox):
 is the first wall, not the only one.
 
     statement = check_select(con, sql, lake_names)   # raises LakeError with one line
+
+DuckDB's own errors (a parse error) come out as LakeQueryError, the kind `Lake`'s methods raise.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import json
 import duckdb
 
 from warehouse.connect import sql_literal
-from warehouse.errors import LakeError
+from warehouse.errors import LakeError, LakeQueryError, first_line
 
 # read-only table functions over generated values or the lake's own snapshots
 TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest", "ducklake_snapshots", "ducklake_table_info",
@@ -31,16 +33,12 @@ TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest", "ducklake_sna
 DENIED = frozenset({"nextval", "currval", "setseed", "write_log", "current_setting", "getenv"})
 
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def check_select(con: duckdb.DuckDBPyConnection, sql: str, lake_names: set[str]) -> str:
     """The one SELECT statement in `sql`, after the checks above; LakeError otherwise."""
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
-        raise LakeError(_first_line(exc)) from None
+        raise LakeQueryError(first_line(exc)) from exc
     if not statements:
         raise LakeError("empty query")
     if len(statements) > 1:
@@ -48,7 +46,10 @@ def check_select(con: duckdb.DuckDBPyConnection, sql: str, lake_names: set[str])
     [statement] = statements
     if statement.type != duckdb.StatementType.SELECT:
         raise LakeError(f"only SELECT queries are allowed here, got {statement.type.name}")
-    tree = json.loads(con.execute(f"SELECT json_serialize_sql({sql_literal(statement.query)})").fetchone()[0])
+    try:
+        tree = json.loads(con.execute(f"SELECT json_serialize_sql({sql_literal(statement.query)})").fetchone()[0])
+    except duckdb.Error as exc:
+        raise LakeQueryError(first_line(exc)) from exc
     if tree.get("error"):  # a SELECT the serializer cannot express (PIVOT ...): unchecked, so refused
         raise LakeError(f"this query cannot be checked as a plain SELECT: {tree.get('error_message', '')}")
     _Checker({n.lower() for n in lake_names}).walk(tree["statements"], frozenset())

@@ -34,6 +34,7 @@ from annotators.labelstudio import (
 from pipeline.labelstudio.client import LSClient, ReviewError
 from pipeline.labelstudio.push import DEFAULT_PROJECT
 from schemas import Span, Strategy, content_id, to_arrow
+from warehouse import LakeError
 
 MARGIN = timedelta(minutes=2)  # clock skew between us and the server; re-reading is harmless
 _STRATEGY_CONTROLS = {CHOICE_FROM, EDIT_FROM, LEAK_FROM, RATING_FROM}
@@ -70,7 +71,7 @@ class _Pull:
         try:
             self._task(task)
         except Exception as exc:  # noqa: BLE001 - one task's data must not stop the pull
-            if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+            if isinstance(exc, LakeError):  # the lake failed, not the task's data
                 raise
             del self.spans[mark[0]:], self.strategies[mark[1]:], self.supersede[mark[2]:], self.quarantined[mark[4]:]
             self.counts = mark[3]
@@ -234,17 +235,10 @@ class _Pull:
         for locator, reason, raw in self.quarantined:
             self.run.quarantine("review-pull", locator, reason, raw)
         if self.supersede:
-            upd = pa.table({"tid": [s[0] for s in self.supersede], "old": [s[1] for s in self.supersede],
-                            "new": [s[2] for s in self.supersede]})
-            self.lake.con.register("_supersede", upd)
-            try:
-                for table, col in (("spans", "trajectory_id"), ("strategies", "source_trajectory_id")):
-                    self.lake.con.execute(
-                        f"UPDATE {table} SET superseded_by = u.new FROM _supersede u WHERE {table}.{col} = u.tid "
-                        f"AND {table}.annotator_version = u.old AND {table}.superseded_by IS NULL "
-                        f"AND {table}.annotator_kind = 'human'")
-            finally:
-                self.lake.con.unregister("_supersede")
+            tids, olds, news = (list(column) for column in zip(*self.supersede))
+            for table, col in (("spans", "trajectory_id"), ("strategies", "source_trajectory_id")):
+                self.lake.supersede(table, pa.table({col: tids, "annotator_version": olds,
+                                                     "annotator_kind": ["human"] * len(tids), "superseded_by": news}))
         if self.spans:
             self.run.insert("spans", to_arrow(self.spans, Span))
         if self.strategies:
@@ -288,7 +282,7 @@ def pull(lake, client: LSClient, taxonomy, *, project: str = DEFAULT_PROJECT, pa
         for task in tasks:
             state.task(task)
         state.write()
-        lake.con.execute("UPDATE reviews SET last_pulled_at = ? WHERE ls_project = ?", [started, pid])
+        lake.update("reviews", {"last_pulled_at": started}, {"ls_project": pid})
         for name in ("read", "accepted", "quarantined", "duplicates"):
             run.count(name, 0)
     return run.report

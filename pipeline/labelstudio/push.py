@@ -85,8 +85,7 @@ def build_tasks(lake, trajectory_ids: list[str], *, annotator: str | None, k: in
     """Task specs for the ids (in order) and the ids that are not in the lake."""
     if not trajectory_ids:
         return [], []
-    lake.con.register("_ids", _id_table(trajectory_ids))
-    try:
+    with lake.temp_table("_ids", _id_table(trajectory_ids)):
         trajs = {r[0]: r[1:] for r in lake.rows(
             "SELECT t.trajectory_id, t.problem_id, t.text, t.text_sha, p.question FROM trajectories t "
             "JOIN _ids USING (trajectory_id) LEFT JOIN problems p USING (problem_id)")}
@@ -104,8 +103,6 @@ def build_tasks(lake, trajectory_ids: list[str], *, annotator: str | None, k: in
                 "JOIN _ids USING (trajectory_id)) ORDER BY s.problem_id, s.rank NULLS LAST, s.score DESC NULLS LAST, "
                 "s.strategy_id"):
             cands.setdefault(row[0], []).append(row[1:])
-    finally:
-        lake.con.unregister("_ids")
     specs, missing = [], []
     for tid in trajectory_ids:
         if tid not in trajs:
@@ -238,13 +235,7 @@ def push(lake, client: LSClient, taxonomy, *, select: str = "random", limit: int
                                prediction_run_id=spec.prediction_run_id,
                                last_pulled_at=old[3] if old else None))
         if rows:
-            lake.con.register("_keys", to_arrow(rows, Review).select(["trajectory_id", "part"]))
-            try:
-                lake.con.execute("DELETE FROM reviews WHERE ls_project = ? AND EXISTS (SELECT 1 FROM _keys k "
-                                 "WHERE k.trajectory_id = reviews.trajectory_id AND k.part = reviews.part)", [pid])
-            finally:
-                lake.con.unregister("_keys")
-            run.insert("reviews", to_arrow(rows, Review), skip_existing=False)
+            run.replace("reviews", to_arrow(rows, Review))
         run.count("tasks", len(specs))
         run.count("tasks.new", len(new))
         run.count("tasks.updated", len(changed))
