@@ -33,6 +33,7 @@ from pipeline.export.native import PROMPT_SUFFIX, PROMPT_TEMPLATE, read_native, 
 from pipeline.export.tokens import load_token_counter
 from pipeline.processes import pid_alive
 from schemas import SCHEMA_VERSION, load_taxonomy
+from warehouse import LakeQueryError
 
 EXPORT_SCHEMA_VERSION = "stratagem-export/1"
 DEFAULT_MAX_PROMPT_CHARS = 4096
@@ -145,10 +146,8 @@ def _build(lake, target: Path, spec: dict, *, replace: bool, progress: Progress 
                                       max_prompt_chars=spec["max_prompt_chars"],
                                       max_prompt_tokens=spec["max_prompt_tokens"], token_counter=counter,
                                       suffix=suffix_of(spec.get("prompt_template", PROMPT_TEMPLATE)))
-    except Exception as exc:  # duckdb: a snapshot that was expired, a table missing at that version
-        if type(exc).__module__.startswith(("duckdb", "_duckdb")):
-            raise ExportError(f"cannot read snapshot {spec['snapshot_id']}: {str(exc).splitlines()[0]}") from None
-        raise
+    except LakeQueryError as exc:  # a snapshot that was expired, a table missing at that version
+        raise ExportError(f"cannot read snapshot {spec['snapshot_id']}: {exc}") from None
     if table.num_rows == 0:
         why = ", ".join(f"{k}: {v}" for k, v in filtered.items() if v) or "the curate run accepted no rows"
         raise ExportError(f"nothing to export: the curated set of run {spec['run_ids']['curate']} is empty "
