@@ -53,7 +53,7 @@ def test_help_imports_no_stage_module_and_no_heavy_library():
     code = ("import sys; sys.argv = ['stratagem', '--help']\nfrom pipeline import cli\n"
             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
             f"print(sorted(m for m in {heavy!r} if m in sys.modules), "
-            "sorted(m for m in sys.modules if m.startswith(('pipeline.', 'warehouse', 'annotators', 'trainer')) "
+            "sorted(m for m in sys.modules if m.startswith(('pipeline.', 'warehouse', 'annotators', 'llm', 'trainer')) "
             "and m != 'pipeline.cli'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[] []"
