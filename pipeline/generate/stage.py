@@ -25,12 +25,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import duckdb
-
 from llm import public_url
 from pipeline.stage import BatchedStage, BatchOut
 from schemas import Trajectory, content_id, normalise_text, text_sha
-from warehouse import Lake, LakeError, RunReport
+from warehouse import Lake, RunReport
 
 PROMPT_SUFFIX = "\n\nSolve the problem step by step. Put the final answer in \\boxed{}."
 PROMPT_VERSION = "generate-v1"
@@ -41,12 +39,9 @@ def prompt_messages(question: str) -> list[dict]:
 
 
 def select_problem_ids(lake: Lake, where: str) -> list[str]:
-    """problem_ids matching a user's SQL condition, checked to be a single SELECT (use a read-only lake)."""
-    try:
-        result = lake.select(f"SELECT problem_id FROM problems WHERE ({where})")
-    except duckdb.Error as exc:  # a parse error is raised before lake.select's own handling
-        raise LakeError(str(exc).splitlines()[0]) from exc
-    return result.column(0).to_pylist()
+    """problem_ids matching a user's SQL condition, checked to be a single SELECT (use a read-only
+    lake); a condition DuckDB rejects raises LakeError with its first line."""
+    return lake.select(f"SELECT problem_id FROM problems WHERE ({where})").column(0).to_pylist()
 
 
 @dataclass(frozen=True)
