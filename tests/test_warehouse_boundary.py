@@ -50,6 +50,24 @@ def test_the_check_finds_a_use(tmp_path):
         "pipeline/stage.py:2: lake.con.execute('DELETE FROM spans')", "pipeline/stage.py:3: lake._con.close()"]
 
 
+RAW_WRITE = re.compile(r"\.(rows|query|scalar)\(\s*f?[\"']{1,3}\s*(UPDATE|DELETE|INSERT|ALTER|CREATE|DROP)\b",
+                       re.IGNORECASE)
+
+
+def test_no_stage_writes_through_raw_sql():
+    """Stages write through insert / replace / supersede / update (keys and columns checked
+    against schemas); raw write SQL in lake.rows() would bypass that (tests may use it to build
+    old lakes)."""
+    hits = []
+    for folder in ("pipeline", "trainer", "annotators", "llm"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if RAW_WRITE.search(line):
+                    hits.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not hits, "\n".join(hits)
+    assert RAW_WRITE.search('lake.rows("DELETE FROM lake.spans")') and not RAW_WRITE.search('lake.rows("SELECT 1")')
+
+
 # ---------------------------------------------------------------- the methods stages use instead
 def _reviews(*rows: tuple[str, int, int, str]) -> pa.Table:
     now = datetime(2025, 1, 1, tzinfo=timezone.utc)
