@@ -29,6 +29,7 @@ from xml.sax.saxutils import quoteattr
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
 
 from annotators.base import SpanOut
+from schemas.export import render_strategy  # noqa: F401  (pipeline/labelstudio/push.py imports it from here)
 
 SPAN_FROM = "label"        # Labels tag over the trajectory text
 TEXT_TO = "text"           # Text tag holding the trajectory (part)
@@ -299,19 +300,13 @@ def results_to_spans(results: Sequence[dict], part: str, offset: int,
 
 
 # ---------------------------------------------------------------- strategy descriptions
-def render_strategy(problem_type: str, approach: str, steps: Sequence[str]) -> str:
-    """The text form of a description (same layout as the export's `strategy` column)."""
-    lines = [f"Problem type: {problem_type}", f"Approach: {approach}", "Steps:"]
-    lines += [f"{i}. {step}" for i, step in enumerate(steps, 1)]
-    return "\n".join(lines)
-
-
 _STEP = re.compile(r"^\s*(?:\d+[.)]|[-*])\s*(.*)$")
 
 
 def parse_strategy(text: str) -> tuple[str, str, list[str]]:
-    """Parse an edited description back into (problem_type, approach, steps); raise ValueError
-    when the Problem type / Approach / Steps layout is missing."""
+    """Parse an edited description (the text `render_strategy` makes, schemas/export.py) back into
+    (problem_type, approach, steps); raise ValueError when the Problem type / Approach / Steps
+    layout is missing."""
     ptype = approach = None
     steps: list[str] = []
     in_steps = False

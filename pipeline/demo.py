@@ -131,7 +131,8 @@ def guided_warmup_export(export_dir: Path, out_dir: Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from trainer.data import guided_messages, read_manifest, sha256_file
+    from schemas.export import sha256_file
+    from trainer.data import guided_messages, read_manifest
 
     _, manifest = read_manifest(export_dir)
     rows = pq.read_table(export_dir / "data.parquet")
@@ -402,7 +403,7 @@ def register(app: typer.Typer) -> None:
         then SGPO, evaluates both on original and perturbed test problems (accuracy with 95%
         intervals), prints what each run learned from, and where the report is.
         """
-        from pipeline.export.stage import ExportError
+        from schemas.export import ExportError
 
         target = resolve_root(root)
         try:

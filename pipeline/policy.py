@@ -17,9 +17,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas import AnnotatorKind
+from schemas.export import PROMPT_SUFFIX
 
 DEFAULT_POLICY = Path(__file__).with_name("policies") / "default.toml"
-DEFAULT_PROMPT_SUFFIX = "\n\nSolve the problem step by step. Put the final answer in \\boxed{}."
 KINDS = tuple(k.value for k in AnnotatorKind)
 
 
@@ -112,7 +112,7 @@ class ProblemsOnlyPolicy(_Section):
 
 
 class PromptPolicy(_Section):
-    suffix: str = DEFAULT_PROMPT_SUFFIX
+    suffix: str = PROMPT_SUFFIX
 
 
 class Policy(_Section):

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.curate import curate
 from pipeline.export import export, rebuild
-from pipeline.export.native import PROMPT_SUFFIX
 from pipeline.ingest.mapping import MAPPINGS_DIR, load_mapping
 from pipeline.ingest.stage import ingest
 from pipeline.policy import load_policy, policy_from_dict
+from schemas.export import PROMPT_SUFFIX
 from test_export_fixtures import fill_lake, make_world
 from warehouse import Lake
 

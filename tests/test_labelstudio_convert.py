@@ -12,10 +12,11 @@ from hypothesis import example, given, settings, strategies as st
 from annotators.base import SpanOut
 from annotators.labelstudio import (
     CHOICE_FROM, EDIT_FROM, LEAK_FROM, LEAK_VALUE, NO_CHOICE, RATING_FROM, candidate_value, config_labels,
-    label_mismatch, labelling_config, parse_strategy, read_strategy_choice, render_strategy, results_to_spans,
-    spans_to_results, split_text,
+    label_mismatch, labelling_config, parse_strategy, read_strategy_choice, results_to_spans, spans_to_results,
+    split_text,
 )
 from schemas import load_taxonomy
+from schemas.export import render_strategy
 
 TAX = load_taxonomy()
 TRICKY = "Plan 😀 then 👩‍👩‍👧 and 中文 with é (e\u0301) and $\\frac{1}{2}$.\nDone."

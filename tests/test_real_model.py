@@ -28,7 +28,7 @@ import pytest
 
 from net import free_port
 from schemas import load_taxonomy
-from trainer.data import sha256_file
+from schemas.export import sha256_file
 from warehouse import Lake
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,9 @@ from hypothesis import given, settings, strategies as st
 
 from trainer.__main__ import main
 from trainer.config import ConfigError, TrainConfig, field_names, load_config
-from trainer.data import (ExportError, Span, char_to_token_spans, encode_prompts, guided_messages, guided_prompt,
-                          load_export, render_prompt)
+from schemas.export import ExportError, PlanSpan
+from trainer.data import (char_to_token_spans, encode_prompts, guided_messages, guided_prompt, load_export,
+                          render_prompt)
 from trainer.fixtures import addition_rows, write_export
 from trainer.model import ModelError, build_tiny_tokenizer, device_and_dtype, resolve_model
 
@@ -186,7 +187,7 @@ def test_a_long_strategy_is_shortened_never_the_question(tok):
 
 def test_char_to_token_spans_by_hand():
     offsets = [(0, 2), (2, 3), (3, 7), (7, 8)]
-    spans = [Span("a", 0, 3), Span("b", 3, 5), Span("c", 8, 9), Span("d", 1, 8)]
+    spans = [PlanSpan("a", 0, 3), PlanSpan("b", 3, 5), PlanSpan("c", 8, 9), PlanSpan("d", 1, 8)]
     assert char_to_token_spans(offsets, spans) == [("a", 0, 2), ("b", 2, 3), ("d", 0, 4)]
 
 
@@ -196,7 +197,7 @@ def test_token_spans_cover_the_characters(tok, text, data):
     start = data.draw(st.integers(0, len(text) - 1))
     end = data.draw(st.integers(start + 1, len(text)))
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-    [(label, a, b)] = char_to_token_spans(enc["offset_mapping"], [Span("x", start, end)])
+    [(label, a, b)] = char_to_token_spans(enc["offset_mapping"], [PlanSpan("x", start, end)])
     covered = (enc["offset_mapping"][a][0], enc["offset_mapping"][b - 1][1])
     assert covered[0] <= start and covered[1] >= end     # the token span covers the character span
     # and is minimal: dropping an end token would lose characters of the span

@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from schemas.export import ExportError
 from trainer.config import ALGOS, ConfigError, load_config
-from trainer.data import ExportError
 from trainer.model import ModelError
 
 USER_ERRORS = (ConfigError, ExportError, ModelError)

@@ -8,13 +8,11 @@ chat-template rendering, and character spans to token spans through the offset m
     text, has_strategy = fit_guided_prompt(tokenizer, ex.prompt, ex.strategy, max_prompt_length)
     spans = char_to_token_spans(offsets, ex.strategy_plan)
 
-The export format is fixed in DESIGN section 6 (Exports): columns id, split, problem_id,
-family_seed_id, family, perturbation, source, question, answer, prompt, trajectory_id, teacher,
-teacher_completion, strategy, strategy_problem_type, strategy_approach, strategy_steps, strategy_plan.
+The export format is the contract in schemas/export.py (DESIGN section 6): its columns,
+REQUIRED_COLUMNS, MANIFEST_KEYS, ExportError, PlanSpan (one strategy_plan item) and sha256_file.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,20 +20,9 @@ from typing import Sequence
 
 import pyarrow.parquet as pq
 
-REQUIRED_COLUMNS = ("id", "split", "question", "answer", "prompt", "teacher_completion", "strategy", "strategy_plan")
-MANIFEST_KEYS = ("schema_version", "export_name", "counts", "files")
+from schemas.export import DATA_FILE, MANIFEST, MANIFEST_KEYS, REQUIRED_COLUMNS, ExportError, PlanSpan, sha256_file
+
 STRATEGY_HEADER = "A strategy for this problem (how to reason, not the answer):"
-
-
-class ExportError(ValueError):
-    """A missing, malformed or mismatched export folder."""
-
-
-@dataclass(frozen=True)
-class Span:
-    label: str
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -47,7 +34,7 @@ class Example:
     prompt: list[dict]
     teacher_completion: str
     strategy: str
-    strategy_plan: tuple[Span, ...] = ()
+    strategy_plan: tuple[PlanSpan, ...] = ()
     family: str = ""
     perturbation: str = ""
     problem_id: str = ""
@@ -73,20 +60,12 @@ class Export:
         return sorted(names, key=lambda s: (s != "test_original", s))
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(root: str | Path) -> tuple[Path, dict]:
     """Check the folder and its manifest (keys, data.parquet present with the listed sha256)."""
     root = Path(root)
     if not root.is_dir():
         raise ExportError(f"export folder not found: {root}")
-    path = root / "manifest.json"
+    path = root / MANIFEST
     if not path.is_file():
         raise ExportError(f"{root} has no manifest.json: not an export folder (run `stratagem export NAME`)")
     try:
@@ -95,10 +74,10 @@ def read_manifest(root: str | Path) -> tuple[Path, dict]:
         raise ExportError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(manifest, dict) or any(k not in manifest for k in MANIFEST_KEYS):
         raise ExportError(f"{path} lacks required keys {', '.join(MANIFEST_KEYS)}")
-    data = root / "data.parquet"
+    data = root / DATA_FILE
     if not data.is_file():
         raise ExportError(f"{root} has no data.parquet")
-    listed = manifest["files"].get("data.parquet")
+    listed = manifest["files"].get(DATA_FILE)
     if listed is None:
         raise ExportError(f"{path} does not list data.parquet in files")
     if sha256_file(data) != listed:
@@ -106,13 +85,13 @@ def read_manifest(root: str | Path) -> tuple[Path, dict]:
     return root, manifest
 
 
-def _spans(raw) -> tuple[Span, ...]:
-    return tuple(Span(str(s["label"]), int(s["start"]), int(s["end"])) for s in (raw or []))
+def _spans(raw) -> tuple[PlanSpan, ...]:
+    return tuple(PlanSpan(str(s["label"]), int(s["start"]), int(s["end"])) for s in (raw or []))
 
 
 def load_export(root: str | Path) -> Export:
     root, manifest = read_manifest(root)
-    table = pq.read_table(root / "data.parquet")
+    table = pq.read_table(root / DATA_FILE)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise ExportError(f"{root}/data.parquet lacks columns {', '.join(missing)}")
@@ -197,7 +176,7 @@ def encode_completion(tokenizer, text: str, max_length: int, add_eos: bool = Tru
     return ids[:max_length]
 
 
-def char_to_token_spans(offsets: Sequence[tuple[int, int]], spans: Sequence[Span]) -> list[tuple[str, int, int]]:
+def char_to_token_spans(offsets: Sequence[tuple[int, int]], spans: Sequence[PlanSpan]) -> list[tuple[str, int, int]]:
     """Map half-open character spans to half-open token spans: a token belongs to a span when
     their character ranges overlap. Spans that cover no token are dropped."""
     out = []
@@ -208,12 +187,11 @@ def char_to_token_spans(offsets: Sequence[tuple[int, int]], spans: Sequence[Span
     return out
 
 
-def token_spans(tokenizer, text: str, spans: Sequence[Span]) -> list[tuple[str, int, int]]:
+def token_spans(tokenizer, text: str, spans: Sequence[PlanSpan]) -> list[tuple[str, int, int]]:
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     return char_to_token_spans(enc["offset_mapping"], spans)
 
 
-__all__ = ["Example", "Export", "ExportError", "STRATEGY_HEADER", "Span", "char_to_token_spans", "encode_completion",
-           "encode_prompts", "encode_prompts_counted", "fit_guided_prompt", "guided_messages", "guided_prompt",
-           "load_export", "read_manifest", "render_prompt",
-           "sha256_file", "token_spans"]
+__all__ = ["Example", "Export", "STRATEGY_HEADER", "char_to_token_spans", "encode_completion", "encode_prompts",
+           "encode_prompts_counted", "fit_guided_prompt", "guided_messages", "guided_prompt", "load_export",
+           "read_manifest", "render_prompt", "token_spans"]

@@ -18,7 +18,8 @@ from typing import Sequence
 import torch
 
 from annotators.answers import is_correct
-from trainer.data import Example, ExportError, encode_prompts, load_export, render_prompt
+from schemas.export import ExportError
+from trainer.data import Example, encode_prompts, load_export, render_prompt
 from trainer.model import load_model, resolve_model
 from trainer.rollout import sample_groups
 

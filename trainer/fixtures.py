@@ -6,8 +6,9 @@ that must not depend on the real export stage.
                      strategy="Add the two numbers.")]
     write_export(tmp_path / "exp", rows)      # manifest.json + data.parquet + per-split TRL jsonl
 
-Column order and types follow DESIGN section 6 (data.parquet); the manifest lists the sha256 of every
-file it writes and the row count per split.
+Columns, types, prompt suffix and manifest follow the export contract (schemas/export.py,
+DESIGN section 6); the manifest lists the sha256 of every file it writes and the row count per
+split. Used by tests and by bench/ (gpu_check, train_vs_trl, sgpo_task, sgpo_experiment).
 """
 from __future__ import annotations
 
@@ -19,19 +20,8 @@ from typing import Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trainer.data import sha256_file
-
-PROMPT_SUFFIX = "\n\nSolve the problem step by step. Put the final answer in \\boxed{}."
-
-MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
-SPAN = pa.struct([("label", pa.string()), ("start", pa.int64()), ("end", pa.int64())])
-DATA_SCHEMA = pa.schema([
-    ("id", pa.string()), ("split", pa.string()), ("problem_id", pa.string()), ("family_seed_id", pa.string()),
-    ("family", pa.string()), ("perturbation", pa.string()), ("source", pa.string()), ("question", pa.string()),
-    ("answer", pa.string()), ("prompt", pa.list_(MESSAGE)), ("trajectory_id", pa.string()), ("teacher", pa.string()),
-    ("teacher_completion", pa.string()), ("strategy", pa.string()), ("strategy_problem_type", pa.string()),
-    ("strategy_approach", pa.string()), ("strategy_steps", pa.list_(pa.string())), ("strategy_plan", pa.list_(SPAN)),
-])
+from schemas.export import (DATA_FILE, EXPORT_SCHEMA_VERSION, MANIFEST, NATIVE_SCHEMA, PROMPT_SUFFIX, PROMPT_TEMPLATE,
+                            sha256_file)
 
 
 def make_row(id: str, question: str, answer: str, completion: str, *, split: str = "train", strategy: str = "",
@@ -50,9 +40,9 @@ def make_row(id: str, question: str, answer: str, completion: str, *, split: str
 def write_export(root: str | Path, rows: Sequence[dict], name: str | None = None) -> Path:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pylist(list(rows), schema=DATA_SCHEMA)
-    pq.write_table(table, root / "data.parquet")
-    files = ["data.parquet"]
+    table = pa.Table.from_pylist(list(rows), schema=NATIVE_SCHEMA)
+    pq.write_table(table, root / DATA_FILE)
+    files = [DATA_FILE]
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["split"]] = counts.get(row["split"], 0) + 1
@@ -71,13 +61,13 @@ def write_export(root: str | Path, rows: Sequence[dict], name: str | None = None
                                      "strategy_plan": r["strategy_plan"], "id": r["id"]}) + "\n")
         files += [f"{split}/sft.trl.jsonl", f"{split}/rl.trl.jsonl"]
     manifest = {
-        "schema_version": 1, "export_name": name or root.name,
+        "schema_version": EXPORT_SCHEMA_VERSION, "export_name": name or root.name,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "snapshot_id": 0,
         "taxonomy": {"name": "fixture", "version": "0", "sha256": "", "labels": []}, "run_ids": {},
         "policy": {}, "counts": counts, "files": {f: sha256_file(root / f) for f in files},
-        "prompt_template": "{question}" + PROMPT_SUFFIX, "max_prompt_chars": 4000,
+        "prompt_template": PROMPT_TEMPLATE, "max_prompt_chars": 4000,
     }
-    (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return root
 
 
@@ -105,4 +95,4 @@ def parity_reward(prompts, completions, **kwargs) -> list[float]:
     return [float(sum(map(ord, c)) % 2) for c in completions]
 
 
-__all__ = ["DATA_SCHEMA", "PROMPT_SUFFIX", "addition_rows", "make_row", "parity_reward", "write_export"]
+__all__ = ["addition_rows", "make_row", "parity_reward", "write_export"]

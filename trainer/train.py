@@ -30,9 +30,10 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
+from schemas.export import ExportError
 from trainer.algorithms import prepare_rl_batch, rl_loss, sft_loss
 from trainer.config import ConfigError, TrainConfig
-from trainer.data import Example, ExportError, load_export
+from trainer.data import Example, load_export
 from trainer.learning_signal import format_signal, summarize, truncation_warning
 from trainer.metrics import MetricsWriter, progress_line
 from trainer.model import load_model, resolve_model, save_checkpoint

@@ -8,8 +8,10 @@ verl and OpenRLHF (DESIGN section 6).
 
 Modules: native (the native table), adapters (TRL / verl / OpenRLHF files), card (README +
 plots), tokens (tokenizer-based length counts), stage (folder, manifest, rebuild, check),
-command (`stratagem export`).
+command (`stratagem export`). The format itself, and ExportError (re-exported here for the
+callers of export / rebuild / check), are the export contract in schemas/export.py.
 """
-from pipeline.export.stage import ExportError, ExportResult, check, export, rebuild
+from pipeline.export.stage import ExportResult, check, export, rebuild
+from schemas.export import ExportError
 
 __all__ = ["ExportError", "ExportResult", "check", "export", "rebuild"]

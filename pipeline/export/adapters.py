@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.export.native import MESSAGE, PLAN_SPAN
+from schemas.export import MESSAGE, PLAN_STRUCT
 
 ADAPTER_FILES = ("sft.trl.jsonl", "rl.trl.jsonl", "rl.verl.parquet", "rl.openrlhf.jsonl")
 ABILITY = "math"
@@ -36,7 +36,7 @@ VERL_SCHEMA = pa.schema([
     ("ability", pa.string()),
     ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
     ("extra_info", pa.struct([("split", pa.string()), ("index", pa.int64()), ("id", pa.string()),
-                              ("strategy", pa.string()), ("strategy_plan", pa.list_(PLAN_SPAN)),
+                              ("strategy", pa.string()), ("strategy_plan", pa.list_(PLAN_STRUCT)),
                               ("teacher_completion", pa.string())])),
 ])
 

@@ -13,9 +13,10 @@ from typing import Annotated
 import typer
 
 from pipeline.console import RootOpt, console, fail, lake_for, out, progress
-from pipeline.export.stage import DEFAULT_MAX_PROMPT_CHARS, ExportError, check, export, rebuild
+from pipeline.export.stage import DEFAULT_MAX_PROMPT_CHARS, check, export, rebuild
 from pipeline.export.tokens import TokenizerError
 from schemas import TaxonomyError
+from schemas.export import ExportError
 
 
 def _root_of(manifest: Path) -> Path | None:

@@ -3,42 +3,19 @@ curate run at one DuckLake snapshot, in a fixed column order and a deterministic
 
     table, filtered = read_native(lake, snapshot_id, curate_run_id, max_prompt_chars=4096)
 
-The strategy text is rendered in the query: "Problem type: ...\nApproach: ...\nSteps:\n1. ...\n2. ..."
-("" when the problem has no selected strategy). An RL-only row (a problem curated without a
-trajectory) has id = problem_id, trajectory_id, teacher and teacher_completion null and an
-empty strategy_plan. The user prompt is the question plus the policy's [prompt] suffix.
-
-Columns (shared formats, "Export folder"): id, split, problem_id, family_seed_id, family,
-perturbation, source, question, answer, prompt, trajectory_id, teacher, teacher_completion,
-strategy, strategy_problem_type, strategy_approach, strategy_steps, strategy_plan.
+The columns, their types and the strategy text are the export contract (schemas/export.py,
+DESIGN section 6): NATIVE_SCHEMA, and `strategy` = render_strategy(problem type, approach,
+steps), rendered after the query (render_strategies: the same text, vectorised), "" when the
+problem has no selected strategy. An RL-only row (a problem curated without a trajectory) has
+id = problem_id, trajectory_id, teacher and teacher_completion null and an empty strategy_plan.
+The user prompt is the question plus the policy's [prompt] suffix.
 """
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.policy import DEFAULT_PROMPT_SUFFIX
-
-PROMPT_SUFFIX = DEFAULT_PROMPT_SUFFIX
-PROMPT_TEMPLATE = "{question}" + PROMPT_SUFFIX
-
-
-def suffix_of(template: str) -> str:
-    """The suffix of a manifest's prompt_template ("{question}" + suffix)."""
-    if not template.startswith("{question}"):
-        raise ValueError(f"prompt_template {template!r} does not start with {{question}}")
-    return template[len("{question}"):]
-
-MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
-PLAN_SPAN = pa.struct([pa.field("label", pa.string()), pa.field("start", pa.int64()), pa.field("end", pa.int64())])
-NATIVE_SCHEMA = pa.schema([
-    ("id", pa.string()), ("split", pa.string()), ("problem_id", pa.string()), ("family_seed_id", pa.string()),
-    ("family", pa.string()), ("perturbation", pa.string()), ("source", pa.string()), ("question", pa.string()),
-    ("answer", pa.string()), ("prompt", pa.list_(MESSAGE)), ("trajectory_id", pa.string()), ("teacher", pa.string()),
-    ("teacher_completion", pa.string()), ("strategy", pa.string()), ("strategy_problem_type", pa.string()),
-    ("strategy_approach", pa.string()), ("strategy_steps", pa.list_(pa.string())),
-    ("strategy_plan", pa.list_(PLAN_SPAN)),
-])
+from schemas.export import NATIVE_SCHEMA, PROMPT_SUFFIX, render_strategies
 
 
 def split_order(split: str) -> tuple:
@@ -52,11 +29,7 @@ _QUERY = """
            p.perturbation, p.source, p.question, coalesce(p.reference_answer, '') AS answer,
            [{'role': 'user', 'content': p.question || $suffix}] AS prompt,
            c.trajectory_id, t.teacher, t.text AS teacher_completion,
-           CASE WHEN s.strategy_id IS NULL THEN '' ELSE
-               'Problem type: ' || coalesce(s.problem_type, '') || chr(10) || 'Approach: ' || coalesce(s.approach, '')
-               || chr(10) || 'Steps:'
-               || array_to_string(list_transform(coalesce(s.steps, []), (x, i) -> chr(10) || i || '. ' || x), '')
-           END AS strategy,
+           s.strategy_id IS NOT NULL AS strategy,  -- rendered by _render_strategies
            coalesce(s.problem_type, '') AS strategy_problem_type, coalesce(s.approach, '') AS strategy_approach,
            coalesce(s.steps, []) AS strategy_steps, c.plan AS strategy_plan,
            length(p.question) + length($suffix) AS prompt_chars
@@ -77,7 +50,7 @@ def read_native(lake, snapshot_id: int, curate_run_id: str, *, max_prompt_chars:
     raw = lake.query(_QUERY, {"s": snapshot_id, "run": curate_run_id, "suffix": suffix})
     n = raw.num_rows
     lengths = raw["prompt_chars"]
-    table = raw.drop_columns(["prompt_chars"]).cast(NATIVE_SCHEMA)
+    table = raw.drop_columns(["prompt_chars"])
 
     filtered: dict[str, int] = {}
     keep = None
@@ -91,4 +64,11 @@ def read_native(lake, snapshot_id: int, curate_run_id: str, *, max_prompt_chars:
         keep = ok if keep is None else pc.and_(keep, ok)
     if keep is not None and n:
         table = table.filter(keep)
-    return table.combine_chunks(), filtered
+    return _render_strategies(table).cast(NATIVE_SCHEMA).combine_chunks(), filtered
+
+
+def _render_strategies(raw: pa.Table) -> pa.Table:
+    """The query's `strategy` column (whether the row has a strategy) replaced by its text."""
+    text = render_strategies(raw["strategy_problem_type"], raw["strategy_approach"], raw["strategy_steps"])
+    strategy = pc.if_else(raw["strategy"], text, pa.scalar("", pa.string()))
+    return raw.set_column(raw.schema.get_field_index("strategy"), "strategy", strategy)

@@ -13,7 +13,6 @@ changes, and a rebuild copies it from the manifest it rebuilds.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import re
@@ -29,20 +28,16 @@ from rich.progress import Progress
 from pipeline.export.adapters import has_sft, rl_only_rows, split_jobs, write_parquet
 from pipeline.export.card import card_stats, write_card
 from pipeline.export.folders import FolderError, safe_target
-from pipeline.export.native import PROMPT_SUFFIX, PROMPT_TEMPLATE, read_native, suffix_of
+from pipeline.export.native import read_native
 from pipeline.export.tokens import load_token_counter
 from pipeline.processes import pid_alive
 from schemas import SCHEMA_VERSION, load_taxonomy
+from schemas.export import (DATA_FILE, EXPORT_SCHEMA_VERSION, MANIFEST, PROMPT_SUFFIX, PROMPT_TEMPLATE, ExportError,
+                            sha256_file, suffix_of)
 from warehouse import LakeQueryError
 
-EXPORT_SCHEMA_VERSION = "stratagem-export/1"
 DEFAULT_MAX_PROMPT_CHARS = 4096
-MANIFEST = "manifest.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-class ExportError(ValueError):
-    """An export that cannot be made or verified, with a one-line reason."""
 
 
 @dataclass(frozen=True)
@@ -65,14 +60,6 @@ def _checked(lake, target: Path, *, replace_any: bool = True) -> Path:
         return safe_target(target, lake_root=lake.root, replace_any=replace_any)
     except FolderError as exc:
         raise ExportError(str(exc)) from None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def latest_curate_run(lake) -> str:
@@ -187,7 +174,7 @@ def _build(lake, target: Path, spec: dict, *, replace: bool, progress: Progress 
 def write_formats(table, splits: list[str], folder: Path, on_file=lambda: None) -> None:
     """data.parquet plus the four adapter files of every split, written in parallel threads
     (polars and pyarrow release the GIL while encoding)."""
-    jobs = [lambda: write_parquet(table, folder / "data.parquet")]
+    jobs = [lambda: write_parquet(table, folder / DATA_FILE)]
     counts = _counts(table)
     offset = 0
     for split in splits:  # rows come grouped by split (read_native's order): slices share the buffers

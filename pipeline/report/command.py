@@ -36,7 +36,8 @@ def _export_dir(root: Path, name: str | None) -> Path | None:
             except (OSError, json.JSONDecodeError):
                 return ""
         return max(found, key=lambda p: (created(p), p.name))
-    from pipeline.export.stage import ExportError, check_name
+    from pipeline.export.stage import check_name
+    from schemas.export import ExportError
 
     try:
         check_name(name)
