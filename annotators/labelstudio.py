@@ -29,7 +29,6 @@ from xml.sax.saxutils import quoteattr
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
 
 from annotators.base import SpanOut
-from schemas.export import render_strategy  # noqa: F401  (pipeline/labelstudio/push.py imports it from here)
 
 SPAN_FROM = "label"        # Labels tag over the trajectory text
 TEXT_TO = "text"           # Text tag holding the trajectory (part)

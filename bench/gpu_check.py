@@ -5,8 +5,8 @@ tokenizers, safetensors, pyarrow, numpy; no pydantic, duckdb, polars, gguf, math
     python3 bench/gpu_check.py --out $OUT/gpu_check.json                                # the real check, on CUDA
 
 The device command (the `run` tool). Nothing is installed there and nothing is carried, so no
-`.whl/` folder and no wheel script: what this script imports (trainer.train, .fixtures, .model,
-.rollout and through them annotators.answers) needs only torch, transformers, tokenizers,
+`.whl/` folder and no wheel script: what this script imports (trainer.train, .model, .rollout,
+tests/export_fixtures.py and through them annotators.answers) needs only torch, transformers, tokenizers,
 safetensors, pyarrow, numpy and the standard library; tests/test_gpu_check_venv.py runs the
 smoke in a virtualenv holding only the machine's package set and checks nothing else loads:
 
@@ -55,12 +55,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # export_fixtures
 os.environ.setdefault("USE_HUB_KERNELS", "0")
 
 from trainer.algorithms import sft_loss  # noqa: E402
 from trainer.config import load_config  # noqa: E402
 from trainer.data import Example, encode_prompts, render_prompt  # noqa: E402
-from trainer.fixtures import addition_rows, write_export  # noqa: E402
+from export_fixtures import addition_rows, write_export  # noqa: E402
 from trainer.metrics import read_metrics  # noqa: E402
 from trainer.model import CHAT_TEMPLATE, count_parameters, save_checkpoint  # noqa: E402
 from trainer.rollout import sample_groups  # noqa: E402

@@ -43,6 +43,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # export_fixtures
 
 from bench import sgpo_stats, sgpo_task  # noqa: E402
 from trainer.config import TrainConfig, field_names, load_config  # noqa: E402
@@ -137,7 +138,7 @@ def _init_worker() -> None:
 
 
 def _warmup(job: dict) -> dict:
-    from trainer.fixtures import write_export
+    from export_fixtures import write_export
     from trainer.model import build_tiny_model, build_tiny_tokenizer, save_checkpoint
     from trainer.train import train
 
@@ -196,7 +197,7 @@ def _signal(metrics_path: Path, result) -> dict:
 
 
 def _train(job: dict) -> dict:
-    from trainer.fixtures import write_export
+    from export_fixtures import write_export
     from trainer.train import train
 
     lv, seed, work = Level(**job["level"]), job["seed"], Path(job["work"])
@@ -221,7 +222,7 @@ def _train(job: dict) -> dict:
 
 
 def _baseline(job: dict) -> dict:
-    from trainer.fixtures import write_export
+    from export_fixtures import write_export
 
     folder = Path(job["work"]) / "jobs" / job["id"]
     export = write_export(folder / "export",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 
 from trainer.data import guided_messages
-from trainer.fixtures import make_row
+from export_fixtures import make_row
 
 OPS = {"+1": 1, "+2": 2, "+3": 3, "+4": 4, "-1": -1, "-2": -2}
 WARM_FAMILIES = {"bax": "+1", "dem": "+2", "fip": "+3", "gol": "-1", "hun": "+4", "jor": "-2"}

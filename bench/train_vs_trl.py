@@ -22,9 +22,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # export_fixtures
 
 from trainer.config import load_config  # noqa: E402
-from trainer.fixtures import make_row, write_export  # noqa: E402
+from export_fixtures import make_row, write_export  # noqa: E402
 from trainer.metrics import read_metrics  # noqa: E402
 from trainer.model import build_tiny_model, build_tiny_tokenizer, save_checkpoint  # noqa: E402
 from trainer.rewards import correctness_reward  # noqa: E402

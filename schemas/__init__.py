@@ -16,14 +16,16 @@ import importlib
 SCHEMA_VERSION = "1.0"
 
 _MODULE_OF = {
-    **dict.fromkeys(("TABLES", "AnnotatorKind", "CuratedRow", "PlanSpan", "Alignment", "LLMCall", "LLMUsage", "Problem",
+    **dict.fromkeys(("TABLES", "AnnotatorKind", "CuratedRow", "Alignment", "LLMCall", "Problem",
                      "QuarantineRecord", "Review", "Run", "Span", "Strategy", "Tagged", "Trajectory", "Verdict"),
                     "models"),
     **dict.fromkeys(("Label", "Taxonomy", "TaxonomyError", "load_taxonomy"), "taxonomy"),
     **dict.fromkeys(("content_id", "text_sha", "normalise_text"), "ids"),
     **dict.fromkeys(("arrow_schema", "to_arrow"), "arrow"),
+    "LLMUsage": "usage",
+    "PlanSpan": "export",
 }
-_SUBMODULES = ("arrow", "export", "ids", "models", "taxonomy")
+_SUBMODULES = ("arrow", "export", "ids", "models", "taxonomy", "usage")
 
 
 def __getattr__(name: str):

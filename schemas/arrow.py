@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 import typing
@@ -42,6 +43,9 @@ def _arrow_type(annotation: object) -> tuple[pa.DataType, bool]:
         return pa.string(), False
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # nested model -> struct
         return pa.struct(list(arrow_schema(annotation))), False
+    if dataclasses.is_dataclass(annotation):  # nested dataclass (schemas.export.PlanSpan) -> struct
+        hints = typing.get_type_hints(annotation)
+        return pa.struct([pa.field(f.name, *_arrow_type(hints[f.name])) for f in dataclasses.fields(annotation)]), False
     if annotation in _SCALARS:
         return _SCALARS[annotation], False
     raise TypeError(f"no Arrow type for {annotation!r}")
@@ -60,6 +64,8 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
 def _column_value(value: object) -> object:
     if isinstance(value, BaseModel):
         return {name: _column_value(getattr(value, name)) for name in type(value).model_fields}
+    if dataclasses.is_dataclass(value):
+        return {f.name: _column_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list):
         return [_column_value(v) for v in value]
     if isinstance(value, dict):

@@ -9,12 +9,13 @@ Field order is column order. `dict` fields are stored as JSON text.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.export import PlanSpan  # one strategy_plan item: the export contract's type
 
 
 class AnnotatorKind(str, Enum):
@@ -235,22 +236,6 @@ class LLMCall(Row):
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class LLMUsage:
-    """One HTTP attempt of an LLM request (a cached answer included, status "cached"), as the
-    LLM client reports it to annotators and stages; a stage stores it as an `LLMCall` row."""
-
-    cache_key: str
-    model: str
-    attempt: int
-    status: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float | None = None
-    latency_ms: float = 0.0
-    error: str | None = None
-
-
 class Review(Row):
     table = "reviews"
     key = ("trajectory_id", "ls_project", "part")
@@ -263,15 +248,6 @@ class Review(Row):
     pushed_at: datetime
     prediction_run_id: str | None = None
     last_pulled_at: datetime | None = None
-
-
-class PlanSpan(BaseModel):
-    """One consensus span of a curated trajectory (stored as a struct inside `curated.plan`)."""
-
-    model_config = ConfigDict(extra="forbid")
-    label: str
-    start: int
-    end: int
 
 
 class CuratedRow(Row):

@@ -39,7 +39,7 @@ def test_weight_change_is_zero_for_the_same_weights_and_relative_otherwise(tmp_p
 def test_guided_warmup_export_guides_every_other_train_row_and_loads(tmp_path):
     from pipeline.demo import export_lengths, guided_warmup_export
     from trainer.data import STRATEGY_HEADER, load_export
-    from trainer.fixtures import make_row, write_export
+    from export_fixtures import make_row, write_export
 
     rows = [make_row(f"q{i}", f"Ava has {i} pears. How many pears does Ava have?", str(i),
                      f"Ava has {i} pears. \\boxed{{{i}}}", split="train", strategy="Find Ava's pears.")
@@ -60,7 +60,7 @@ def test_guided_warmup_export_guides_every_other_train_row_and_loads(tmp_path):
 
 def test_guess_baseline_scores_the_most_common_train_answer_on_the_rows_eval_reads(tmp_path):
     from pipeline.demo import guess_baseline
-    from trainer.fixtures import make_row, write_export
+    from export_fixtures import make_row, write_export
 
     rows = [make_row(f"q{i}", f"Ava has {a} pears. How many?", a, f"\\boxed{{{a}}}", split="train", strategy="s")
             for i, a in enumerate(["3", "3", "5"])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 from hypothesis import given, settings, strategies as st
@@ -47,7 +48,8 @@ def test_contract_and_trainer_import_without_pydantic_or_pyarrow():
             "import schemas, schemas.export as e\n"
             "e.render_strategy('t', 'a', ['s']); e.PlanSpan('planning', 0, 1)\n"
             "print(sorted(m for m in ('pydantic', 'pyarrow') if m in sys.modules))\n"
-            "import trainer.data, trainer.fixtures\n"
+            "import trainer.data, export_fixtures\n"
             "print(sorted(m for m in ('pydantic', 'duckdb', 'polars') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent).stdout.split("\n")  # tests/ holds export_fixtures
     assert out[:2] == ["[]", "[]"]

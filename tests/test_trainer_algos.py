@@ -14,7 +14,7 @@ from trainer.algorithms import prepare_rl_batch, rl_loss, sft_loss
 from trainer.config import load_config
 from trainer.data import load_export, render_prompt
 from trainer.eval import evaluate, format_report
-from trainer.fixtures import addition_rows, parity_reward, write_export
+from export_fixtures import addition_rows, parity_reward, write_export
 from trainer.metrics import read_metrics
 from trainer.model import load_model
 from trainer.rewards import correctness_reward, make_reward, strategy_alignment_reward

@@ -20,7 +20,7 @@ import torch.multiprocessing as mp
 from trainer.algorithms import prepare_rl_batch, rl_loss
 from trainer.config import load_config
 from trainer.data import load_export
-from trainer.fixtures import addition_rows, write_export
+from export_fixtures import addition_rows, write_export
 from trainer.model import load_model
 from trainer.rewards import correctness_reward
 from trainer.rollout import rollout_from_ids

@@ -15,7 +15,7 @@ from trainer.config import ConfigError, TrainConfig, field_names, load_config
 from schemas.export import ExportError, PlanSpan
 from trainer.data import (char_to_token_spans, encode_prompts, guided_messages, guided_prompt, load_export,
                           render_prompt)
-from trainer.fixtures import addition_rows, write_export
+from export_fixtures import addition_rows, write_export
 from trainer.model import ModelError, build_tiny_tokenizer, device_and_dtype, resolve_model
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from test_trainer_algos import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from trainer.config import load_config
-from trainer.fixtures import addition_rows, parity_reward, write_export
+from export_fixtures import addition_rows, parity_reward, write_export
 from trainer.metrics import read_metrics
 from trainer.train import train
 

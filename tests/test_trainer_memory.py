@@ -14,7 +14,7 @@ from test_trainer_ddp import fixed_sampler
 from trainer.algorithms import prepare_rl_batch, rl_loss
 from trainer.config import load_config
 from trainer.data import load_export
-from trainer.fixtures import addition_rows, write_export
+from export_fixtures import addition_rows, write_export
 from trainer.model import build_tiny_tokenizer
 from trainer.rewards import correctness_reward
 

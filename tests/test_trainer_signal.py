@@ -12,7 +12,7 @@ import pytest
 
 from trainer.config import load_config
 from test_trainer_algos import one_thread  # noqa: F401  (autouse: one intra-op thread)
-from trainer.fixtures import addition_rows, parity_reward, write_export
+from export_fixtures import addition_rows, parity_reward, write_export
 from trainer.learning_signal import no_signal_warning, truncation_warning
 from trainer.train import train
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer.fixtures import addition_rows, write_export
+from export_fixtures import addition_rows, write_export
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from llm import public_url
 from pipeline.stage import BatchedStage, BatchOut
 from schemas import Trajectory, content_id, normalise_text, text_sha
+from schemas.export import PROMPT_SUFFIX
 from warehouse import Lake, RunReport
 
-PROMPT_SUFFIX = "\n\nSolve the problem step by step. Put the final answer in \\boxed{}."
 PROMPT_VERSION = "generate-v1"
 
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from annotators.labelstudio import (
-    DEFAULT_K, DEFAULT_MAX_CHARS, label_mismatch, labelling_config, render_strategy, spans_to_results, split_text,
+    DEFAULT_K, DEFAULT_MAX_CHARS, label_mismatch, labelling_config, spans_to_results, split_text,
 )
 from pipeline.labelstudio.client import LSClient, ReviewError
 from schemas import Review, to_arrow
+from schemas.export import render_strategy
 from warehouse import LakeError
 
 DEFAULT_PROJECT = "stratagem review"

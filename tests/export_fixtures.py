@@ -1,7 +1,7 @@
 """Write a small export folder in the shared format, from plain rows: for tests and benchmarks
 that must not depend on the real export stage.
 
-    from trainer.fixtures import make_row, write_export
+    from export_fixtures import make_row, write_export
     rows = [make_row("q1", "What is 2+3?", "5", "2+3=5. The answer is \\boxed{5}.", split="train",
                      strategy="Add the two numbers.")]
     write_export(tmp_path / "exp", rows)      # manifest.json + data.parquet + per-split TRL jsonl
