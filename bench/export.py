@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.export import export  # noqa: E402
 from pipeline.export.stage import write_formats  # noqa: E402
 from pipeline.export.native import read_native  # noqa: E402
-from pipeline.policy import Policy  # noqa: E402
+from pipeline.curate.policy import Policy  # noqa: E402
 from schemas import CuratedRow, Problem, Strategy, Trajectory, arrow_schema, content_id  # noqa: E402
 from warehouse import Lake  # noqa: E402
 
@@ -49,7 +49,7 @@ def synthetic(n: int, run_id: str) -> dict[str, pa.Table]:
     plan = [[{"label": "decomposition", "start": 0, "end": m}, {"label": "verification", "start": 120, "end": 170}]
             if i % 10 else [] for i in range(n)]
     # split by family hash, as curate does (the bench does not time curation)
-    from pipeline.curate_logic import perturbation_split, split_of
+    from pipeline.curate.logic import perturbation_split, split_of
 
     splits = []
     for i in range(n):

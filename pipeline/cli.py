@@ -39,7 +39,7 @@ COMMANDS = {
     "train": "pipeline.train_commands",
     "eval": "pipeline.train_commands",
     "generate": "pipeline.generate.command",
-    "curate": "pipeline.curate",
+    "curate": "pipeline.curate.command",
     "export": "pipeline.export.command",
     "labelstudio": "pipeline.labelstudio.command",
     "review": "pipeline.labelstudio.command",

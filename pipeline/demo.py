@@ -171,7 +171,7 @@ def run_demo(root: Path, *, quick: bool = False, force: bool = False, show: bool
     from pipeline.export.stage import export
     from pipeline.ingest.mapping import load_mapping
     from pipeline.ingest.stage import ingest
-    from pipeline.policy import load_policy
+    from pipeline.curate.policy import load_policy
     from pipeline.sample.generate import write_sample
     from pipeline.verify import verify
     from annotators import get_describer, get_tagger

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.curate import curate
 from pipeline.export import export
-from pipeline.policy import policy_from_dict
+from pipeline.curate.policy import policy_from_dict
 from test_export_fixtures import fill_lake, make_family, make_world, merge
 from warehouse import Lake
 

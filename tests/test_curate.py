@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.curate import CurateError, curate
-from pipeline.curate_logic import SpanIn, consensus_precedence, consensus_vote, near_duplicate_pairs
-from pipeline.policy import Policy, PolicyError, load_policy, policy_from_dict
+from pipeline.curate.logic import SpanIn, consensus_precedence, consensus_vote, near_duplicate_pairs
+from pipeline.curate.policy import Policy, PolicyError, load_policy, policy_from_dict
 from test_export_fixtures import fill_lake, make_family, make_tokenizer, make_world, merge, span, strategy
 from warehouse import Lake
 
@@ -238,7 +238,7 @@ def test_token_length_filter_with_a_named_tokenizer(lake_root, tmp_path):
 
 
 def test_duplicate_collapse_keeps_variants_of_one_seed():
-    from pipeline.curate import _collapse_duplicates
+    from pipeline.curate.stage import _collapse_duplicates
 
     q = "A farmer has 12 cows and buys 7 more cows at the market on Monday. How many cows does he have now?"
     chosen = {"pA": {"question": q, "family_seed_id": "f1", "perturbation": "original"},

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.curate import curate
-from pipeline.policy import PolicyError, load_policy, policy_from_dict
+from pipeline.curate.policy import PolicyError, load_policy, policy_from_dict
 from schemas import Verdict, to_arrow
 from test_curate import check_invariant, curated
 from test_export_fixtures import fill_lake, make_world

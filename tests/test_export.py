@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.curate import curate
 from pipeline.export import ExportError, check, export, rebuild
-from pipeline.policy import load_policy, policy_from_dict
+from pipeline.curate.policy import load_policy, policy_from_dict
 from schemas.export import NATIVE_SCHEMA, PROMPT_SUFFIX
 from test_export_fixtures import fill_lake, make_family, make_tokenizer, make_world, merge
 from warehouse import Lake

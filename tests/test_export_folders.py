@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.curate import curate
 from pipeline.export import ExportError, export, rebuild
-from pipeline.policy import load_policy
+from pipeline.curate.policy import load_policy
 from test_export_fixtures import fill_lake, make_world
 from warehouse import Lake
 

@@ -20,7 +20,7 @@ from pipeline.curate import curate
 from pipeline.export import export, rebuild
 from pipeline.ingest.mapping import MAPPINGS_DIR, load_mapping
 from pipeline.ingest.stage import ingest
-from pipeline.policy import load_policy, policy_from_dict
+from pipeline.curate.policy import load_policy, policy_from_dict
 from schemas.export import PROMPT_SUFFIX
 from test_export_fixtures import fill_lake, make_world
 from warehouse import Lake
@@ -131,7 +131,7 @@ def test_mixed_lake_sft_keeps_only_trajectory_rows_and_the_suffix_is_a_policy_se
 
 
 def test_default_policy_documents_the_new_settings():
-    from pipeline.policy import DEFAULT_POLICY
+    from pipeline.curate.policy import DEFAULT_POLICY
 
     text = DEFAULT_POLICY.read_text()
     assert "[problems_only]" in text and "[prompt]" in text

@@ -14,7 +14,7 @@ from pipeline.describe import describe
 from pipeline.export import check, export, rebuild
 from pipeline.ingest.mapping import load_mapping
 from pipeline.ingest.stage import ingest
-from pipeline.policy import load_policy, policy_from_dict
+from pipeline.curate.policy import load_policy, policy_from_dict
 from pipeline.sample.generate import write_sample
 from pipeline.verify import verify
 from annotators import get_describer, get_tagger

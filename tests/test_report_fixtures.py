@@ -27,7 +27,7 @@ def build_demo(root: Path) -> Path:
     from pipeline.export.stage import export
     from pipeline.ingest.mapping import load_mapping
     from pipeline.ingest.stage import ingest
-    from pipeline.policy import Policy, SplitPolicy
+    from pipeline.curate.policy import Policy, SplitPolicy
     from pipeline.sample.generate import write_sample
     from pipeline.verify import verify
     from schemas import load_taxonomy

@@ -1,8 +1,5 @@
-"""`stratagem curate`: resolve everything annotated so far into a curated set, recorded with its run.
-
-    stratagem curate                          # the default policy (pipeline/policies/default.toml)
-    stratagem curate --policy my-policy.toml
-    stratagem curate --print-default-policy > my-policy.toml   # the documented default, to edit
+"""The curate stage: resolve everything annotated so far into a curated set, recorded with its run
+(the command: pipeline/curate/command.py; the pure rules: logic.py; the policy: policy.py).
 
     from pipeline.curate import curate
     report = curate(lake, load_policy())      # RunReport; rows land in table `curated` under report.run_id
@@ -26,20 +23,17 @@ another text, labels outside the taxonomy).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
-from rich.progress import Progress
-
-from pipeline.console import RootOpt, console, fail, lake_for, print_report
-from pipeline.console import progress as progress_bar
-from pipeline.curate_logic import (SpanIn, UnionFind, consensus_annotator, consensus_precedence, consensus_vote,
+from pipeline.curate.logic import (SpanIn, UnionFind, consensus_annotator, consensus_precedence, consensus_vote,
                                    near_duplicate_pairs, perturbation_split, split_of, strategy_sort_key)
-from pipeline.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
+from pipeline.curate.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
 from pipeline.report.verdicts import current_verdicts_sql
-from schemas import CuratedRow, PlanSpan, TaxonomyError, load_taxonomy, to_arrow
+from schemas import CuratedRow, PlanSpan, load_taxonomy, to_arrow
 from warehouse import Lake, RunReport
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 class CurateError(ValueError):
@@ -283,39 +277,3 @@ def curate(lake: Lake, policy: Policy, *, progress: Progress | None = None) -> R
         run.count("accepted", len(out))
         run.insert("curated", to_arrow(out, CuratedRow))
     return run.report
-
-
-def register(app: typer.Typer) -> None:
-    @app.command("curate")
-    def curate_command(
-        policy_file: Annotated[Path | None, typer.Option(
-            "--policy", help="Curation policy TOML (default: pipeline/policies/default.toml, documented there).",
-            show_default=False)] = None,
-        root: RootOpt = None,
-        print_default: Annotated[bool, typer.Option(
-            "--print-default-policy", help="Print the documented default policy (to copy and edit), then exit.")] = False,
-    ) -> None:
-        """Resolve consensus spans, pick a strategy and a trajectory per problem, apply the filters,
-        collapse near-duplicates and assign leak-free family splits; record the curated set with its run."""
-        if print_default:
-            typer.echo(DEFAULT_POLICY.read_text(encoding="utf-8"), nl=False)
-            return
-        try:
-            policy = load_policy(policy_file)
-        except PolicyError as exc:
-            fail(str(exc))
-        with lake_for(root, holder="curate") as lake, progress_bar(transient=True) as bar:
-            try:
-                report = curate(lake, policy, progress=bar)
-            except (CurateError, TaxonomyError, ValueError) as exc:
-                fail(str(exc).splitlines()[0])
-        print_report(report)
-        if unknown := report.counts.get("dropped.unknown"):
-            console.print(f"note: {unknown:,} {'trajectory' if unknown == 1 else 'trajectories'} left out because "
-                          "the verdict is unknown (no final answer found with enough confidence); "
-                          '`stratagem status` samples them, policy [filters] unknown = "include" keeps them',
-                          markup=False, highlight=False)
-        if not report.counts.get("accepted"):
-            console.print("[yellow]warning:[/] the curated set is empty: nothing passed the policy "
-                          "(see the dropped.* counts); `stratagem export` will refuse it")
-

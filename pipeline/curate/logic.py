@@ -1,5 +1,5 @@
 """Pure curation logic (no storage): consensus spans, strategy choice, near-duplicate
-problems and family-level splits. `pipeline/curate.py` feeds it rows read from the lake.
+problems and family-level splits. `pipeline/curate/stage.py` feeds it rows read from the lake.
 
     consensus_precedence(spans, ["human", "gold", "llm", "rule"]) -> (plan, "human:alice")
     consensus_vote(spans, ["llm", "rule"], min_confidence=0.5)  -> (plan, "vote:3")

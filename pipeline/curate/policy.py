@@ -1,6 +1,6 @@
 """The curation policy: a TOML file, validated by pydantic, that `stratagem curate` applies.
 
-    policy = load_policy()                     # pipeline/policies/default.toml (documented there)
+    policy = load_policy()                     # pipeline/curate/policies/default.toml (documented there)
     policy = load_policy("my-policy.toml")     # a project's own; missing keys take the defaults
     policy.as_config()                         # plain dict, stored with the curate run and the export
 
