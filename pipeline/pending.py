@@ -14,8 +14,11 @@
 - describe: problems with a correct trajectory (current verdict) and no strategy from this
   describer name and version, each with the one trajectory the describer is given (the one
   with spans, then the shortest).
-generate's pending work depends on the endpoint's model and sampling, which have no default,
-so it stays with its stage (pipeline/generate/stage.py `pending_work`) and status does not count it.
+- verify --judge: rule verdicts of this checker version the judge model has not judged
+  (unknown ones; with --judge-low-confidence, also decided ones below the threshold).
+The judge's and generate's pending work depend on the endpoint's model, which has no default,
+so status counts neither; generate's, which also depends on the sampling parameters, stays
+with its stage (pipeline/generate/stage.py `pending_work`).
 
 Stages bind the keys as query parameters. `count` binds the same parameters inside SQL
 (PREPARE, then EXECUTE with quoted literals) because DuckDB's Python client imports pandas
@@ -64,6 +67,18 @@ _DESCRIBE_PAIRS = f"""
     )
     SELECT problem_id, trajectory_id FROM ranked WHERE k = 1 ORDER BY problem_id
 """
+# verify --judge: rule verdicts of this checker version that are unknown (or, with $low, decided
+# below $threshold confidence) and have no verdict from this judge model yet.
+_JUDGE = """
+    SELECT v.trajectory_id, p.question, p.reference_answer, t.text
+    FROM verdicts v JOIN trajectories t USING (trajectory_id) JOIN problems p USING (problem_id)
+    WHERE v.checker_version = $version AND v.judge_model IS NULL AND p.reference_answer IS NOT NULL
+      AND (v.outcome = 'unknown'
+           OR ($low AND v.outcome IN ('correct', 'incorrect') AND coalesce(v.confidence, 0) < $threshold))
+      AND NOT EXISTS (SELECT 1 FROM verdicts j WHERE j.trajectory_id = v.trajectory_id
+                      AND j.checker_version = $version AND j.judge_model = $model)
+    ORDER BY v.trajectory_id
+"""
 PENDING = {"verify": _VERIFY, "annotate": _ANNOTATE, "describe": _DESCRIBE}
 WHAT = {"verify": "trajectories without a verdict from this checker version",
         "annotate": "trajectories not yet tagged by this annotator version",
@@ -87,6 +102,14 @@ def describe_pairs(lake: Lake, describer: str, version: str, source: str | None 
     """(problem_id, trajectory_id) per pending problem for this describer name and version."""
     return [tuple(r) for r in lake.rows(_DESCRIBE_PAIRS, {"source": source, "annotator": describer,
                                                           "version": version})]
+
+
+def judge_rows(lake: Lake, checker_version: str, model: str, *, low_confidence: bool,
+               threshold: float) -> list[tuple]:
+    """(trajectory_id, question, reference_answer, text) per verdict the LLM judge `model` would
+    judge now, in trajectory_id order."""
+    return lake.rows(_JUDGE, {"version": checker_version, "low": low_confidence, "threshold": threshold,
+                              "model": model})
 
 
 def _literal(value: str | None) -> str:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from annotators.answers import CORRECT, INCORRECT, UNKNOWN
 from llm import public_url
 from llm.client import LLMClient
+from pipeline import pending as pending_rows
 from pipeline.pending import checker_version
 from pipeline.stage import BatchedStage, BatchOut
 from pipeline.verify.stage import LOW_CONFIDENCE
@@ -94,21 +95,10 @@ class LLMJudge:
         return self.client.run(self.ask, items, on_done, item_ids=[it.trajectory_id for it in items])
 
 
-_PENDING = """
-    SELECT v.trajectory_id, p.question, p.reference_answer, t.text
-    FROM verdicts v JOIN trajectories t USING (trajectory_id) JOIN problems p USING (problem_id)
-    WHERE v.checker_version = $version AND v.judge_model IS NULL AND p.reference_answer IS NOT NULL
-      AND (v.outcome = 'unknown'
-           OR ($low AND v.outcome IN ('correct', 'incorrect') AND coalesce(v.confidence, 0) < $threshold))
-      AND NOT EXISTS (SELECT 1 FROM verdicts j WHERE j.trajectory_id = v.trajectory_id
-                      AND j.checker_version = $version AND j.judge_model = $model)
-    ORDER BY v.trajectory_id
-"""
-
-
 def pending(lake: Lake, model: str, low_confidence: bool) -> list[JudgeItem]:
-    rows = lake.rows(_PENDING, {"version": checker_version(), "low": low_confidence, "threshold": LOW_CONFIDENCE,
-                                "model": model})
+    """The verdicts `model` would judge now (pipeline.pending.judge_rows)."""
+    rows = pending_rows.judge_rows(lake, checker_version(), model, low_confidence=low_confidence,
+                                   threshold=LOW_CONFIDENCE)
     return [JudgeItem(*row) for row in rows]
 
 
