@@ -22,6 +22,7 @@ gone (a killed process) by the time it would be answered is not answered.
 
     with LLMTestServer(latency_s=0.1) as server:     # server.url = "http://127.0.0.1:PORT/v1"
         server.inject("429", times=2, retry_after="0")
+        server.clear_faults()   # drop those not served yet
         ...
         server.log        # one RequestRecord per request received (kind, body sha, status, fault,
                           # tokens in the usage it returned); GET /v1/_stats for another process
@@ -186,6 +187,13 @@ class LLMTestServer:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
         with self._lock:
             self._faults.extend([(fault, kind, options)] * times)
+
+    def clear_faults(self) -> int:
+        """Drop the faults not yet served; returns how many there were."""
+        with self._lock:
+            n = len(self._faults)
+            self._faults.clear()
+        return n
 
     def hold_after(self, n: int) -> None:
         with self._lock:

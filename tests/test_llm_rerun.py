@@ -67,7 +67,7 @@ def test_a_failed_answer_is_cached_and_a_rerun_sends_nothing_unless_retry_failed
     assert again["failed"] == 3 and again["cached"] == 3 and again.get("requests", 0) == 0, again
     assert again["quarantined.known"] == 3 and _quarantine(lake_root) == reasons  # the same errors, stored once
 
-    server._faults.clear()  # the model would now answer well: --retry-failed asks again on purpose
+    server.clear_faults()  # the model would now answer well: --retry-failed asks again on purpose
     retried = _annotate(lake_root, server, "--retry-failed")
     assert len(server.log) > sent and retried["tagged"] == 3 and retried.get("failed", 0) == 0, retried
 
