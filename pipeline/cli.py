@@ -17,7 +17,9 @@ back by then.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -29,6 +31,7 @@ COMMANDS = {
     "demo": "pipeline.demo",
     "sql": "pipeline.lake_commands",
     "status": "pipeline.lake_commands",
+    "lake": "pipeline.lake_commands",
     "sample": "pipeline.sample.command",
     "ingest": "pipeline.ingest.command",
     "mapping": "pipeline.ingest.mapping_command",
@@ -52,6 +55,7 @@ SHORT_HELP = {
     "demo": "Run every stage on the built-in sample and write an HTML report.",
     "sql": "Run one read-only SQL query (SELECT only) against the lake.",
     "status": "Show row counts per table, runs per stage, pending work and quarantine reasons.",
+    "lake": "The lake itself: move its catalog.",
     "sample": "Generate the built-in sample: math word problems in 10 families (shopping, work_rates, ages, "
               "percentages, unit_conversion, combinatorics, geometry, averages, number_puzzle, tickets), "
               "GSM-Plus-style variants (numbers, names, distractor, reversed, extra_step) with exact answers, "
@@ -83,7 +87,7 @@ SHORT_HELP = {
 
 
 # Commands that are groups of subcommands (`stratagem review push`): `--help` lists them last.
-GROUPS = {"mapping", "labelstudio", "review"}
+GROUPS = {"mapping", "labelstudio", "review", "lake"}
 
 
 def _new_app() -> typer.Typer:
@@ -91,8 +95,15 @@ def _new_app() -> typer.Typer:
                       pretty_exceptions_enable=False, add_completion=False)
 
     @app.callback()
-    def _group() -> None:  # keeps `stratagem <command>` a group even when one command is loaded
-        pass
+    def _group(catalog: Annotated[str | None, typer.Option(
+            "--catalog", envvar="STRATAGEM_CATALOG", show_default=False,
+            help="Where the lake's catalog lives: sqlite (default: <root>/catalog.sqlite; readers run while a "
+                 "stage writes), duckdb (<root>/catalog.ducklake, one process at a time), sqlite:/PATH, or "
+                 "postgres://USER@HOST:PORT/DB[?schema=NAME] (several writers; password from PGPASSWORD). "
+                 "Give it before the command: stratagem --catalog URL status.")] = None) -> None:
+        # a group even when one command is loaded; the catalog reaches Lake.open (and child processes)
+        if catalog:
+            os.environ["STRATAGEM_CATALOG"] = catalog
 
     return app
 

@@ -19,7 +19,7 @@ Wilson intervals are printed and kept in demo.json with one sentence on what the
 
 Layout it leaves under the root (read by the report and the notebooks):
 
-    catalog.ducklake, data/     the lake
+    catalog.sqlite, data/       the lake
     sample.jsonl                the generated input
     exports/demo/               the export
     runs/sft-data/              the export with guided prompts on every other train row (SFT reads it)

@@ -281,3 +281,34 @@ def register(app: typer.Typer) -> None:
                 return
             for table in status_tables(lake):
                 out.print(table)
+
+    lake_app = typer.Typer(help="The lake itself: move its catalog.", no_args_is_help=True)
+    app.add_typer(lake_app, name="lake")
+
+    @lake_app.command("migrate")
+    def migrate_command(
+        to: Annotated[str, typer.Option("--to", help="The new catalog: sqlite (<root>/catalog.sqlite), "
+                                        "sqlite:/PATH or postgres://USER@HOST:PORT/DB[?schema=NAME] "
+                                        "(password from PGPASSWORD).", show_default=False)],
+        root: RootOpt = None,
+    ) -> None:
+        """Copy the lake's catalog to another place, every snapshot included (time travel keeps working).
+
+        The data files stay where they are. The target must be new or empty; the old catalog is
+        left as it was. Afterwards pass the new catalog (--catalog before the command, or
+        $STRATAGEM_CATALOG); the lake root's own catalog.sqlite is found without it.
+        """
+        from warehouse.catalog import resolve_catalog
+        from warehouse.migrate import migrate_catalog
+
+        with lake_for(root, holder="lake migrate") as lake:
+            try:
+                target = resolve_catalog(lake.root, to)
+                copied = migrate_catalog(lake, target)
+            except LakeError as exc:
+                fail(str(exc))
+            source = lake.catalog.shown
+        out.print(f"copied the catalog {source} -> {target.shown}: {copied.get('ducklake_snapshot', 0):,} snapshots, "
+                  f"{copied.get('ducklake_data_file', 0):,} data files", highlight=False)
+        if target.kind == "postgres" or (target.path is not None and target.path.parent != lake.root):
+            out.print(f"use it with: stratagem --catalog '{target.shown}' ...  (or STRATAGEM_CATALOG)", highlight=False)

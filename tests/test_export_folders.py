@@ -7,20 +7,16 @@ written; the lake's files stay byte for byte. Real DuckLake in tmp_path.
 """
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
+from files import tree_digest
 from pipeline.curate import curate
-from pipeline.export import ExportError, export, rebuild
 from pipeline.curate.policy import load_policy
+from pipeline.export import ExportError, export, rebuild
 from test_export_fixtures import fill_lake, make_world
 from warehouse import Lake
 
 
-def digest(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +30,7 @@ def made(tmp_path_factory):
 
 
 def _lake_files(root):
-    return {k: v for k, v in digest(root).items() if not k.startswith("exports/") and k != "writer.lock"}
+    return {k: v for k, v in tree_digest(root).items() if not k.startswith("exports/") and k != "writer.lock"}
 
 
 @pytest.mark.parametrize("where, message", [
@@ -60,7 +56,7 @@ def test_rebuild_out_over_another_lake_or_a_foreign_folder_is_refused(made, tmp_
     other = tmp_path / "projects" / "other-lake"
     with Lake.open(other) as lake:
         fill_lake(lake, make_world(1))
-    theirs = digest(other)
+    theirs = tree_digest(other)
     foreign = tmp_path / "thesis"
     foreign.mkdir()
     (foreign / "chapter1.txt").write_text("years of work")
@@ -76,12 +72,12 @@ def test_rebuild_out_over_another_lake_or_a_foreign_folder_is_refused(made, tmp_
         inner.close()
         with pytest.raises(ExportError, match="contains a lake"):
             rebuild(lake, box / "manifest.json", force=True)
-        assert (box / "inner" / "catalog.ducklake").is_file()
+        assert (box / "inner" / "catalog.sqlite").is_file()
         copy = rebuild(lake, manifest, out=tmp_path / "copy", force=True)  # a new folder is fine
         assert copy.mismatches == [] and (tmp_path / "copy" / "manifest.json").is_file()
         again = rebuild(lake, manifest, out=tmp_path / "copy", force=True)  # ... and so is replacing an export
         assert again.mismatches == []
-    assert digest(other) == theirs and (foreign / "chapter1.txt").read_text() == "years of work"
+    assert tree_digest(other) == theirs and (foreign / "chapter1.txt").read_text() == "years of work"
 
 
 def test_symlinked_export_target_is_refused_and_leaves_nothing(made, tmp_path):

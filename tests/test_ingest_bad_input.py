@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.ingest import ingest, load_mapping
 from warehouse import Lake
+from warehouse.catalog import CATALOG_FILES
 
 GOOD = {"question": "Q1?", "answer": "1", "solution": "S1", "teacher": "t"}
 
@@ -177,4 +178,4 @@ def test_an_unreadable_path_fails_fast_in_one_line(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["ingest", str(data), "-m", "question-answer-solution", "--root", str(tmp_path / "l")])
     assert result.exit_code == 2 and "permission denied" in result.output
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
-    assert not (tmp_path / "l" / "catalog.ducklake").exists()  # nothing written
+    assert not any((tmp_path / "l" / name).exists() for name in CATALOG_FILES)  # nothing written

@@ -67,6 +67,16 @@ def test_second_writer_gets_one_line_naming_the_holder(lake_root):
         assert proc.returncode != 0
         last = proc.stderr.strip().splitlines()[-1]
         assert "LakeBusy" in last and "ingest" in last and "busy" in last
+        # a reader never waits for the writer on the default (SQLite) catalog ...
+        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "status", "--root", str(lake_root)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0 and "busy" not in proc.stderr, proc.stderr
+
+
+def test_on_a_duckdb_file_catalog_a_reader_is_told_the_lake_is_busy(lake_root):
+    """... while a DuckDB-file catalog (lakes made before SQLite became the default) admits one
+    process at a time, readers included: they get one line naming the state, no traceback."""
+    with Lake.open(lake_root, holder="ingest", catalog="duckdb"):
         proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "status", "--root", str(lake_root)],
                               capture_output=True, text=True)
         assert proc.returncode == 2 and "busy" in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2

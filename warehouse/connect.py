@@ -1,7 +1,7 @@
 """Opening the DuckLake catalog: the DuckDB connection (with the read-only sandbox user SQL
 runs in), the writer lock and the message a refused writer or reader gets.
 
-    con = connect(root, read_only=True)      # catalog attached as `lake`, sandboxed
+    con = connect(root, read_only=True, catalog=resolve_catalog(root))   # attached as `lake`, sandboxed
     fd = acquire_writer_lock(root, "ingest")  # raises LakeBusy naming the holder
 
 Nothing here passes a user-derived path to DuckDB as a pattern: paths go in SQL string
@@ -18,48 +18,56 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.catalog import Catalog, sql_literal
 from warehouse.errors import LakeBusy, LakeError
 
 
-def ducklake_extension() -> str | None:
-    """Path of the extension shipped by the `duckdb-ext-ducklake` wheel, if installed."""
+def extension_path(name: str) -> str | None:
+    """Path of extension `name` (ducklake, sqlite_scanner, postgres_scanner, httpfs) shipped by a
+    `duckdb-ext-*` wheel, if installed."""
     try:
         import duckdb_ext  # type: ignore[import-not-found]
     except ImportError:
         return None
-    folder = Path(next(iter(duckdb_ext.__path__))) / "extensions" / f"v{duckdb.__version__}"
-    try:
-        platforms = sorted(p for p in folder.iterdir() if (p / "ducklake.duckdb_extension").is_file())
-    except OSError:
-        return None
-    return str(platforms[0] / "ducklake.duckdb_extension") if platforms else None
+    file = f"{name}.duckdb_extension"
+    for root in duckdb_ext.__path__:
+        folder = Path(root) / "extensions" / f"v{duckdb.__version__}"
+        try:
+            platforms = sorted(p for p in folder.iterdir() if (p / file).is_file())
+        except OSError:
+            continue
+        if platforms:
+            return str(platforms[0] / file)
+    return None
 
 
-def sql_literal(text: str) -> str:
-    """`text` as a SQL string literal (ATTACH and SET take no parameters)."""
-    return "'" + text.replace("'", "''") + "'"
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """LOAD `name` from its wheel, or (no wheel) the normal path, which needs the extension
+    repository once."""
+    path = extension_path(name)
+    if path:
+        con.execute(f"LOAD {sql_literal(path)}")
+    else:
+        con.execute(f"INSTALL {name}")
+        con.execute(f"LOAD {name}")
 
 
-def connect(root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    ext = ducklake_extension()
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    if ext:
-        # The file comes from an installed wheel (as trusted as this package's own code); DuckDB's
-        # signature check hashes all 50 MB of it on every start (~0.25 s of `stratagem status`).
-        # No other extension can be loaded later: user SQL never reaches LOAD (warehouse.usersql)
-        # and the read-only sandbox turns external access off.
-        config["allow_unsigned_extensions"] = True
+def connect(root: Path, read_only: bool, catalog: Catalog) -> duckdb.DuckDBPyConnection:
+    """A connection with `catalog` attached as `lake` (data under <root>/data), sandboxed when
+    read-only."""
+    # Extension files come from installed wheels (as trusted as this package's own code); DuckDB's
+    # signature check hashes all 50 MB of each on every start (~0.25 s of `stratagem status`).
+    # No other extension can be loaded later: user SQL never reaches LOAD (warehouse.usersql)
+    # and the read-only sandbox turns external access off.
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+              "allow_unsigned_extensions": extension_path("ducklake") is not None}
     con = duckdb.connect(config=config)
-    if ext:
-        con.execute(f"LOAD {sql_literal(ext)}")
-    else:  # no wheel: the normal path, needs the extension repository once
-        con.execute("INSTALL ducklake")
-        con.execute("LOAD ducklake")
+    for name in ("ducklake", *catalog.extensions):
+        load_extension(con, name)
     data_path = str(root / "data") + "/"
     # The data folder is always <root>/data: a moved or copied root keeps working
     # (DuckLake stores data file paths relative to it).
-    opts = f"DATA_PATH {sql_literal(data_path)}, OVERRIDE_DATA_PATH true" + (", READ_ONLY" if read_only else "")
-    con.execute(f"ATTACH {sql_literal('ducklake:' + str(root / 'catalog.ducklake'))} AS lake ({opts})")
+    con.execute(catalog.attach_sql(data_path, read_only=read_only))
     con.execute("USE lake")
     if read_only:
         sandbox(con, data_path)
@@ -91,6 +99,20 @@ def acquire_writer_lock(root: Path, holder: str) -> int:
         raise LakeBusy(busy_message(root)) from None
     os.ftruncate(fd, 0)
     os.write(fd, json.dumps({"pid": os.getpid(), "holder": holder, "since": time.time()}).encode())
+    return fd
+
+
+def lock_catalog_file(path: Path) -> int | None:
+    """An exclusive flock on the catalog file itself (a SQLite catalog: SQLite's own locks are
+    fcntl locks, which flock does not touch, so readers are not blocked), held by the writer
+    beside writer.lock: a deleted writer.lock then still lets only one writer in. None when
+    another process holds it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
     return fd
 
 

@@ -3,7 +3,9 @@
 
 Layout under the root (`--root`, `$STRATAGEM_ROOT`, default `./stratagem-data`):
 
-    catalog.ducklake    DuckDB file holding the DuckLake catalog (snapshots, file lists)
+    catalog.sqlite      the DuckLake catalog (snapshots, tables, file lists), a SQLite file in WAL
+                        mode: readers run while a stage writes (catalog.ducklake, a DuckDB file,
+                        in lakes made before; --catalog puts it elsewhere, warehouse/catalog.py)
     data/               Parquet data files written by DuckLake
     writer.lock         held (fcntl) by the one process allowed to write; names its holder
     cache/              content-addressed caches (LLM responses), owned by the stages
@@ -42,7 +44,8 @@ from typing import TYPE_CHECKING, Iterator
 
 import duckdb
 
-from warehouse.connect import acquire_writer_lock, busy_message, connect, release_writer_lock
+from warehouse.catalog import Catalog, resolve_catalog
+from warehouse.connect import acquire_writer_lock, busy_message, connect, lock_catalog_file, release_writer_lock
 from warehouse.errors import LakeBusy, LakeError, LakeQueryError, first_line
 
 if TYPE_CHECKING:  # pyarrow and schemas load on first write: `stratagem status` needs neither
@@ -114,46 +117,61 @@ def _engine_errors() -> Iterator[None]:
 class Lake:
     """A DuckLake warehouse at `root`. Use `Lake.open(root)` as a context manager."""
 
-    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, read_only: bool, lock_fd: int | None):
+    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, read_only: bool, lock_fd: int | None,
+                 catalog: Catalog | None = None):
         self.root = root
+        self.catalog = catalog or resolve_catalog(root)
         self._con = con
         self.read_only = read_only
         self._lock_fd = lock_fd
+        self._catalog_fd: int | None = None  # the writer's flock on a SQLite catalog file
         self._in_transaction = False
         self.orphans_removed = 0  # data files of killed writers removed when this writer opened
         self._tables: list[str] | None = None
 
     # ---------------------------------------------------------------- open / close
     @classmethod
-    def open(cls, root: str | Path | None = None, *, read_only: bool = False, holder: str = "") -> "Lake":
+    def open(cls, root: str | Path | None = None, *, read_only: bool = False, holder: str = "",
+             catalog: str | None = None) -> "Lake":
+        """The lake at `root` (resolve_root), its catalog where `catalog` (else $STRATAGEM_CATALOG,
+        else the root) says: warehouse/catalog.py."""
         root = resolve_root(root)
         if "?" in str(root):  # DuckDB reads what follows a `?` in a database path as options
             raise LakeError(f"a lake root cannot contain '?' (DuckDB cannot open such a path): {root}")
-        catalog = root / "catalog.ducklake"
-        if read_only and not catalog.exists():
+        where = resolve_catalog(root, catalog)
+        if read_only and not where.exists():
             raise LakeError(f"no lake at {root} (run `stratagem sample` + `stratagem ingest`, or pass --root)")
         lock_fd = None
         if not read_only:
             root.mkdir(parents=True, exist_ok=True)
             lock_fd = acquire_writer_lock(root, holder)
         try:
-            con = connect(root, read_only)
+            con = connect(root, read_only, where)
         except duckdb.Error as exc:
             busy = "lock" in str(exc).lower() or "already attached" in str(exc)
             if lock_fd is not None:  # a lake we did not get must not name us as its writer
                 release_writer_lock(lock_fd, forget=busy)
             if busy:
                 raise LakeBusy(busy_message(root)) from exc
-            raise LakeError(f"cannot open lake at {root}: {str(exc).splitlines()[0]}") from exc
+            raise LakeError(f"cannot open lake at {root} (catalog {where.shown}): {first_line(exc)}") from exc
         except BaseException:
             if lock_fd is not None:
                 release_writer_lock(lock_fd)
             raise
-        lake = cls(root, con, read_only, lock_fd)
+        catalog_fd = None
+        if not read_only and where.kind == "sqlite":
+            catalog_fd = lock_catalog_file(where.path)
+            if catalog_fd is None:  # writer.lock was deleted under a running writer
+                con.close()
+                release_writer_lock(lock_fd, forget=True)
+                raise LakeBusy(busy_message(root))
+        lake = cls(root, con, read_only, lock_fd, where)
+        lake._catalog_fd = catalog_fd
         if not read_only:
             try:
                 lake._ensure_tables()
-                lake.orphans_removed = lake._delete_orphaned_files()
+                if not where.shared:  # with several writers, another one's files may be in flight
+                    lake.orphans_removed = lake._delete_orphaned_files()
             except BaseException:
                 lake.close()
                 raise
@@ -163,9 +181,10 @@ class Lake:
         try:
             self._con.close()
         finally:
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            for fd in (self._catalog_fd, self._lock_fd):
+                if fd is not None:
+                    os.close(fd)
+            self._catalog_fd = self._lock_fd = None
 
     def __enter__(self) -> "Lake":
         return self

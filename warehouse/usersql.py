@@ -22,7 +22,7 @@ import json
 
 import duckdb
 
-from warehouse.connect import sql_literal
+from warehouse.catalog import sql_literal
 from warehouse.errors import LakeError, LakeQueryError, first_line
 
 # read-only table functions over generated values or the lake's own snapshots

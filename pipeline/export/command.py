@@ -17,12 +17,13 @@ from pipeline.export.stage import DEFAULT_MAX_PROMPT_CHARS, check, export, rebui
 from pipeline.export.tokens import TokenizerError
 from schemas import TaxonomyError
 from schemas.export import ExportError
+from warehouse.catalog import CATALOG_FILES
 
 
 def _root_of(manifest: Path) -> Path | None:
     """The lake an export folder sits in (<root>/exports/NAME/manifest.json), if it is one."""
     candidate = manifest.resolve().parent.parent.parent
-    return candidate if (candidate / "catalog.ducklake").is_file() else None
+    return candidate if any((candidate / name).is_file() for name in CATALOG_FILES) else None
 
 
 def register(app: typer.Typer) -> None:

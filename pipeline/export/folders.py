@@ -6,7 +6,7 @@ An export folder is replaced as a whole (`--force`, `--rebuild`), so a wrong fol
 deleted. Refused, before anything is written:
 - a target that is a symbolic link (replacing it would rename the link and leave the
   folder it points to behind, or follow it out of the exports folder);
-- a target that is a lake (a folder holding `catalog.ducklake`), contains one, or lies
+- a target that is a lake (a folder holding `catalog.sqlite` or `catalog.ducklake`), contains one, or lies
   inside one anywhere but under its `exports/` folder (its `data/` above all);
 - with `replace_any=False` (`--rebuild --out DIR`): an existing DIR that is not empty and
   holds no export `manifest.json`: it is someone's folder, not an export.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-LAKE_MARKER = "catalog.ducklake"
+from warehouse.catalog import CATALOG_FILES as LAKE_MARKERS
 
 
 class FolderError(ValueError):
@@ -26,13 +26,13 @@ class FolderError(ValueError):
 
 
 def _is_lake(folder: Path) -> bool:
-    return os.path.lexists(folder / LAKE_MARKER)
+    return any(os.path.lexists(folder / marker) for marker in LAKE_MARKERS)
 
 
 def _contained_lake(folder: Path) -> Path | None:
     """A lake somewhere under `folder` (symlinks not followed), or None."""
     for dirpath, dirnames, filenames in os.walk(folder):
-        if LAKE_MARKER in filenames or LAKE_MARKER in dirnames:
+        if any(marker in filenames or marker in dirnames for marker in LAKE_MARKERS):
             return Path(dirpath)
     return None
 
@@ -49,7 +49,7 @@ def safe_target(target: Path, *, lake_root: Path | None = None, replace_any: boo
     for ancestor in (real, *real.parents):
         if _is_lake(ancestor):
             if ancestor == real:
-                raise FolderError(f"{target} is a lake (it holds {LAKE_MARKER}); an export never replaces a lake")
+                raise FolderError(f"{target} is a lake (it holds its catalog); an export never replaces a lake")
             if ancestor / "exports" not in real.parents:
                 raise FolderError(f"{target} is inside the lake at {ancestor}; write exports under "
                                   f"{ancestor / 'exports'}/ or outside the lake")

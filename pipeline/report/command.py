@@ -21,6 +21,7 @@ from pipeline.console import RootOpt, console, fail, lake_for, out
 from pipeline.report.gather import ReportError
 from pipeline.report.render import build_report
 from warehouse import resolve_root
+from warehouse.catalog import resolve_catalog
 
 
 def _export_dir(root: Path, name: str | None) -> Path | None:
@@ -97,7 +98,7 @@ def register(app: typer.Typer) -> None:
         run_dirs = _run_dirs(lake_root, runs)
         eval_json = _eval_json(lake_root, eval_file)
         target = out_file or lake_root / "report.html"
-        has_lake = (lake_root / "catalog.ducklake").is_file()
+        has_lake = resolve_catalog(lake_root).exists()
         if not has_lake and export_dir is None and not run_dirs and eval_json is None:
             fail(f"nothing to report: no lake, export, trainer run or eval report at {lake_root} "
                  "(run `stratagem demo`, or pass --root)")

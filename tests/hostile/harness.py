@@ -15,7 +15,6 @@ a Python traceback on stderr is a crash, whatever the exit code.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from files import tree_digest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,15 +66,6 @@ def last_counts(root: Path, stage: str) -> dict:
 
 def assert_balanced(counts: dict) -> None:
     assert counts["read"] == counts["accepted"] + counts["quarantined"] + counts["duplicates"], counts
-
-
-def tree_digest(folder: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every regular file under `folder` (symlinks not followed)."""
-    digest = {}
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            digest[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return digest
 
 
 @dataclass

@@ -17,6 +17,7 @@ import pytest
 from harness import Sentinel, assert_balanced, last_counts, run_cli
 
 from warehouse import Lake
+from warehouse.catalog import CATALOG_FILES
 
 QAS = ["--mapping", "question-answer-solution"]
 
@@ -134,7 +135,7 @@ def refuse(args: list[str], root: Path) -> str:
     res = run_cli(["ingest", *args, *QAS], root=root, timeout=30)
     lines = [ln for ln in (res.out + res.err).splitlines() if ln.strip()]
     assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), res.out + res.err
-    assert not (root / "catalog.ducklake").exists()
+    assert not any((root / name).exists() for name in CATALOG_FILES)
     return lines[0]
 
 
