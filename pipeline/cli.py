@@ -42,6 +42,7 @@ COMMANDS = {
     "train": "pipeline.train_commands",
     "eval": "pipeline.train_commands",
     "generate": "pipeline.generate.command",
+    "run": "pipeline.shards.command",
     "curate": "pipeline.curate.command",
     "export": "pipeline.export.command",
     "labelstudio": "pipeline.labelstudio.command",
@@ -72,6 +73,7 @@ SHORT_HELP = {
     "train": "Train a model on an export with SFT, GRPO or SGPO; prints a progress line per step.",
     "eval": "Greedy accuracy on test_original and each test_<perturbation> split, with the gap per model.",
     "generate": "Sample teacher trajectories for problems from an OpenAI-compatible endpoint (writes trajectories).",
+    "run": "Run a stage's shards at once (local processes or Ray tasks), each committing to the shared catalog.",
     "curate": "Resolve consensus spans, pick a strategy and a trajectory per problem, apply the filters,\n"
               "collapse near-duplicates and assign leak-free family splits; record the curated set with its run.",
     "export": "Export the curated set as a versioned folder: manifest.json, README.md dataset card with plots,\n"

@@ -41,12 +41,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 @contextmanager
-def lake_for(root: Path | None, *, read_only: bool = False, holder: str = "") -> Iterator[Lake]:
-    """Open the lake for a command, turning lake errors into one-line failures."""
+def lake_for(root: Path | None, *, read_only: bool = False, holder: str = "",
+             lock_name: str | None = None) -> Iterator[Lake]:
+    """Open the lake for a command (`lock_name`: a shard worker's lock, Lake.open), turning lake
+    errors into one-line failures."""
     from warehouse import Lake
 
     try:
-        lake = Lake.open(root, read_only=read_only, holder=holder)
+        lake = Lake.open(root, read_only=read_only, holder=holder, lock_name=lock_name)
     except LakeError as exc:
         fail(str(exc))
     with lake:

@@ -21,6 +21,10 @@ journal, and the progress bar.
 
 A stage that works on whole batches (verify: Arrow in, Arrow out) overrides `handle` instead
 of `process` / `accept`; one whose pages depend on what it wrote overrides `batches`.
+
+Sharded (`--shard I/N`, pipeline/shards): a stage's `shard` (None: all the work) goes to its
+pending query (pipeline/pending.py); the kit records it in the run's config ("shard": "I/N")
+and in the progress bar's title. Each shard's run commits on its own, like any run.
 """
 from __future__ import annotations
 
@@ -34,6 +38,8 @@ from schemas import TABLES, LLMCall, to_arrow
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+    from pipeline.shards import Shard
 
     from warehouse import Lake, RunContext, RunReport
 
@@ -100,6 +106,7 @@ class BatchedStage:
     name: str = ""
     batch_size: int = 500
     client: Any = None
+    shard: Shard | None = None
 
     # ---------------------------------------------------------------- what a stage fills in
     def config(self) -> dict:
@@ -170,7 +177,10 @@ class BatchedStage:
     def run(self, lake: Lake, *, progress: Progress | None = None) -> RunReport:
         """Run every pending batch; returns the run report."""
         total, batches = self.batches(lake)
-        task = progress.add_task(self.label(), total=total) if progress is not None else None
+        label, config = self.label(), self.config()
+        if self.shard is not None:
+            label, config = f"{label} [shard {self.shard}]", config | {"shard": str(self.shard)}
+        task = progress.add_task(label, total=total) if progress is not None else None
         done_in_batch = [0]
 
         def on_done(_result) -> None:
@@ -178,7 +188,7 @@ class BatchedStage:
             if task is not None:
                 progress.advance(task)
 
-        with llm_spend(self.client) as start_spend, lake.run(self.name, self.config()) as run:
+        with llm_spend(self.client) as start_spend, lake.run(self.name, config) as run:
             start_spend(run)
             self.start(run)
             for items in batches:

@@ -3,6 +3,7 @@ runs in), the writer lock and the message a refused writer or reader gets.
 
     con = connect(root, read_only=True, catalog=resolve_catalog(root))   # attached as `lake`, sandboxed
     fd = acquire_writer_lock(root, "ingest")  # raises LakeBusy naming the holder
+    shared_fd, fd = acquire_shard_lock(root, "annotate 0/2", "writer-annotate-0of2.lock")  # shared catalogs
 
 Nothing here passes a user-derived path to DuckDB as a pattern: paths go in SQL string
 literals (escaped), never into globbing functions.
@@ -85,21 +86,61 @@ def sandbox(con: duckdb.DuckDBPyConnection, data_path: str) -> None:
     con.execute("SET lock_configuration = true")
 
 
-def acquire_writer_lock(root: Path, holder: str) -> int:
+WRITER_LOCK = "writer.lock"
+
+
+def _open_lock(root: Path, name: str) -> int:
     try:  # never through a link: the holder's line is written into the file it opens
-        fd = os.open(root / "writer.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        return os.open(root / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise
-        raise LakeError(f"{root / 'writer.lock'} is a symbolic link; remove it (a lake's lock is a plain file)") from None
+        raise LakeError(f"{root / name} is a symbolic link; remove it (a lake's lock is a plain file)") from None
+
+
+def _flock(fd: int, mode: int) -> bool:
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except BlockingIOError:
-        os.close(fd)
-        raise LakeBusy(busy_message(root)) from None
+        return False
+    return True
+
+
+def _name_holder(fd: int, holder: str) -> None:
     os.ftruncate(fd, 0)
     os.write(fd, json.dumps({"pid": os.getpid(), "holder": holder, "since": time.time()}).encode())
+
+
+def acquire_writer_lock(root: Path, holder: str) -> int:
+    """`writer.lock`, exclusively: the one writer of a lake (raises LakeBusy naming the holder)."""
+    fd = _open_lock(root, WRITER_LOCK)
+    if not _flock(fd, fcntl.LOCK_EX):
+        os.close(fd)
+        raise LakeBusy(busy_message(root)) from None
+    _name_holder(fd, holder)
     return fd
+
+
+def acquire_shard_lock(root: Path, holder: str, name: str) -> tuple[int, int]:
+    """A shard worker's locks where the catalog takes several writers: `writer.lock` shared (so a
+    whole-lake writer, which holds it exclusively, and shard workers exclude each other) and its
+    own lock file `name` (e.g. writer-annotate-0of2.lock) exclusively, naming the holder.
+    Returns (writer.lock's fd, name's fd); raises LakeBusy naming whoever is in the way."""
+    shared = _open_lock(root, WRITER_LOCK)
+    if not _flock(shared, fcntl.LOCK_SH):
+        os.close(shared)
+        raise LakeBusy(busy_message(root))
+    try:
+        fd = _open_lock(root, name)
+    except BaseException:
+        os.close(shared)
+        raise
+    if not _flock(fd, fcntl.LOCK_EX):
+        os.close(fd)
+        os.close(shared)
+        raise LakeBusy(busy_message(root, name))
+    _name_holder(fd, holder)
+    return shared, fd
 
 
 def lock_catalog_file(path: Path) -> int | None:
@@ -126,15 +167,37 @@ def release_writer_lock(fd: int, *, forget: bool = False) -> None:
         os.close(fd)
 
 
-def busy_message(root: Path) -> str:
-    """Who holds the lake, from `writer.lock`; never this process (when `writer.lock` was deleted
-    under a running writer, the file now holds what the refused process wrote itself)."""
+def busy_message(root: Path, name: str = WRITER_LOCK) -> str:
+    """Who holds the lake (or its lock file `name`), from the lock file; never this process (when
+    the file was deleted under a running writer, it now holds what the refused process wrote
+    itself). A `writer.lock` held shared names the shard workers holding theirs."""
+    if name == WRITER_LOCK:
+        workers = [_holder(path) for path in sorted(root.glob("writer-*.lock")) if _held(path)]
+        if workers:
+            return (f"lake {root} is busy: shard workers ({'; '.join(workers)}) are writing; a whole-lake "
+                    "writer waits until they finish")
+    who = _holder(root / name)
+    what = "" if name == WRITER_LOCK else f" ({name})"
+    return f"lake {root} is busy: another stratagem process ({who}) is writing{what}; retry when it finishes"
+
+
+def _holder(path: Path) -> str:
     try:
-        info = json.loads((root / "writer.lock").read_text() or "{}")
+        info = json.loads(path.read_text() or "{}")
     except (OSError, ValueError):
         info = {}
     if not isinstance(info, dict) or info.get("pid") in (None, os.getpid()):
-        who = "a process that writer.lock no longer names (was the file deleted?)"
-    else:
-        who = f"pid {info['pid']}" + (f", {info['holder']}" if info.get("holder") else "")
-    return f"lake {root} is busy: another stratagem process ({who}) is writing; retry when it finishes"
+        return f"a process that {path.name} no longer names (was the file deleted?)"
+    return f"pid {info['pid']}" + (f", {info['holder']}" if info.get("holder") else "")
+
+
+def _held(path: Path) -> bool:
+    """Whether some process holds a lock on `path` (a shared probe, released at once)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        return not _flock(fd, fcntl.LOCK_SH)
+    finally:
+        os.close(fd)

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -45,7 +47,9 @@ from typing import TYPE_CHECKING, Iterator
 import duckdb
 
 from warehouse.catalog import Catalog, resolve_catalog
-from warehouse.connect import acquire_writer_lock, busy_message, connect, lock_catalog_file, release_writer_lock
+from warehouse.connect import (
+    acquire_shard_lock, acquire_writer_lock, busy_message, connect, lock_catalog_file, release_writer_lock,
+)
 from warehouse.errors import LakeBusy, LakeError, LakeQueryError, first_line
 
 if TYPE_CHECKING:  # pyarrow and schemas load on first write: `stratagem status` needs neither
@@ -125,6 +129,7 @@ class Lake:
         self.read_only = read_only
         self._lock_fd = lock_fd
         self._catalog_fd: int | None = None  # the writer's flock on a SQLite catalog file
+        self._shared_fd: int | None = None  # a shard worker's shared hold on writer.lock
         self._in_transaction = False
         self.orphans_removed = 0  # data files of killed writers removed when this writer opened
         self._tables: list[str] | None = None
@@ -132,31 +137,43 @@ class Lake:
     # ---------------------------------------------------------------- open / close
     @classmethod
     def open(cls, root: str | Path | None = None, *, read_only: bool = False, holder: str = "",
-             catalog: str | None = None) -> "Lake":
+             catalog: str | None = None, lock_name: str | None = None) -> "Lake":
         """The lake at `root` (resolve_root), its catalog where `catalog` (else $STRATAGEM_CATALOG,
-        else the root) says: warehouse/catalog.py."""
+        else the root) says: warehouse/catalog.py.
+
+        `lock_name` is a shard worker's own lock file (e.g. writer-annotate-0of2.lock), used where
+        the catalog takes several writers (postgres): the worker holds it exclusively and
+        writer.lock shared, so workers of other shards and stages write at once while a
+        whole-lake writer waits; on other catalogs every writer holds writer.lock exclusively."""
         root = resolve_root(root)
         if "?" in str(root):  # DuckDB reads what follows a `?` in a database path as options
             raise LakeError(f"a lake root cannot contain '?' (DuckDB cannot open such a path): {root}")
         where = resolve_catalog(root, catalog)
         if read_only and not where.exists():
             raise LakeError(f"no lake at {root} (run `stratagem sample` + `stratagem ingest`, or pass --root)")
-        lock_fd = None
+        lock_fd = shared_fd = None
         if not read_only:
             root.mkdir(parents=True, exist_ok=True)
-            lock_fd = acquire_writer_lock(root, holder)
+            if lock_name and where.shared:
+                shared_fd, lock_fd = acquire_shard_lock(root, holder, lock_name)
+            else:
+                lock_fd, lock_name = acquire_writer_lock(root, holder), None
+
+        def release(forget: bool = False) -> None:  # a lake we did not get must not name us as its writer
+            if lock_fd is not None:
+                release_writer_lock(lock_fd, forget=forget)
+            if shared_fd is not None:
+                os.close(shared_fd)
         try:
-            con = connect(root, read_only, where)
+            con = _connect(root, read_only, where)
         except duckdb.Error as exc:
             busy = "lock" in str(exc).lower() or "already attached" in str(exc)
-            if lock_fd is not None:  # a lake we did not get must not name us as its writer
-                release_writer_lock(lock_fd, forget=busy)
+            release(forget=busy)
             if busy:
-                raise LakeBusy(busy_message(root)) from exc
+                raise LakeBusy(busy_message(root, lock_name or "writer.lock")) from exc
             raise LakeError(f"cannot open lake at {root} (catalog {where.shown}): {first_line(exc)}") from exc
         except BaseException:
-            if lock_fd is not None:
-                release_writer_lock(lock_fd)
+            release()
             raise
         catalog_fd = None
         if not read_only and where.kind == "sqlite":
@@ -166,7 +183,7 @@ class Lake:
                 release_writer_lock(lock_fd, forget=True)
                 raise LakeBusy(busy_message(root))
         lake = cls(root, con, read_only, lock_fd, where)
-        lake._catalog_fd = catalog_fd
+        lake._catalog_fd, lake._shared_fd = catalog_fd, shared_fd
         if not read_only:
             try:
                 lake._ensure_tables()
@@ -181,10 +198,10 @@ class Lake:
         try:
             self._con.close()
         finally:
-            for fd in (self._catalog_fd, self._lock_fd):
+            for fd in (self._catalog_fd, self._lock_fd, self._shared_fd):
                 if fd is not None:
                     os.close(fd)
-            self._catalog_fd = self._lock_fd = None
+            self._catalog_fd = self._lock_fd = self._shared_fd = None
 
     def __enter__(self) -> "Lake":
         return self
@@ -196,8 +213,32 @@ class Lake:
     def _ensure_tables(self) -> None:
         """Create missing tables and columns (the models gained a field; a column named in the
         model's `backfill` is filled for the rows already stored) and the views; an up-to-date
-        lake is left as it is, so opening a writer adds no snapshot."""
+        lake is left as it is, so opening a writer adds no snapshot.
+
+        On a catalog several processes write (postgres), workers that open a new or older lake
+        at once may all find the same change missing; DuckLake does not retry a conflicting
+        schema change (two CREATE TABLEs of one name), so the losers' commits fail. Each then
+        looks again, after a short random wait, and finds nothing left to do (or makes what is
+        still missing): up to SCHEMA_TRIES looks. `stratagem run` also opens the lake once
+        before it starts its shards, so they normally find the schema up to date."""
+        for attempt in range(SCHEMA_TRIES if self.catalog.shared else 1):
+            try:
+                return self._make_missing_tables()
+            except LakeQueryError:
+                if attempt == SCHEMA_TRIES - 1 or not self.catalog.shared:
+                    raise
+                self._rollback_failed_commit()
+                time.sleep(0.1 * (attempt + 1) + random.random() * 0.2)
+
+    def _rollback_failed_commit(self) -> None:
+        try:
+            self._con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # no transaction left open: the failed COMMIT ended it
+
+    def _make_missing_tables(self) -> None:
         from schemas import SCHEMA_VERSION, TABLES, arrow_schema
+
 
         columns: dict[str, set[str]] = {}
         for table, column in self.rows("SELECT table_name, column_name FROM information_schema.columns "
@@ -436,6 +477,21 @@ class Lake:
         from warehouse.runs import RunContext
 
         return RunContext.start(self, stage, config or {})
+
+
+SCHEMA_TRIES = 6  # looks at the schema a writer opening a shared catalog takes (Lake._ensure_tables)
+
+
+def _connect(root: Path, read_only: bool, where: Catalog, *data) -> duckdb.DuckDBPyConnection:
+    """`connect`, tried again where a shared catalog is new and another process is creating
+    DuckLake's own metadata tables in it at the same moment (PostgreSQL: duplicate key)."""
+    for attempt in range(SCHEMA_TRIES):
+        try:
+            return connect(root, read_only, where, *data)
+        except duckdb.Error as exc:
+            if not where.shared or "duplicate key" not in str(exc) or attempt == SCHEMA_TRIES - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1) + random.random() * 0.2)
 
 
 def _key(table: str) -> tuple[str, ...]:

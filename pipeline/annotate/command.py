@@ -3,6 +3,7 @@
     stratagem annotate                                   # rules tagger, every pending trajectory
     stratagem annotate --annotator rules --source gsm8k --limit 1000 --batch-size 5000
     stratagem annotate --annotator llm --base-url http://127.0.0.1:8000/v1 --model M [--retry-failed]
+    stratagem --catalog postgres://... annotate --shard 0/4            # one of 4 workers
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pipeline.flags import (
     UNREACHABLE, BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, RetryFailedOpt, TaxonomyOpt, TimeoutOpt,
     llm_options, llm_run_config, taxonomy_or_fail, unreachable_errors,
 )
+from pipeline.shards import ShardOpt, shard_lock
 from schemas.taxonomy import Taxonomy
 
 
@@ -44,7 +46,7 @@ def register(app: typer.Typer) -> None:
         taxonomy_path: TaxonomyOpt = None,
         base_url: BaseUrlOpt = None, model: ModelOpt = None, concurrency: ConcurrencyOpt = 8,
         max_retries: RetriesOpt = 2, timeout: TimeoutOpt = 60.0, api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
-        retry_failed: RetryFailedOpt = False,
+        retry_failed: RetryFailedOpt = False, shard: ShardOpt = None,
     ) -> None:
         """Tag strategy spans (planning, decomposition, verification, ...) in trajectories.
 
@@ -63,10 +65,10 @@ def register(app: typer.Typer) -> None:
             options = llm_options(root, base_url, model, concurrency, max_retries, timeout, api_key_env, retry_failed)
             config = llm_run_config(options)
         tagger = build_tagger(annotator, taxonomy, **options)
-        with lake_for(root, holder="annotate") as lake, progress() as bar:
+        with lake_for(root, **shard_lock("annotate", shard)) as lake, progress() as bar:
             try:
                 report = annotate(lake, tagger, taxonomy=taxonomy, source=source, limit=limit,
-                                  batch_size=batch_size, config=config, progress=bar)
+                                  batch_size=batch_size, config=config, progress=bar, shard=shard)
             except unreachable_errors(annotator == "llm") as exc:
                 fail(f"{exc} {UNREACHABLE}", code=1)
         print_report(report)

@@ -1,6 +1,7 @@
 """The annotate stage: strategy spans for trajectories from a tagger in the registry.
 
     report = annotate(lake, get_tagger("rules"), source="gsm8k", limit=1000, batch_size=5000)
+    report = annotate(lake, get_tagger("rules"), shard=Shard(0, 2))     # one shard (pipeline/shards)
 
 Pending = trajectories with no `tagged` row from this annotator name and version
 (pipeline.pending). Every span is validated against the schema (`Span`), the taxonomy and
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from annotators import TagItem, Tagger
 from pipeline import pending
+from pipeline.shards import Shard
 from pipeline.stage import BatchedStage, BatchOut
 from schemas import Span, Tagged, content_id
 from schemas.taxonomy import Taxonomy, load_taxonomy
@@ -30,9 +32,11 @@ _BATCH = """
 """
 
 
-def pending_trajectories(lake: Lake, tagger: Tagger, source: str | None = None, limit: int | None = None) -> list[str]:
-    """Trajectory ids `tagger` (its name and version) has not tagged yet (pipeline.pending), in id order."""
-    ids = pending.annotate_ids(lake, tagger.name, tagger.version, source)
+def pending_trajectories(lake: Lake, tagger: Tagger, source: str | None = None, limit: int | None = None,
+                         shard: Shard | None = None) -> list[str]:
+    """Trajectory ids `tagger` (its name and version) has not tagged yet (pipeline.pending), in id
+    order; of one shard of the work when `shard` is given."""
+    ids = pending.annotate_ids(lake, tagger.name, tagger.version, source, shard=shard)
     return ids[:limit] if limit is not None else ids
 
 
@@ -40,8 +44,8 @@ class Annotate(BatchedStage):
     name = "annotate"
 
     def __init__(self, tagger: Tagger, taxonomy: Taxonomy, *, source: str | None, limit: int | None,
-                 batch_size: int, config: dict | None):
-        self.tagger, self.taxonomy, self.source, self.limit = tagger, taxonomy, source, limit
+                 batch_size: int, config: dict | None, shard: Shard | None = None):
+        self.tagger, self.taxonomy, self.source, self.limit, self.shard = tagger, taxonomy, source, limit, shard
         self.batch_size, self.extra = batch_size, config or {}
         self.client = getattr(tagger, "client", None)
 
@@ -55,7 +59,7 @@ class Annotate(BatchedStage):
         return f"annotate ({self.tagger.name})"
 
     def pending(self, lake: Lake) -> list[str]:
-        return pending_trajectories(lake, self.tagger, self.source, self.limit)
+        return pending_trajectories(lake, self.tagger, self.source, self.limit, self.shard)
 
     def load(self, lake: Lake, keys) -> list[tuple]:
         return lake.rows(_BATCH, [list(keys)])
@@ -108,8 +112,9 @@ class Annotate(BatchedStage):
 
 def annotate(lake: Lake, tagger: Tagger, *, taxonomy: Taxonomy | None = None, source: str | None = None,
              limit: int | None = None, batch_size: int = 2000, config: dict | None = None,
-             progress=None) -> RunReport:
-    """Tag pending trajectories with `tagger` and write validated spans; returns the run report."""
+             progress=None, shard: Shard | None = None) -> RunReport:
+    """Tag pending trajectories (of `shard`, when given) with `tagger` and write validated spans;
+    returns the run report."""
     stage = Annotate(tagger, taxonomy or load_taxonomy(), source=source, limit=limit, batch_size=batch_size,
-                     config=config)
+                     config=config, shard=shard)
     return stage.run(lake, progress=progress)

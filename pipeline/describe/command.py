@@ -2,6 +2,7 @@
 
     stratagem describe                      # rules describer, k = 5
     stratagem describe --annotator llm --base-url URL --model M -k 5 [--retry-failed]
+    stratagem --catalog postgres://... describe --shard 0/2          # one of 2 workers
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pipeline.flags import (
     UNREACHABLE, BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, RetryFailedOpt, TaxonomyOpt, TimeoutOpt,
     llm_options, llm_run_config, taxonomy_or_fail, unreachable_errors,
 )
+from pipeline.shards import ShardOpt, shard_lock
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +32,7 @@ def register(app: typer.Typer) -> None:
         taxonomy_path: TaxonomyOpt = None,
         base_url: BaseUrlOpt = None, model: ModelOpt = None, concurrency: ConcurrencyOpt = 8,
         max_retries: RetriesOpt = 2, timeout: TimeoutOpt = 60.0, api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
-        retry_failed: RetryFailedOpt = False,
+        retry_failed: RetryFailedOpt = False, shard: ShardOpt = None,
     ) -> None:
         """Write K strategy descriptions (problem type, approach, steps) per solved problem.
 
@@ -52,10 +54,10 @@ def register(app: typer.Typer) -> None:
         except (ValueError, TypeError, OSError) as exc:
             fail(f"cannot start describer {annotator!r}: {exc}")
         config = {"k": k} | llm_run_config(options)
-        with lake_for(root, holder="describe") as lake, progress() as bar:
+        with lake_for(root, **shard_lock("describe", shard)) as lake, progress() as bar:
             try:
                 report = describe(lake, describer, source=source, limit=limit, batch_size=batch_size,
-                                  config=config, progress=bar)
+                                  config=config, progress=bar, shard=shard)
             except unreachable_errors(annotator == "llm") as exc:
                 fail(f"{exc} {UNREACHABLE}", code=1)
         print_report(report)

@@ -1,6 +1,7 @@
 """The describe stage: K strategy descriptions per problem, leakage-checked and ranked.
 
     report = describe(lake, get_describer("rules", k=5))       # `stratagem describe` (command.py)
+    report = describe(lake, get_describer("rules", k=5), shard=Shard(0, 2))   # one shard (pipeline/shards)
 
 For each problem with a correct trajectory (a verdict with is_correct) and no strategy yet
 from this describer name and version, one correct trajectory is chosen (the one with
@@ -18,6 +19,7 @@ from __future__ import annotations
 from annotators import DescribeItem, Describer, SpanOut
 from annotators.leakage import leakage_flags
 from pipeline import pending
+from pipeline.shards import Shard
 from pipeline.stage import BatchedStage, BatchOut
 from schemas import Strategy, content_id
 from warehouse import Lake, RunReport
@@ -79,8 +81,8 @@ class Describe(BatchedStage):
     name = "describe"
 
     def __init__(self, describer: Describer, *, source: str | None, limit: int | None, batch_size: int,
-                 config: dict | None):
-        self.describer, self.source, self.limit = describer, source, limit
+                 config: dict | None, shard: Shard | None = None):
+        self.describer, self.source, self.limit, self.shard = describer, source, limit, shard
         self.batch_size, self.extra = batch_size, config or {}
         self.client = getattr(describer, "client", None)
 
@@ -93,7 +95,8 @@ class Describe(BatchedStage):
         return f"describe ({self.describer.name})"
 
     def pending(self, lake: Lake) -> list[tuple[str, str]]:
-        pairs = pending.describe_pairs(lake, self.describer.name, self.describer.version, self.source)
+        pairs = pending.describe_pairs(lake, self.describer.name, self.describer.version, self.source,
+                                       shard=self.shard)
         return pairs[:self.limit] if self.limit is not None else pairs
 
     def load(self, lake: Lake, keys) -> list[DescribeItem]:
@@ -125,7 +128,9 @@ class Describe(BatchedStage):
 
 
 def describe(lake: Lake, describer: Describer, *, source: str | None = None, limit: int | None = None,
-             batch_size: int = 500, config: dict | None = None, progress=None) -> RunReport:
-    """Describe pending problems with `describer` and write `strategies`; returns the run report."""
-    return Describe(describer, source=source, limit=limit, batch_size=batch_size, config=config).run(
-        lake, progress=progress)
+             batch_size: int = 500, config: dict | None = None, progress=None,
+             shard: Shard | None = None) -> RunReport:
+    """Describe pending problems (of `shard`, when given) with `describer` and write `strategies`;
+    returns the run report."""
+    return Describe(describer, source=source, limit=limit, batch_size=batch_size, config=config,
+                    shard=shard).run(lake, progress=progress)

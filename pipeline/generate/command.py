@@ -1,7 +1,7 @@
 """`stratagem generate`: the generate stage's command (the stage: pipeline/generate/stage.py).
 
     stratagem generate --base-url http://127.0.0.1:8000/v1 --model gpt-4o-mini \\
-        [--samples 4] [--temperature 0.7] [--max-tokens 1024] [--where "family = 'shopping'"]
+        [--samples 4] [--temperature 0.7] [--max-tokens 1024] [--where "family = 'shopping'"] [--shard 0/4]
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 from llm import public_url
 from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from pipeline.generate.stage import generate, select_problem_ids
+from pipeline.shards import ShardOpt, shard_lock
 from warehouse import LakeError
 
 
@@ -31,6 +32,7 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Wall-clock limit per HTTP attempt in seconds (the whole answer, body included).")] = 120.0,
         api_key_env: Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the API key (unset: none sent, fine for local servers).")] = "OPENAI_API_KEY",
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Problems x samples committed per batch.")] = 64,
+        shard: ShardOpt = None,
     ) -> None:
         """Sample teacher trajectories for problems from an OpenAI-compatible endpoint (writes trajectories).
 
@@ -56,10 +58,10 @@ def register(app: typer.Typer) -> None:
                                api_key_env=api_key_env, cache_dir=resolve_root(root) / "cache" / "llm")
         except (LLMError, PriceError) as exc:
             fail(str(exc))
-        with lake_for(root, holder="generate") as lake, progress() as bar:
+        with lake_for(root, **shard_lock("generate", shard)) as lake, progress() as bar:
             try:
                 report = generate(lake, client, samples=samples, temperature=temperature, max_tokens=max_tokens,
-                                  problem_ids=problem_ids, batch_size=batch_size, progress=bar)
+                                  problem_ids=problem_ids, batch_size=batch_size, progress=bar, shard=shard)
             except EndpointUnreachable as exc:
                 fail(f"{exc} (nothing from the unfinished batch was written)", code=1)
         print_report(report)

@@ -26,6 +26,8 @@ import json
 from dataclasses import dataclass
 
 from llm import public_url
+from pipeline.pending import shard_condition, shard_params
+from pipeline.shards import Shard
 from pipeline.stage import BatchedStage, BatchOut
 from schemas import Trajectory, content_id, normalise_text, text_sha
 from schemas.export import PROMPT_SUFFIX
@@ -51,13 +53,15 @@ class Work:
     sample: int
 
 
-def pending_work(lake: Lake, teacher: str, sampling: dict, samples: int, problem_ids: list[str] | None) -> list[Work]:
-    """(problem, sample index) pairs with no trajectory from this teacher and sampling yet."""
-    sql = "SELECT problem_id, question FROM problems"
-    params: list = []
+def pending_work(lake: Lake, teacher: str, sampling: dict, samples: int, problem_ids: list[str] | None,
+                 shard: Shard | None = None) -> list[Work]:
+    """(problem, sample index) pairs with no trajectory from this teacher and sampling yet, of the
+    problems in `shard` when given (pipeline.pending.shard_condition)."""
+    sql = f"SELECT problem_id, question FROM problems p WHERE {shard_condition('p')}"
+    params: dict = shard_params(shard)
     if problem_ids is not None:
-        sql += " WHERE problem_id IN (SELECT unnest(?::VARCHAR[]))"
-        params.append(problem_ids)
+        sql += " AND problem_id IN (SELECT unnest(CAST($ids AS VARCHAR[])))"
+        params["ids"] = problem_ids
     problems = lake.rows(sql + " ORDER BY problem_id", params)
     done = set()
     for problem_id, stored in lake.rows("SELECT problem_id, sampling FROM trajectories WHERE teacher = ?", [teacher]):
@@ -74,8 +78,9 @@ class Generate(BatchedStage):
     name = "generate"
 
     def __init__(self, client, *, samples: int, temperature: float, max_tokens: int,
-                 problem_ids: list[str] | None, batch_size: int):
+                 problem_ids: list[str] | None, batch_size: int, shard: Shard | None = None):
         self.client, self.samples, self.problem_ids, self.batch_size = client, samples, problem_ids, batch_size
+        self.shard = shard
         self.api = {"temperature": temperature, "max_tokens": max_tokens}
         self.sampling = self.api | {"prompt_version": PROMPT_VERSION}
 
@@ -87,7 +92,7 @@ class Generate(BatchedStage):
                 "prompt_version": PROMPT_VERSION, "problems": "all" if self.problem_ids is None else len(self.problem_ids)}
 
     def pending(self, lake: Lake) -> list[Work]:
-        return pending_work(lake, self.client.model, self.sampling, self.samples, self.problem_ids)
+        return pending_work(lake, self.client.model, self.sampling, self.samples, self.problem_ids, self.shard)
 
     async def _ask(self, session, w: Work):
         return await session.chat(prompt_messages(w.question), sampling=self.api, prompt_version=PROMPT_VERSION,
@@ -121,11 +126,13 @@ class Generate(BatchedStage):
 
 
 def generate(lake: Lake, client, *, samples: int = 1, temperature: float = 0.0, max_tokens: int = 1024,
-             problem_ids: list[str] | None = None, batch_size: int = 64, progress=None) -> RunReport:
-    """Sample `samples` trajectories per problem from `client` (an llm.client.LLMClient).
+             problem_ids: list[str] | None = None, batch_size: int = 64, progress=None,
+             shard: Shard | None = None) -> RunReport:
+    """Sample `samples` trajectories per problem (of `shard`, when given) from `client` (an
+    llm.client.LLMClient).
 
     Raises llm.client.EndpointUnreachable (batch in progress rolled back) when the
     endpoint cannot be reached.
     """
     return Generate(client, samples=samples, temperature=temperature, max_tokens=max_tokens,
-                    problem_ids=problem_ids, batch_size=batch_size).run(lake, progress=progress)
+                    problem_ids=problem_ids, batch_size=batch_size, shard=shard).run(lake, progress=progress)

@@ -3,6 +3,7 @@ judge: pipeline/verify/judge.py).
 
     stratagem verify [--batch-size 5000] [--tolerance POLICY | --tolerance SOURCE=POLICY ...]
     stratagem verify --judge llm --base-url URL --model M [--judge-low-confidence] [--retry-failed]
+    stratagem --catalog postgres://... verify --shard 1/4            # one of 4 workers (rules and judge)
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pipeline.console import RootOpt, fail, lake_for, print_report, progress
 from pipeline.flags import (
     BaseUrlOpt, ConcurrencyOpt, KeyEnvOpt, ModelOpt, RetriesOpt, RetryFailedOpt, TimeoutOpt, llm_options,
 )
+from pipeline.shards import ShardOpt, shard_lock
 from pipeline.verify.stage import LOW_CONFIDENCE, parse_tolerances, verify
 
 
@@ -38,7 +40,7 @@ def register(app: typer.Typer) -> None:
             "--judge-batch-size", min=1, help="With --judge: verdicts judged per committed batch.")] = 64,
         base_url: BaseUrlOpt = None, model: ModelOpt = None, concurrency: ConcurrencyOpt = 8,
         max_retries: RetriesOpt = 2, timeout: TimeoutOpt = 60.0, api_key_env: KeyEnvOpt = "OPENAI_API_KEY",
-        retry_failed: RetryFailedOpt = False,
+        retry_failed: RetryFailedOpt = False, shard: ShardOpt = None,
     ) -> None:
         """Extract each trajectory's final answer and judge it against the reference (writes verdicts).
 
@@ -78,8 +80,8 @@ def register(app: typer.Typer) -> None:
                 fail(f"cannot start the llm judge: {exc}")
         elif judge_low_confidence:
             fail("--judge-low-confidence needs --judge llm")
-        with lake_for(root, holder="verify") as lake, progress() as bar:
-            report = verify(lake, batch_size=batch_size, tolerances=tolerances, progress=bar)
+        with lake_for(root, **shard_lock("verify", shard)) as lake, progress() as bar:
+            report = verify(lake, batch_size=batch_size, tolerances=tolerances, progress=bar, shard=shard)
             judged = None
             if judge_stage is not None:
                 from llm.client import EndpointUnreachable
@@ -87,7 +89,7 @@ def register(app: typer.Typer) -> None:
 
                 try:
                     judged = judge_verdicts(lake, judge_stage, low_confidence=judge_low_confidence,
-                                            batch_size=judge_batch_size, progress=bar)
+                                            batch_size=judge_batch_size, progress=bar, shard=shard)
                 except EndpointUnreachable as exc:
                     print_report(report)
                     fail(f"{exc} (rule verdicts and judge batches committed before stay)", code=1)

@@ -29,6 +29,7 @@ from llm import public_url
 from llm.client import LLMClient
 from pipeline import pending as pending_rows
 from pipeline.pending import checker_version
+from pipeline.shards import Shard
 from pipeline.stage import BatchedStage, BatchOut
 from pipeline.verify.stage import LOW_CONFIDENCE
 from schemas import Verdict
@@ -95,10 +96,10 @@ class LLMJudge:
         return self.client.run(self.ask, items, on_done, item_ids=[it.trajectory_id for it in items])
 
 
-def pending(lake: Lake, model: str, low_confidence: bool) -> list[JudgeItem]:
-    """The verdicts `model` would judge now (pipeline.pending.judge_rows)."""
+def pending(lake: Lake, model: str, low_confidence: bool, shard: Shard | None = None) -> list[JudgeItem]:
+    """The verdicts `model` would judge now (pipeline.pending.judge_rows), of `shard` when given."""
     rows = pending_rows.judge_rows(lake, checker_version(), model, low_confidence=low_confidence,
-                                   threshold=LOW_CONFIDENCE)
+                                   threshold=LOW_CONFIDENCE, shard=shard)
     return [JudgeItem(*row) for row in rows]
 
 
@@ -107,8 +108,8 @@ class Judge(BatchedStage):
 
     name = "verify"
 
-    def __init__(self, judge: LLMJudge, *, low_confidence: bool, batch_size: int):
-        self.judge, self.low_confidence, self.batch_size = judge, low_confidence, batch_size
+    def __init__(self, judge: LLMJudge, *, low_confidence: bool, batch_size: int, shard: Shard | None = None):
+        self.judge, self.low_confidence, self.batch_size, self.shard = judge, low_confidence, batch_size, shard
         self.client = judge.client
 
     def config(self) -> dict:
@@ -119,7 +120,7 @@ class Judge(BatchedStage):
         return f"judge ({self.judge.model})"
 
     def pending(self, lake: Lake) -> list[JudgeItem]:
-        return pending(lake, self.judge.model, self.low_confidence)
+        return pending(lake, self.judge.model, self.low_confidence, self.shard)
 
     def process(self, items: list[JudgeItem], on_done) -> list:
         return self.judge.judge(items, on_done)
@@ -147,7 +148,8 @@ class Judge(BatchedStage):
 
 
 def judge_verdicts(lake: Lake, judge: LLMJudge, *, low_confidence: bool = False, batch_size: int = BATCH,
-                   progress=None) -> RunReport:
-    """Ask `judge` about every pending verdict (module docstring); returns the run report.
-    Raises llm.client.EndpointUnreachable (the batch in progress rolled back)."""
-    return Judge(judge, low_confidence=low_confidence, batch_size=batch_size).run(lake, progress=progress)
+                   progress=None, shard: Shard | None = None) -> RunReport:
+    """Ask `judge` about every pending verdict (module docstring; of `shard` when given); returns
+    the run report. Raises llm.client.EndpointUnreachable (the batch in progress rolled back)."""
+    return Judge(judge, low_confidence=low_confidence, batch_size=batch_size, shard=shard).run(
+        lake, progress=progress)

@@ -1,6 +1,7 @@
 """The verify stage: judge each trajectory's final answer against its problem's reference.
 
     report = verify(lake, batch_size=5000, tolerances={"*": "exact"})   # `stratagem verify` (command.py)
+    report = verify(lake, shard=Shard(1, 4))          # one shard of the work (pipeline/shards)
 
 Reads trajectories that have no verdict from the current checker version (so a rerun only
 does what is missing, and a new checker version re-judges everything), judges each with
@@ -20,6 +21,7 @@ import pyarrow as pa
 from annotators.answers import CORRECT, INCORRECT, judge_answer
 from annotators.answers.tolerance import check_policy
 from pipeline import pending
+from pipeline.shards import Shard
 from pipeline.stage import BatchedStage, BatchOut
 from schemas import Verdict, arrow_schema
 from warehouse import Lake, RunReport
@@ -87,8 +89,8 @@ class Verify(BatchedStage):
 
     name = "verify"
 
-    def __init__(self, *, batch_size: int, tolerances: dict[str, str] | None):
-        self.batch_size, self.tolerances = batch_size, dict(tolerances or {})
+    def __init__(self, *, batch_size: int, tolerances: dict[str, str] | None, shard: Shard | None = None):
+        self.batch_size, self.tolerances, self.shard = batch_size, dict(tolerances or {}), shard
         self.version = pending.checker_version()
 
     def config(self) -> dict:
@@ -97,10 +99,11 @@ class Verify(BatchedStage):
     def batches(self, lake: Lake):
         def pages():
             last = ""
-            while (batch := pending.verify_batch(lake, self.version, after=last, limit=self.batch_size)).num_rows:
+            while (batch := pending.verify_batch(lake, self.version, after=last, limit=self.batch_size,
+                                                 shard=self.shard)).num_rows:
                 last = batch.column("trajectory_id")[-1].as_py()
                 yield batch
-        return pending.count(lake, "verify", checker_version=self.version), pages()
+        return pending.count(lake, "verify", self.shard, checker_version=self.version), pages()
 
     def start(self, run) -> None:
         for outcome in OUTCOMES:
@@ -113,6 +116,7 @@ class Verify(BatchedStage):
 
 
 def verify(lake: Lake, *, batch_size: int = 5000, tolerances: dict[str, str] | None = None,
-           progress=None) -> RunReport:
-    """Judge every trajectory without a verdict of CHECKER_VERSION (pipeline.pending); returns the run report."""
-    return Verify(batch_size=batch_size, tolerances=tolerances).run(lake, progress=progress)
+           progress=None, shard: Shard | None = None) -> RunReport:
+    """Judge every trajectory (of `shard`, when given) without a verdict of CHECKER_VERSION
+    (pipeline.pending); returns the run report."""
+    return Verify(batch_size=batch_size, tolerances=tolerances, shard=shard).run(lake, progress=progress)
