@@ -2,7 +2,8 @@
 alignment, agreement metrics and Label Studio conversion. Never touches storage.
 
 Importing this package registers the built-in annotators by name (see annotators/base.py);
-importing `llm` adds the "llm" tagger and describer (they need its client).
+importing `llm` adds the "llm" tagger and describer (they need its client). The "learned"
+tagger (annotators/learned.py) loads a saved model: get_tagger("learned", model_path=FOLDER).
 """
 from annotators.base import (
     Describer, DescribeItem, DescribeResult, Description, LLMUsage, SpanOut, Tagger, TagItem, TagResult,
@@ -21,10 +22,18 @@ def _rules_tagger(**kw):
     return RulesTagger(**kw)
 
 
+def _learned_tagger(model_path=None, taxonomy=None, **_ignored):
+    from annotators.learned import LearnedTagger
+    if model_path is None:
+        raise ValueError("the learned tagger needs model_path (a folder saved by `stratagem tagger train`)")
+    return LearnedTagger.from_folder(model_path, taxonomy)
+
+
 def _rules_describer(**kw):
     from annotators.describe_rules import RulesDescriber
     return RulesDescriber(**kw)
 
 
 register_tagger("rules", _rules_tagger)
+register_tagger("learned", _learned_tagger)
 register_describer("rules", _rules_describer)

@@ -37,6 +37,7 @@ COMMANDS = {
     "mapping": "pipeline.ingest.mapping_command",
     "verify": "pipeline.verify.command",
     "annotate": "pipeline.annotate.command",
+    "tagger": "pipeline.tagger.command",
     "describe": "pipeline.describe.command",
     "agreement": "pipeline.agreement.command",
     "train": "pipeline.train_commands",
@@ -68,6 +69,7 @@ SHORT_HELP = {
     "mapping": "Ingest mappings: suggest one for a new dataset.",
     "verify": "Extract each trajectory's final answer and judge it against the reference (writes verdicts).",
     "annotate": "Tag strategy spans (planning, decomposition, verification, ...) in trajectories.",
+    "tagger": "The learned strategy tagger: train it on human and gold spans, list saved models.",
     "describe": "Write K strategy descriptions (problem type, approach, steps) per solved problem.",
     "agreement": "Span P/R/F1 (exact and overlap), token-level Cohen's kappa and Krippendorff's alpha, per label.",
     "train": "Train a model on an export with SFT, GRPO or SGPO; prints a progress line per step.",
@@ -89,7 +91,7 @@ SHORT_HELP = {
 
 
 # Commands that are groups of subcommands (`stratagem review push`): `--help` lists them last.
-GROUPS = {"mapping", "labelstudio", "review", "lake"}
+GROUPS = {"mapping", "labelstudio", "review", "lake", "tagger"}
 
 
 def _new_app() -> typer.Typer:

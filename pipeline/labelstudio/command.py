@@ -82,7 +82,8 @@ def register(app: typer.Typer) -> None:
     @review.command("push")
     def push_command(
         select: Annotated[str, typer.Option(
-            "--select", help="random | disagreement (annotators differ) | low-confidence | "
+            "--select", help="random | disagreement (annotators differ) | low-confidence | uncertain (most "
+                             "uncertain first under the learned tagger: `stratagem tagger train`) | "
                              "sql:\"SELECT trajectory_id FROM ...\".")] = "random",
         limit: Annotated[int, typer.Option("--limit", help="Number of trajectories to push.")] = 100,
         predictions: Annotated[str | None, typer.Option(
@@ -101,7 +102,8 @@ def register(app: typer.Typer) -> None:
             fail("--k must be >= 1 and --max-chars >= 100")
         try:
             ids = None
-            if select.startswith("sql:"):  # user SQL runs sandboxed, before the lake is opened for writing
+            # user SQL runs sandboxed, before the lake is opened for writing; uncertain needs no server to fail
+            if select.startswith("sql:") or select == "uncertain":
                 with lake_for(root, read_only=True) as ro:
                     ids = select_trajectories(ro, select, limit, predictions, seed)
             with connect(url, token_env, folder) as client, lake_for(root, holder="review push") as lake, \

@@ -25,7 +25,7 @@ from schemas.export import render_strategy
 from warehouse import LakeError
 
 DEFAULT_PROJECT = "stratagem review"
-POLICIES = ("random", "disagreement", "low-confidence")
+POLICIES = ("random", "disagreement", "low-confidence", "uncertain")
 
 
 @dataclass
@@ -46,8 +46,10 @@ def task_key(trajectory_id: str, part: int) -> str:
 
 # ---------------------------------------------------------------- selection
 def select_trajectories(lake, select: str, limit: int, annotator: str | None, seed: int = 0) -> list[str]:
-    """Trajectory ids for a policy: random | disagreement | low-confidence | sql:<SELECT ... trajectory_id>
-    (user SQL needs a lake opened read-only)."""
+    """Trajectory ids for a policy: random | disagreement | low-confidence | uncertain |
+    sql:<SELECT ... trajectory_id> (user SQL needs a lake opened read-only). uncertain: the
+    trajectories no person or gold has annotated, most uncertain first under the latest learned
+    tagger (pipeline.tagger.stage.uncertain_ids); a ReviewError when no model was trained."""
     if select == "random":
         rows = lake.rows("SELECT trajectory_id FROM trajectories ORDER BY hash(trajectory_id || ?::VARCHAR), trajectory_id "
                          "LIMIT ?", [str(seed), limit])
@@ -66,6 +68,13 @@ def select_trajectories(lake, select: str, limit: int, annotator: str | None, se
             SELECT trajectory_id FROM k JOIN n USING (trajectory_id)
             GROUP BY trajectory_id ORDER BY avg(CASE WHEN c < na THEN 1.0 ELSE 0.0 END) DESC, trajectory_id LIMIT ?""",
                          [limit])
+    elif select == "uncertain":
+        from pipeline.tagger.stage import TaggerError, uncertain_ids
+
+        try:
+            return [tid for tid, _ in uncertain_ids(lake, limit)]
+        except TaggerError as exc:
+            raise ReviewError(f"--select uncertain: {exc}") from None
     elif select.startswith("sql:"):
         try:
             result = lake.select(select[4:])

@@ -1,0 +1,174 @@
+"""The learned tagger (annotators/learned.py) and its stage and commands (pipeline/tagger/):
+fit/predict on inline data with a known answer, the span <-> segment rules, save/load without
+pickle (tampered and foreign files refused), `tagger train` + `annotate --annotator learned`
+through the CLI on a small sample lake, and the uncertainty ordering behind
+`review push --select uncertain` (no Label Studio server needed).
+
+    .venv/bin/pytest tests/test_learned_tagger.py
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from annotators import TagItem, get_tagger
+from annotators.learned import (
+    LearnedModel, LearnedModelError, LearnedTagger, fit, rank_uncertain, segment_labels, segments_to_spans,
+)
+from annotators.rules import Segments
+from pipeline.cli import app
+
+LABELS = ["planning", "verification", "backtracking"]
+PLAN = ["My plan is to add the parts.", "The approach is to count each group first."]
+CHECK = ["Let me check the sum again.", "Double-check: 3 + 4 = 7, which matches."]
+BACK = ["Wait, that is wrong.", "Hmm, wait, I made an error."]
+PLAIN = ["There are 3 red balls.", "So the total is 12.", "Multiply 4 by 5 to get 20."]
+
+
+def _doc(i: int) -> tuple[str, list[tuple[int, int, str]]]:
+    """A text of four sentences, one per line: plan, plain, check or backtrack, plain."""
+    parts = [(PLAN[i % 2], "planning"), (PLAIN[i % 3], None),
+             ((CHECK if i % 2 else BACK)[i // 2 % 2], "verification" if i % 2 else "backtracking"),
+             (PLAIN[(i + 1) % 3], None)]
+    text, spans, pos = "", [], 0
+    for sentence, label in parts:
+        if label:
+            spans.append((pos, pos + len(sentence), label))
+        text += sentence + "\n"
+        pos = len(text)
+    return text, spans
+
+
+def _model(**kw) -> LearnedModel:
+    docs = [_doc(i) for i in range(24)]
+    return fit([t for t, _ in docs], [s for _, s in docs], LABELS, min_count=1, C=10.0, **kw)
+
+
+def test_fit_and_tag_recover_the_known_labels():
+    model = _model()
+    text = "The approach is to count each group first.\nThere are 3 red balls.\nWait, that is wrong.\nSo the total is 12.\n"
+    [result] = LearnedTagger(model).tag([TagItem("t", text)])
+    got = [(text[s.start:s.end], s.label) for s in result.spans]
+    assert got == [("The approach is to count each group first.", "planning"), ("Wait, that is wrong.", "backtracking")]
+    assert all(0.5 <= s.confidence <= 1.0 for s in result.spans)
+    assert LearnedTagger(model).tag([TagItem("e", "  \n")])[0].error
+
+
+def test_segment_labels_need_more_than_half_covered():
+    text = "Aaaa bbbb. Cccc dddd.\nEeee ffff."
+    batch = Segments.build([text])
+    assert [text[s:e] for s, e in zip(batch.start, batch.end)] == ["Aaaa bbbb.", "Cccc dddd.", "Eeee ffff."]
+    # planning covers all of segment 1 and 4 of segment 2's 10 characters; recall 6 of segment 2's (two spans)
+    y = segment_labels(batch, [[(0, 15, "planning"), (11, 14, "recall"), (14, 17, "recall")]], ["planning", "recall"])
+    assert y.tolist() == [[True, False], [False, True], [False, False]]
+
+
+def test_labelled_segments_merge_into_spans_per_label():
+    text = "One. Two. Three.\nFour."
+    batch = Segments.build([text, "Five."])
+    proba = np.array([[0.9, 0.1], [0.7, 0.6], [0.2, 0.8], [0.95, 0.1], [0.6, 0.0]], dtype=np.float32)
+    first, second = segments_to_spans(batch, proba, ["a", "b"], 2)
+    assert [(text[s.start:s.end], s.label, s.confidence) for s in first] == [
+        ("One. Two.", "a", 0.8), ("Two. Three.", "b", 0.7), ("Four.", "a", 0.95)]
+    assert [(s.start, s.end, s.label) for s in second] == [(0, 5, "a")]
+
+
+def test_save_load_round_trip_without_pickle(tmp_path):
+    model = _model()
+    folder = model.save(tmp_path / "m")
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "weights.npz"]
+    with np.load(folder / "weights.npz", allow_pickle=False) as z:
+        assert sorted(z.files) == ["W", "b", "bigrams"]
+    again = LearnedModel.load(folder)
+    assert again.version == model.version and len(model.version) == 12
+    texts = [_doc(i)[0] for i in range(30, 34)]
+    assert np.allclose(model.proba(model.segments(texts)), again.proba(again.segments(texts)))
+    assert get_tagger("learned", model_path=folder).version == model.version
+
+
+def test_tampered_or_foreign_files_are_refused(tmp_path):
+    folder = _model().save(tmp_path / "m")
+    doc = json.loads((folder / "model.json").read_text())
+    doc["vocab"][0] = "tampered"
+    (folder / "model.json").write_text(json.dumps(doc))
+    with pytest.raises(LearnedModelError, match="does not match its version") as err:
+        LearnedModel.load(folder)
+    assert "\n" not in str(err.value)
+
+    pickled = _model().save(tmp_path / "p")
+    np.savez(pickled / "weights.npz", W=np.array([object()], dtype=object), b=np.zeros(3), bigrams=np.zeros(1))
+    with pytest.raises(LearnedModelError, match="not a plain NumPy archive"):
+        LearnedModel.load(pickled)
+
+    foreign = tmp_path / "f"
+    foreign.mkdir()
+    (foreign / "model.json").write_text('{"format": "something else"}')
+    with pytest.raises(LearnedModelError, match="is not a stratagem-learned-tagger file"):
+        LearnedModel.load(foreign)
+    with pytest.raises(LearnedModelError, match="no model.json"):
+        LearnedModel.load(tmp_path / "absent")
+
+
+def test_rank_uncertain_puts_the_unfamiliar_first():
+    model = _model()
+    items = [("known", _doc(3)[0]), ("odd", "Perhaps consider the fish.\nWhy not."), ("empty", "")]
+    ranked = rank_uncertain(model, items)
+    assert [tid for tid, _ in ranked] == ["odd", "known", "empty"]
+    assert ranked[0][1] > ranked[1][1] > ranked[2][1] == 0.0
+    assert rank_uncertain(model, items, limit=1) == ranked[:1]
+
+
+def test_train_annotate_and_select_uncertain_through_the_cli(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "lake"
+    runner = CliRunner()
+    assert runner.invoke(app, ["sample", "--n", "20", "--seed", "5", "--out", "s.jsonl"]).exit_code == 0
+    assert runner.invoke(app, ["ingest", "s.jsonl", "--mapping", "stratagem-sample", "--root", str(root)]).exit_code == 0
+
+    no_model = runner.invoke(app, ["annotate", "--annotator", "learned", "--root", str(root)])
+    assert no_model.exit_code == 2 and "no learned tagger model" in no_model.output
+
+    trained = runner.invoke(app, ["tagger", "train", "--root", str(root)])
+    assert trained.exit_code == 0, trained.output
+    version = trained.output.split("model ")[-1].split(":")[0]
+    assert (root / "models" / "tagger" / version / "weights.npz").is_file()
+    again = runner.invoke(app, ["tagger", "train", "--root", str(root)])
+    assert f"model {version}:" in again.output  # same data, same content hash
+
+    tagged = runner.invoke(app, ["annotate", "--annotator", "learned", "--root", str(root)])
+    assert tagged.exit_code == 0, tagged.output
+    unknown = runner.invoke(app, ["annotate", "--annotator", "learned", "--model", "0123abcd", "--root", str(root)])
+    assert unknown.exit_code == 2 and f"models: {version}" in unknown.output
+
+    from pipeline.agreement import agreement
+    from pipeline.labelstudio.push import select_trajectories
+    from warehouse import Lake
+
+    with Lake.open(root, read_only=True) as lake:
+        runs = lake.rows("SELECT config FROM runs WHERE stage = 'tagger-train'")
+        assert len(runs) == 2 and json.loads(runs[0][0])["model_version"] == version
+        kinds = lake.rows("SELECT DISTINCT annotator_kind, annotator_version FROM spans WHERE annotator = 'learned'")
+        assert kinds == [("rule", version)]
+        assert lake.scalar("SELECT min(confidence) FROM spans WHERE annotator = 'learned'") >= 0.5
+        result, _ = agreement(lake, "learned", "gold")
+        assert result.overall_kappa > 0.8  # it saw these trajectories: this checks the plumbing, not skill
+        # only trajectories with no gold (or human) spans are left to review
+        no_gold = lake.rows("SELECT trajectory_id FROM trajectories WHERE trajectory_id NOT IN "
+                            "(SELECT trajectory_id FROM spans WHERE annotator_kind = 'gold') ORDER BY 1")
+        assert sorted(select_trajectories(lake, "uncertain", 100, None)) == [r[0] for r in no_gold]
+    with Lake.open(root) as lake:
+        lake.update("spans", {"superseded_by": "retracted"}, {"annotator_kind": "gold"})
+        picked = select_trajectories(lake, "uncertain", 5, None)
+        assert len(picked) == 5 and len(set(picked)) == 5
+
+
+def test_select_uncertain_without_a_model_says_so(tmp_path):
+    from pipeline.labelstudio.client import ReviewError
+    from pipeline.labelstudio.push import select_trajectories
+    from warehouse import Lake
+
+    with Lake.open(tmp_path / "lake") as lake, pytest.raises(ReviewError, match="no learned tagger model"):
+        select_trajectories(lake, "uncertain", 5, None)
