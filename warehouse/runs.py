@@ -10,6 +10,14 @@ stage's outputs, plus the quarantine every stage writes rejected inputs to.
 
 Batched stages call `run.checkpoint()` to commit what they have (the runs row is written
 with status "partial" and rewritten at the end), so a crash loses at most one batch.
+
+Several runs at once (shard workers on a postgres catalog, pipeline/shards): each rewrite of a
+runs row deletes only that run's previous row, which its own earlier insert wrote as a data file
+of its own, and DuckLake only refuses concurrent commits that delete from the same data file (or
+change the schema); other commits that overlap are retried by DuckLake itself. So concurrent
+runs never conflict over `runs` (tests/test_shards.py runs four at once, batch by batch), as long
+as nothing merges the runs table's small files while runs are writing
+(ducklake_merge_adjacent_files, which stratagem never calls).
 """
 from __future__ import annotations
 

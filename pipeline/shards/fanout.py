@@ -64,8 +64,9 @@ def shard_runs(root: Path, shard: str, since: datetime) -> list[dict]:
     from warehouse import Lake
 
     with Lake.open(root, read_only=True) as lake:
-        rows = lake.rows("SELECT run_id, stage, status, counts FROM runs WHERE json_extract_string(config, '$.shard') = ? "
-                         "AND started_at >= ? ORDER BY started_at, run_id", [shard, since])
+        rows = lake.rows("SELECT run_id, stage, status, counts FROM runs "
+                         "WHERE json_extract_string(config, '$.shard') = ? AND started_at >= ? "
+                         "ORDER BY started_at, run_id", [shard, since])
     return [{"run_id": r, "stage": s, "status": st, "counts": json.loads(c or "{}")} for r, s, st, c in rows]
 
 
@@ -152,7 +153,8 @@ def _ray_shards(stage, args, shards, *, root, address, on_update, poll_s) -> lis
         try:
             ray.init(address=address, include_dashboard=False, logging_level="warning")
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise FanOutError(f"cannot reach Ray at {address or 'a new local cluster'}: {str(exc).splitlines()[0]}") from None
+            where = address or "a new local cluster"
+            raise FanOutError(f"cannot reach Ray at {where}: {str(exc).splitlines()[0]}") from None
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(run_shard_here)
         refs = {task.remote(stage, args, shard, shard_env(), str(root)): shard for shard in shards}
