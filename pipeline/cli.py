@@ -104,10 +104,18 @@ def _new_app() -> typer.Typer:
             help="Where the lake's catalog lives: sqlite (default: <root>/catalog.sqlite; readers run while a "
                  "stage writes), duckdb (<root>/catalog.ducklake, one process at a time), sqlite:/PATH, or "
                  "postgres://USER@HOST:PORT/DB[?schema=NAME] (several writers; password from PGPASSWORD). "
-                 "Give it before the command: stratagem --catalog URL status.")] = None) -> None:
-        # a group even when one command is loaded; the catalog reaches Lake.open (and child processes)
+                 "Give it before the command: stratagem --catalog URL status.")] = None,
+               data_path: Annotated[str | None, typer.Option(
+            "--data-path", envvar="STRATAGEM_DATA_PATH", show_default=False,
+            help="Where the lake's Parquet data files live: <root>/data (default) or s3://BUCKET/PREFIX "
+                 "(credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION; "
+                 "AWS_ENDPOINT_URL for an S3-compatible store). Every command on that lake needs the same "
+                 "one: stratagem --data-path s3://bucket/lake status.")] = None) -> None:
+        # a group even when one command is loaded; catalog and data path reach Lake.open (and child processes)
         if catalog:
             os.environ["STRATAGEM_CATALOG"] = catalog
+        if data_path:
+            os.environ["STRATAGEM_DATA_PATH"] = data_path
 
     return app
 
@@ -143,8 +151,24 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# The root options (the `_group` callback's) that take a value: `stratagem --catalog URL status`.
+_ROOT_VALUE_OPTIONS = ("--catalog", "--data-path")
+
+
+def _command(args: list[str]) -> str | None:
+    """The command named on the command line: its first word that is neither an option nor a root
+    option's value."""
+    words = iter(args)
+    for arg in words:
+        if arg in _ROOT_VALUE_OPTIONS:
+            next(words, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main() -> None:
-    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    command = _command(sys.argv[1:])
     app = build_app(command) if command in COMMANDS else help_app()
     try:
         app()

@@ -2,6 +2,7 @@
 runs in), the writer lock and the message a refused writer or reader gets.
 
     con = connect(root, read_only=True, catalog=resolve_catalog(root))   # attached as `lake`, sandboxed
+    con = connect(root, False, catalog, resolve_data_path(root, "s3://bucket/lake"))  # data on S3
     fd = acquire_writer_lock(root, "ingest")  # raises LakeBusy naming the holder
     shared_fd, fd = acquire_shard_lock(root, "annotate 0/2", "writer-annotate-0of2.lock")  # shared catalogs
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.catalog import Catalog, sql_literal
+from warehouse.datapath import DataPath, resolve_data_path
 from warehouse.errors import LakeBusy, LakeError
 
 
@@ -53,9 +55,12 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"LOAD {name}")
 
 
-def connect(root: Path, read_only: bool, catalog: Catalog) -> duckdb.DuckDBPyConnection:
-    """A connection with `catalog` attached as `lake` (data under <root>/data), sandboxed when
-    read-only."""
+def connect(root: Path, read_only: bool, catalog: Catalog, data: DataPath | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection with `catalog` attached as `lake`, its data files at `data` (default
+    <root>/data/; an s3:// path reads its credentials from the environment, warehouse.datapath),
+    sandboxed when read-only. LakeError when `data` is not where the lake keeps its data."""
+    data = data or resolve_data_path(root, "")
+    secret = data.secret_sql()  # a missing credential fails here, before anything is opened
     # Extension files come from installed wheels (as trusted as this package's own code); DuckDB's
     # signature check hashes all 50 MB of each on every start (~0.25 s of `stratagem status`).
     # No other extension can be loaded later: user SQL never reaches LOAD (warehouse.usersql)
@@ -63,22 +68,48 @@ def connect(root: Path, read_only: bool, catalog: Catalog) -> duckdb.DuckDBPyCon
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
               "allow_unsigned_extensions": extension_path("ducklake") is not None}
     con = duckdb.connect(config=config)
-    for name in ("ducklake", *catalog.extensions):
-        load_extension(con, name)
-    data_path = str(root / "data") + "/"
-    # The data folder is always <root>/data: a moved or copied root keeps working
-    # (DuckLake stores data file paths relative to it).
-    con.execute(catalog.attach_sql(data_path, read_only=read_only))
-    con.execute("USE lake")
-    if read_only:
-        sandbox(con, data_path)
+    try:
+        for name in ("ducklake", *catalog.extensions, *data.extensions):
+            load_extension(con, name)
+        if secret:
+            try:
+                con.execute(secret)
+            except duckdb.Error:  # never DuckDB's message: it may quote the statement, credentials included
+                raise LakeError(f"cannot set up S3 access to {data.url} from the environment's AWS_* "
+                                "variables (DuckDB refused the secret)") from None
+        # A local data folder is always <root>/data (OVERRIDE_DATA_PATH): a moved or copied root
+        # keeps working, DuckLake storing data file paths relative to it. An s3:// path must be
+        # the one the catalog stored (checked below).
+        con.execute(catalog.attach_sql(data.url, read_only=read_only))
+        con.execute("USE lake")
+        _check_data_path(con, catalog, data)
+        if read_only:
+            sandbox(con, data.url)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
+def _check_data_path(con: duckdb.DuckDBPyConnection, catalog: Catalog, data: DataPath) -> None:
+    """LakeError unless `data` is where the catalog says the lake keeps its data files (two local
+    folders always match: a moved root keeps its data)."""
+    schema = catalog.schema or ("public" if catalog.kind == "postgres" else "main")
+    stored = con.execute(f'SELECT value FROM __ducklake_metadata_lake."{schema}".ducklake_metadata '
+                         "WHERE key = 'data_path'").fetchone()
+    stored = stored[0] if stored else data.url
+    if (stored.startswith("s3://") or data.is_s3) and stored.rstrip("/") != data.url.rstrip("/"):
+        where = stored if stored.startswith("s3://") else "its root's data/ folder"
+        fix = (f"pass --data-path {stored} (or set STRATAGEM_DATA_PATH)" if stored.startswith("s3://")
+               else "leave --data-path and STRATAGEM_DATA_PATH unset")
+        raise LakeError(f"this lake keeps its data files in {where}, not {data.url}: {fix}")
+
+
 def sandbox(con: duckdb.DuckDBPyConnection, data_path: str) -> None:
-    """No file access outside the lake's data folder, no Python objects by name, no way back out.
-    The temp directory is switched off first: DuckDB adds it (`.tmp/` under the working folder)
-    to the allowed directories."""
+    """No file access outside the lake's data folder (or s3:// prefix), no Python objects by name,
+    no way back out. The temp directory is switched off first: DuckDB adds it (`.tmp/` under the
+    working folder) to the allowed directories. httpfs, for an s3:// data path, is loaded before
+    (nothing can be loaded once the configuration is locked)."""
     con.execute("SET temp_directory = ''")
     con.execute(f"SET allowed_directories = [{sql_literal(data_path)}]")
     con.execute("SET python_enable_replacements = false")

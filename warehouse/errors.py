@@ -1,6 +1,6 @@
 """The warehouse's errors (LakeError; LakeBusy and LakeQueryError are kinds of it), and the
-one-line message for a storage failure (disk full, no permission, read-only file system)
-wherever it surfaced: an `OSError` from Python or pyarrow, or a DuckDB `IOException` /
+one-line message for a storage failure (disk full, no permission, read-only file system, an
+object store that cannot be reached or refused a request) wherever it surfaced: an `OSError` from Python or pyarrow, or a DuckDB `IOException` /
 `PermissionException` whose text carries the system's reason (found through the cause chain,
 so also behind the LakeQueryError that wraps it).
 
@@ -41,9 +41,26 @@ class LakeQueryError(LakeError):
     a full disk): the first line of DuckDB's message, with DuckDB's error as `__cause__`."""
 
 
+# credentials that may reach DuckDB (warehouse.datapath, warehouse.catalog) and must never be shown
+_CREDENTIAL_ENVS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")
+
+
+def redact(text: str) -> str:
+    """`text` with the values of the credential variables in the environment blanked out (a
+    server's error body may echo a request's signed headers, a session token among them)."""
+    import os
+
+    for name in _CREDENTIAL_ENVS:
+        value = os.environ.get(name, "")
+        if len(value) >= 8:
+            text = text.replace(value, f"<{name}>")
+    return text
+
+
 def first_line(exc: BaseException) -> str:
-    """The first non-empty line of `exc`'s message (its type's name when it has none)."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """The first non-empty line of `exc`'s message (its type's name when it has none), with any
+    credential from the environment blanked out."""
+    return redact((str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
 def _chain(exc: BaseException):
@@ -71,4 +88,8 @@ def storage_message(exc: BaseException) -> str | None:
             place = f" ({where})" if where else ""
             return (f"stopped: {reason}{place}; the open transaction was rolled back and the lake is intact "
                     "(free some space or fix the permissions, then rerun: committed work is kept)")
+        if type(err).__module__.startswith(("duckdb", "_duckdb")) and "HTTP" in str(err):
+            return (f"stopped: object storage failed ({first_line(err)}); the open transaction was rolled back "
+                    "and the lake is intact (check the endpoint, the network and the AWS_* credentials, then "
+                    "rerun: committed work is kept)")
     return None

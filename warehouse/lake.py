@@ -6,7 +6,8 @@ Layout under the root (`--root`, `$STRATAGEM_ROOT`, default `./stratagem-data`):
     catalog.sqlite      the DuckLake catalog (snapshots, tables, file lists), a SQLite file in WAL
                         mode: readers run while a stage writes (catalog.ducklake, a DuckDB file,
                         in lakes made before; --catalog puts it elsewhere, warehouse/catalog.py)
-    data/               Parquet data files written by DuckLake
+    data/               Parquet data files written by DuckLake (or an s3:// prefix: --data-path,
+                        warehouse/datapath.py)
     writer.lock         held (fcntl) by the one process allowed to write; names its holder
     cache/              content-addressed caches (LLM responses), owned by the stages
 
@@ -50,6 +51,7 @@ from warehouse.catalog import Catalog, resolve_catalog
 from warehouse.connect import (
     acquire_shard_lock, acquire_writer_lock, busy_message, connect, lock_catalog_file, release_writer_lock,
 )
+from warehouse.datapath import resolve_data_path
 from warehouse.errors import LakeBusy, LakeError, LakeQueryError, first_line
 
 if TYPE_CHECKING:  # pyarrow and schemas load on first write: `stratagem status` needs neither
@@ -125,6 +127,7 @@ class Lake:
                  catalog: Catalog | None = None):
         self.root = root
         self.catalog = catalog or resolve_catalog(root)
+        self.data_path = resolve_data_path(root, "")  # where the data files are; Lake.open sets it
         self._con = con
         self.read_only = read_only
         self._lock_fd = lock_fd
@@ -137,9 +140,10 @@ class Lake:
     # ---------------------------------------------------------------- open / close
     @classmethod
     def open(cls, root: str | Path | None = None, *, read_only: bool = False, holder: str = "",
-             catalog: str | None = None, lock_name: str | None = None) -> "Lake":
+             catalog: str | None = None, data_path: str | None = None, lock_name: str | None = None) -> "Lake":
         """The lake at `root` (resolve_root), its catalog where `catalog` (else $STRATAGEM_CATALOG,
-        else the root) says: warehouse/catalog.py.
+        else the root) says: warehouse/catalog.py; its data files where `data_path` (else
+        $STRATAGEM_DATA_PATH, else <root>/data/) says: warehouse/datapath.py.
 
         `lock_name` is a shard worker's own lock file (e.g. writer-annotate-0of2.lock), used where
         the catalog takes several writers (postgres): the worker holds it exclusively and
@@ -149,6 +153,7 @@ class Lake:
         if "?" in str(root):  # DuckDB reads what follows a `?` in a database path as options
             raise LakeError(f"a lake root cannot contain '?' (DuckDB cannot open such a path): {root}")
         where = resolve_catalog(root, catalog)
+        data = resolve_data_path(root, data_path)
         if read_only and not where.exists():
             raise LakeError(f"no lake at {root} (run `stratagem sample` + `stratagem ingest`, or pass --root)")
         lock_fd = shared_fd = None
@@ -165,7 +170,7 @@ class Lake:
             if shared_fd is not None:
                 os.close(shared_fd)
         try:
-            con = _connect(root, read_only, where)
+            con = _connect(root, read_only, where, data)
         except duckdb.Error as exc:
             busy = "lock" in str(exc).lower() or "already attached" in str(exc)
             release(forget=busy)
@@ -184,6 +189,7 @@ class Lake:
                 raise LakeBusy(busy_message(root))
         lake = cls(root, con, read_only, lock_fd, where)
         lake._catalog_fd, lake._shared_fd = catalog_fd, shared_fd
+        lake.data_path = data
         if not read_only:
             try:
                 lake._ensure_tables()
@@ -276,10 +282,11 @@ class Lake:
         """Remove data files no snapshot references: what a writer killed between writing a
         Parquet file and committing it leaves behind. Exact paths under <root>/data, never a
         pattern (warehouse.orphans). Safe here: this process holds the writer lock, so no other
-        writer has files in flight."""
+        writer has files in flight. Not on an s3:// data path (0): warehouse.orphans says why."""
         from warehouse.orphans import delete_orphaned_files
 
-        return delete_orphaned_files(self, self.root / "data")
+        local = self.data_path.local
+        return delete_orphaned_files(self, local) if local is not None else 0
 
     # ---------------------------------------------------------------- transactions
     @contextmanager
@@ -412,15 +419,20 @@ class Lake:
         """Append rows as they are (no key check): one Parquet file written by pyarrow into the
         table's folder under `data/` and added to the catalog (`ducklake_add_data_files`), in
         the current transaction. Same result as `insert(..., skip_existing=False)`, several
-        times faster for large batches of text (DuckDB's Parquet writer is the slow part)."""
+        times faster for large batches of text (DuckDB's Parquet writer is the slow part).
+        On an s3:// data path it is that insert: DuckLake writes the file through httpfs, with
+        the one set of credentials and endpoint rules (warehouse.datapath)."""
         import uuid
 
         import pyarrow.parquet as pq
 
+        local = self.data_path.local
+        if local is None:
+            return self.insert(table, data, skip_existing=False)
         data = self._conform(table, data)
         if data.num_rows == 0:
             return 0
-        folder = self.root / "data" / "main" / table
+        folder = local / "main" / table
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"ducklake-{uuid.uuid4()}.parquet"
         try:

@@ -56,7 +56,7 @@ def migrate_catalog(lake: Lake, target: Catalog) -> dict[str, int]:
     if lake.read_only:
         raise LakeError("migrating needs the lake opened for writing (nothing may change meanwhile)")
     con = lake._con
-    data_path = str(lake.root / "data") + "/"
+    data_path = lake.data_path.url  # the target stores the same data path (an s3:// one included)
     try:
         for name in target.extensions:
             load_extension(con, name)

@@ -9,6 +9,12 @@ files, files scheduled for deletion; DuckLake names every file `ducklake-<uuid>.
 matching on names keeps every file any snapshot can reach, whatever its path form).
 
     removed = delete_orphaned_files(lake, root / "data")   # only while holding writer.lock
+
+Only a local data folder is cleaned: on an s3:// data path (warehouse.datapath) the writer skips
+this. Listing a prefix is exact (no pattern), but a prefix is not owned by one lake the way
+<root>/data is: two lakes (two SQLite catalogs, or a catalog and its migrated copy) may be given
+the same s3:// path, and each would delete the other's files as orphans. What a killed writer
+leaves on S3 costs storage, never correctness (no snapshot references it).
 """
 from __future__ import annotations
 
