@@ -273,12 +273,15 @@ def register(app: typer.Typer) -> None:
         adds them under "verdicts".
         """
         with lake_for(root, read_only=True) as lake:
+            where = {"catalog": lake.catalog.shown, "catalog_kind": lake.catalog.kind, "data_path": lake.data_path.url}
             if as_json:
                 from pipeline.report.verdicts import verdict_breakdown
 
-                print(json.dumps(status_counts(lake) | {"snapshot_id": lake.snapshot_id(),
-                                                        "verdicts": plain(verdict_breakdown(lake))}, indent=2))
+                print(json.dumps(status_counts(lake) | where | {"snapshot_id": lake.snapshot_id(),
+                                                                "verdicts": plain(verdict_breakdown(lake))}, indent=2))
                 return
+            out.print(f"catalog: {where['catalog']} ({where['catalog_kind']}); data: {where['data_path']}",
+                      highlight=False, markup=False)
             for table in status_tables(lake):
                 out.print(table)
 
