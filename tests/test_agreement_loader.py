@@ -67,7 +67,7 @@ def test_cli_card_and_report_agree(small_lake):
         r = CliRunner().invoke(app, ["agreement", "--a", a, "--b", b, "--json", *root])
         assert r.exit_code == 0, r.output
         cli[a, b] = json.loads(r.stdout)
-    assert cli[LS, "gold"]["a"] == f"{LS}@{LS_TAG}" and cli[LS, "gold"]["b"] == "gold"  # "@" in name and version
+    assert cli[LS, "gold"]["a"] == LS and cli[LS, "gold"]["b"] == "gold"  # a person: every current version
     assert cli[LS, "gold"]["trajectories_both"] == 4 and cli["rules", "gold"]["trajectories_both"] == 12
     with Lake.open(small_lake, read_only=True) as lake:
         card = {(r["a"], r["b"]): r for r in card_agreement(_card_table(lake), lake, lake.snapshot_id())}

@@ -8,9 +8,16 @@ the one loader behind `stratagem agreement`, the dataset card's agreement table 
 
 Spans are the current ones (`current_spans`), or those current at a DuckLake snapshot
 (`spans AT (VERSION => snapshot) WHERE superseded_by IS NULL`, as the card reads). A ref
-without a version selects its annotator's latest version (`arg_max(annotator_version, run_id)`
-over its spans); `gold` selects every span of annotator_kind gold. Metric definitions:
-annotators/agreement.py.
+without a version selects:
+- a person (every span of the annotator has annotator_kind human): all their current spans,
+  whatever the version. Label Studio gives every annotation its own version tag, so "the
+  latest version" would be one task; an edit already supersedes the older version of the
+  same annotation, a deleted annotation is retracted;
+- any other annotator: its latest version (`arg_max(annotator_version, run_id)` over its spans);
+- `gold`: every span of annotator_kind gold.
+A person's spans come with the character ranges of the task parts they submitted
+(reviewed.py), and `compare_pair` compares two annotators only where both reviewed. Metric
+definitions: annotators/agreement.py.
 """
 from __future__ import annotations
 
@@ -22,9 +29,11 @@ import pyarrow as pa
 
 from annotators.agreement import Agreement, SpanT, compare
 from pipeline.agreement.ref import EVERY_GOLD, GOLD, AnnotatorRef
+from pipeline.agreement.reviewed import Annotation, Restricted, restrict, reviewed_ranges
 from warehouse import Lake
 
-Spans = dict[str, list[SpanT]]  # trajectory_id -> (start, end, label), sorted
+Spans = Annotation  # trajectory_id -> (start, end, label), sorted; .reviewed: the ranges of partly reviewed ones
+HUMAN = "human"
 
 
 class AgreementError(ValueError):
@@ -74,13 +83,24 @@ def resolve(lake: Lake, texts: Sequence[str], snapshot: int | None = None) -> li
 
 
 def _versions(lake: Lake, refs: Sequence[AnnotatorRef], snapshot: int | None) -> dict[AnnotatorRef, AnnotatorRef]:
-    """Each ref -> the same ref with its version (the latest where it has none); gold stays gold."""
+    """Each ref -> the same ref with the version it selects: its latest where it has none, except a
+    person's (kind human, version None: every current version); gold stays gold."""
     names = sorted({r.name for r in refs if r.version is None and not r.every_gold})
-    latest = dict(lake.rows(
-        f"SELECT annotator, arg_max(annotator_version, run_id) FROM {_source(snapshot)} "
-        "WHERE annotator IN (SELECT unnest(CAST(? AS VARCHAR[]))) GROUP BY 1", [names])) if names else {}
-    return {r: r if r.every_gold or r.version is not None else AnnotatorRef(r.kind, r.name, latest.get(r.name))
-            for r in refs}
+    latest = {name: (version, human) for name, version, human in lake.rows(
+        f"SELECT annotator, arg_max(annotator_version, run_id), bool_and(annotator_kind = '{HUMAN}') "
+        f"FROM {_source(snapshot)} WHERE annotator IN (SELECT unnest(CAST(? AS VARCHAR[]))) GROUP BY 1",
+        [names])} if names else {}
+
+    def one(r: AnnotatorRef) -> AnnotatorRef:
+        if r.every_gold or r.version is not None:
+            return r
+        version, human = latest.get(r.name, (None, r.kind == HUMAN))
+        return AnnotatorRef(HUMAN, r.name) if human else AnnotatorRef(r.kind, r.name, version)
+    return {r: one(r) for r in refs}
+
+
+def _every_version(ref: AnnotatorRef) -> bool:
+    return ref.kind == HUMAN and ref.version is None and not ref.every_gold
 
 
 @contextmanager
@@ -89,37 +109,54 @@ def selected_spans(lake: Lake, refs: Sequence[AnnotatorRef], *, snapshot: int | 
     """A SQL subquery, valid inside the `with` block: the spans `refs` select (see the module
     docstring), every spans column plus `who` (str of the ref as given). A span two refs select
     (`rules` and its latest version spelled out) appears once per ref."""
-    with _selected(lake, _versions(lake, refs, snapshot), snapshot, trajectory_ids) as sql:
+    with _selected(lake, _versions(lake, refs, snapshot), snapshot, trajectory_ids) as (sql, _):
         yield sql
+
+
+def _strategy_source(snapshot: int | None) -> str:
+    if snapshot is None:
+        return "current_strategies"
+    return f"(SELECT * FROM strategies AT (VERSION => {int(snapshot)}) WHERE superseded_by IS NULL)"
 
 
 @contextmanager
 def _selected(lake: Lake, versions: Mapping[AnnotatorRef, AnnotatorRef], snapshot: int | None,
-              trajectory_ids: Iterable[str] | None) -> Iterator[str]:
-    named = [(str(r), v.name, v.version) for r, v in versions.items() if not r.every_gold and v.version is not None]
+              trajectory_ids: Iterable[str] | None) -> Iterator[tuple[str, str | None]]:
+    """(the spans subquery of selected_spans, a subquery of `who, trajectory_id, annotator_version` of
+    the human strategy rows the same refs select, None when no ref names an annotator)."""
+    named = [(str(r), v.name, v.version, _every_version(v)) for r, v in versions.items()
+             if not r.every_gold and (v.version is not None or _every_version(v))]
     parts = [f"SELECT '{GOLD}' AS who, c.* FROM cur c WHERE c.annotator_kind = 'gold'"] if any(
         r.every_gold for r in versions) else []
+    join = ("JOIN _agreement_refs r ON c.annotator = r.name "
+            f"AND ((r.every AND c.annotator_kind = '{HUMAN}') OR c.annotator_version = r.version)")
+    strategies = None
     with ExitStack() as stack:
-        if named:
-            stack.enter_context(lake.temp_table("_agreement_refs", pa.table(
-                {k: pa.array(v, pa.string()) for k, v in zip(("who", "name", "version"), zip(*named))})))
-            parts.append("SELECT r.who, c.* FROM cur c JOIN _agreement_refs r "
-                         "ON c.annotator = r.name AND c.annotator_version = r.version")
-        where = ""
+        where = strategy_where = ""
         if trajectory_ids is not None:
             stack.enter_context(lake.temp_table("_agreement_ids", pa.table(
                 {"trajectory_id": pa.array(list(trajectory_ids), pa.string())})))
             where = " WHERE trajectory_id IN (SELECT trajectory_id FROM _agreement_ids)"
+            strategy_where = " AND c.source_trajectory_id IN (SELECT trajectory_id FROM _agreement_ids)"
+        if named:
+            columns = list(zip(*named))
+            stack.enter_context(lake.temp_table("_agreement_refs", pa.table(
+                {"who": pa.array(columns[0], pa.string()), "name": pa.array(columns[1], pa.string()),
+                 "version": pa.array(columns[2], pa.string()), "every": pa.array(columns[3], pa.bool_())})))
+            parts.append(f"SELECT r.who, c.* FROM cur c {join}")
+            strategies = (f"(SELECT r.who, c.source_trajectory_id AS trajectory_id, c.annotator_version "
+                          f"FROM {_strategy_source(snapshot)} c {join} WHERE c.annotator_kind = '{HUMAN}' "
+                          f"AND c.source_trajectory_id IS NOT NULL{strategy_where})")
         if not parts:  # no ref selects anything: an empty result with the same columns
             parts.append("SELECT NULL::VARCHAR AS who, c.* FROM cur c WHERE false")
-        yield f"(WITH cur AS (SELECT * FROM {_source(snapshot)}{where}) {' UNION ALL '.join(parts)})"
+        yield f"(WITH cur AS (SELECT * FROM {_source(snapshot)}{where}) {' UNION ALL '.join(parts)})", strategies
 
 
 @dataclass(frozen=True)
 class Loaded:
     refs: tuple[AnnotatorRef, ...]                # as given
-    resolved: dict[AnnotatorRef, AnnotatorRef]    # each ref with the version it selected (gold: gold)
-    spans: dict[AnnotatorRef, Spans]              # ref -> trajectory_id -> spans; {} for a ref with none
+    resolved: dict[AnnotatorRef, AnnotatorRef]    # each ref with the version it selected (gold: gold; a person: none)
+    spans: dict[AnnotatorRef, Spans]              # ref -> trajectory_id -> spans; empty for a ref with none
     texts: dict[str, str]                         # trajectory_id -> text, where a comparison needs it
 
 
@@ -127,15 +164,31 @@ def load_spans(lake: Lake, refs: Sequence[AnnotatorRef], *, snapshot: int | None
                trajectory_ids: Iterable[str] | None = None, texts: bool = True) -> Loaded:
     """The spans each of `refs` selects (on `trajectory_ids` only, when given) and, with `texts`, the
     texts of the trajectories annotated by at least two of the refs (by all of them when they are
-    fewer than two distinct refs: `rules` against itself)."""
+    fewer than two distinct refs: `rules` against itself).
+
+    A person's spans (annotator_kind human) are de-duplicated and carry the ranges they reviewed
+    (reviewed.py): the parts named by the version tags of their spans and of their strategy rows;
+    a trajectory a person reviewed with no span left (only a strategy choice) is there with []."""
     refs = tuple(refs)
     versions = _versions(lake, refs, snapshot)
-    by_who: dict[str, Spans] = {}
-    with _selected(lake, versions, snapshot, trajectory_ids) as sql:
-        for who, tid, start, end, label in lake.rows(
-                f'SELECT who, trajectory_id, start, "end", label FROM {sql} ORDER BY ALL'):
+    by_who: dict[str, dict[str, list[SpanT]]] = {}
+    tags: dict[str, dict[str, set[str]]] = {}  # who -> trajectory_id -> human annotation tags
+    with _selected(lake, versions, snapshot, trajectory_ids) as (sql, strategies):
+        for who, tid, start, end, label, kind, tag in lake.rows(
+                f'SELECT who, trajectory_id, start, "end", label, annotator_kind, annotator_version FROM {sql} '
+                "ORDER BY ALL"):
             by_who.setdefault(who, {}).setdefault(tid, []).append((int(start), int(end), label))
-    spans = {r: by_who.get(str(r), {}) for r in refs}
+            if kind == HUMAN:
+                tags.setdefault(who, {}).setdefault(tid, set()).add(tag)
+        for who, tid, tag in lake.rows(f"SELECT * FROM {strategies}") if strategies else ():
+            by_who.setdefault(who, {}).setdefault(tid, [])
+            tags.setdefault(who, {}).setdefault(tid, set()).add(tag)
+    spans: dict[AnnotatorRef, Spans] = {}
+    for r in refs:
+        got = by_who.get(str(r), {})
+        human = tags.get(str(r), {})
+        spans[r] = Annotation({tid: sorted(set(sp)) if tid in human else sp for tid, sp in got.items()},
+                              reviewed_ranges(lake, human, snapshot) if human else None)
     text_of: dict[str, str] = {}
     if texts:
         distinct = set(refs)
@@ -163,10 +216,18 @@ def shared_trajectories(lake: Lake, refs: Sequence[AnnotatorRef], limit: int, *,
 
 def compare_pair(texts: Mapping[str, str], a: Mapping[str, Sequence[SpanT]], b: Mapping[str, Sequence[SpanT]],
                  labels: Sequence[str] | None = None) -> Agreement:
-    """Agreement of `a` (prediction) with `b` (reference) over the trajectories both annotated
-    (n_trajectories 0 when none); labels as in annotators.agreement.compare."""
-    both = sorted(set(a) & set(b))
-    return compare({t: texts[t] for t in both}, a, b, labels=labels)
+    """Agreement of `a` (prediction) with `b` (reference) over the trajectories both annotated, on the
+    characters both reviewed (reviewed.restrict: a person's Annotation carries its reviewed parts;
+    a plain mapping covers whole texts); n_trajectories 0 when none; labels as in
+    annotators.agreement.compare."""
+    return compare_restricted(texts, a, b, labels)[0]
+
+
+def compare_restricted(texts: Mapping[str, str], a: Mapping[str, Sequence[SpanT]], b: Mapping[str, Sequence[SpanT]],
+                       labels: Sequence[str] | None = None) -> tuple[Agreement, Restricted]:
+    """compare_pair, and how many trajectories were compared in full, in part, or left out."""
+    view_texts, view_a, view_b, info = restrict(texts, a, b)
+    return compare(view_texts, view_a, view_b, labels=labels), info
 
 
 def agreement(lake: Lake, a: str, b: str, label: str | None = None) -> tuple[Agreement, dict]:
@@ -178,14 +239,15 @@ def agreement(lake: Lake, a: str, b: str, label: str | None = None) -> tuple[Agr
     who_a, who_b = str(loaded.resolved[ref_a]), str(loaded.resolved[ref_b])
     if not spans_b:
         raise AgreementError(f"no spans from {who_b}")
-    both = sorted(set(spans_a) & set(spans_b))
-    labels = sorted({s[2] for d in both for s in (*spans_a[d], *spans_b[d])})
+    view_texts, view_a, view_b, info = restrict(loaded.texts, spans_a, spans_b)
+    labels = sorted({s[2] for d in view_a for s in (*view_a[d], *view_b[d])})
     if label is not None:
         if label not in labels:
             raise AgreementError(f"label {label!r} does not occur in these spans (labels: {', '.join(labels) or 'none'})")
         labels = [label]
-    result = compare_pair(loaded.texts, spans_a, spans_b, labels=labels)
-    meta = {"a": who_a, "b": who_b, "trajectories_both": len(both),
+    result = compare(view_texts, view_a, view_b, labels=labels)
+    meta = {"a": who_a, "b": who_b, "trajectories_both": info.compared, "trajectories_in_part": info.partial,
+            "trajectories_not_shared": info.disjoint,
             "trajectories_only_a": len(set(spans_a) - set(spans_b)),
             "trajectories_only_b": len(set(spans_b) - set(spans_a)), "snapshot_id": lake.snapshot_id()}
     return result, meta
