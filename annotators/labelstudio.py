@@ -7,6 +7,8 @@ pulled results.
     results = spans_to_results(spans, offset, part_text)
     spans, problems = results_to_spans(results, part_text, offset, taxonomy.names)
     choice = read_strategy_choice(results, k=5)
+    edit = parse_edit(free_form_text, fallback_type="rate problem")   # never fails on layout
+    html = guidelines_html(taxonomy)                  # the Instructions panel
     ann, reason = check_annotation(raw_annotation)   # (PulledAnnotation, None) or (None, "id: ...")
     reason = check_result(raw_item)                  # None when the item may be read
 
@@ -47,36 +49,90 @@ def candidate_value(i: int) -> str:
     return f"Candidate {i}"
 
 
+def leak_value(i: int) -> str:
+    """The leak-flag Choice value naming candidate number `i` (1-based)."""
+    return f"Candidate {i} leaks the answer"
+
+
+CHOICE_OPTIONS = "strategy_options"  # task data: [{"value": "Candidate 1", "hint": ...}, ..., {"value": NO_CHOICE}]
+LEAK_OPTIONS = "leak_options"        # task data: [{"value": "Candidate 1 leaks the answer"}, ...]
+
+
+def candidate_options(descriptions: Sequence[str]) -> tuple[list[dict], list[dict]]:
+    """The dynamic choices of one task (its first part): one per existing candidate plus "None is
+    usable", and one leak flag per candidate; both empty without candidates (and on later parts)."""
+    if not descriptions:  # "None is usable" still opens the edit box and the rating
+        return [{"value": NO_CHOICE}], []
+    choices = [{"value": candidate_value(i), "hint": d[:500]} for i, d in enumerate(descriptions, 1)]
+    return choices + [{"value": NO_CHOICE}], [{"value": leak_value(i)} for i in range(1, len(descriptions) + 1)]
+
+
+def label_hint(label) -> str:
+    """The per-label hover hint: definition, span boundaries and what not to tag."""
+    parts = [label.definition or label.description]
+    if label.span:
+        parts.append(f"Span: {label.span}")
+    if label.not_this:
+        parts.append(f"Not this: {label.not_this}")
+    return " ".join(parts)
+
+
 def labelling_config(taxonomy, k: int = DEFAULT_K) -> str:
-    """The project's labelling config: problem, trajectory with span labels, K candidates,
-    a choice of the best one, an edit box, a leak flag and a 1-5 rating."""
+    """The project's labelling config: why the task was picked, the problem (on a trajectory's first
+    part only), the trajectory with span labels (hints from the taxonomy's guidelines), and, on the
+    first part only, the existing candidates (dynamic choices from the task data, so a task with 3
+    candidates offers 3), an edit box (pre-filled through the task's prediction), a per-candidate
+    leak flag and a 1-5 rating, shown once a choice is made. `k` is kept for callers; the choices
+    come from each task's data."""
     labels = "\n".join(
         f"    <Label value={quoteattr(lab.name)} background={quoteattr(lab.color)} hotkey={quoteattr(lab.hotkey)}"
-        f" hint={quoteattr(lab.description)}/>" for lab in taxonomy.labels)
-    choices = "\n".join(f"    <Choice value={quoteattr(candidate_value(i))}/>" for i in range(1, k + 1))
+        f" hint={quoteattr(label_hint(lab))}/>" for lab in taxonomy.labels)
     return f"""<View>
-  <Header value="Problem"/>
+  <Header value="$why" size="6"/>
+  <Header value="$problem_header"/>
   <Text name="question" value="$question"/>
-  <Header value="Teacher trajectory ($part_label): mark the strategies"/>
+  <Header value="Teacher trajectory ($part_label): mark the strategies (the Instructions button shows the guidelines)"/>
   <Labels name="{SPAN_FROM}" toName="{TEXT_TO}">
 {labels}
   </Labels>
   <Text name="{TEXT_TO}" value="$text" granularity="symbol"/>
-  <Header value="Candidate strategy descriptions (how to reason, never the answer)"/>
+  <Header value="$candidates_header"/>
   <Text name="candidates" value="$candidates"/>
-  <Choices name="{CHOICE_FROM}" toName="{TEXT_TO}" choice="single" showInline="true">
-{choices}
-    <Choice value={quoteattr(NO_CHOICE)}/>
-  </Choices>
-  <Header value="Edit the best description (optional; keep the Problem type / Approach / Steps layout)"/>
-  <TextArea name="{EDIT_FROM}" toName="{TEXT_TO}" rows="6" maxSubmissions="1" editable="true"/>
-  <Choices name="{LEAK_FROM}" toName="{TEXT_TO}" choice="multiple">
-    <Choice value={quoteattr(LEAK_VALUE)}/>
-  </Choices>
-  <Header value="Trajectory quality"/>
-  <Rating name="{RATING_FROM}" toName="{TEXT_TO}" maxRating="5"/>
+  <Choices name="{CHOICE_FROM}" toName="{TEXT_TO}" choice="single" showInline="true" value="${CHOICE_OPTIONS}"/>
+  <View visibleWhen="choice-selected" whenTagName="{CHOICE_FROM}">
+    <Header value="Edit the description if needed (pre-filled; free form is kept, the Problem type / Approach / Steps layout parses best)"/>
+    <TextArea name="{EDIT_FROM}" toName="{TEXT_TO}" rows="8" maxSubmissions="1" editable="true"/>
+    <Choices name="{LEAK_FROM}" toName="{TEXT_TO}" choice="multiple" showInline="true" value="${LEAK_OPTIONS}"/>
+    <Header value="Trajectory quality (1-5)"/>
+    <Rating name="{RATING_FROM}" toName="{TEXT_TO}" maxRating="5"/>
+  </View>
 </View>
 """
+
+
+def guidelines_html(taxonomy) -> str:
+    """The project's instructions (Label Studio's Instructions panel), generated from the taxonomy:
+    the general rules, then per label its definition, where a span starts and ends, examples and
+    what not to tag."""
+    from html import escape
+
+    out = [f"<h2>Strategy spans: {escape(taxonomy.name)} v{escape(taxonomy.version)}</h2>"]
+    if taxonomy.guidelines:
+        out.append("".join(f"<p>{escape(p.strip())}</p>" for p in taxonomy.guidelines.split("\n\n") if p.strip()))
+    for lab in taxonomy.labels:
+        out.append(f"<h3>{escape(lab.name)} (key {escape(lab.hotkey)})</h3>")
+        out.append(f"<p><b>Definition.</b> {escape(lab.definition or lab.description)}</p>")
+        if lab.span:
+            out.append(f"<p><b>Span.</b> {escape(lab.span)}</p>")
+        if lab.examples:
+            out.append("<p><b>Examples.</b></p><ul>" + "".join(f"<li>{escape(e)}</li>" for e in lab.examples) + "</ul>")
+        if lab.not_this:
+            out.append(f"<p><b>Do not tag.</b> {escape(lab.not_this)}</p>")
+    out.append("<h3>Strategy descriptions</h3><p>Pick the best candidate (or None is usable), fix it in the box "
+               "(it starts from the candidate; free form is kept as typed), flag each candidate that gives away the "
+               "answer or intermediate numbers, rate the trajectory. These are asked on a trajectory's first part "
+               "only.</p>")
+    return "\n".join(out)
 
 
 def config_labels(xml: str) -> list[str]:
@@ -158,11 +214,16 @@ def spans_to_results(spans: Iterable, offset: int, part: str) -> list[dict]:
         if start >= end:
             continue
         s, e = start - offset, end - offset
-        out.append({
+        item = {
             "id": f"p{s}-{e}-{sp.label}"[:40],
             "from_name": SPAN_FROM, "to_name": TEXT_TO, "type": "labels",
             "value": {"start": s, "end": e, "text": part[s:e], "labels": [sp.label]},
-        })
+        }
+        confidence = getattr(sp, "confidence", None)
+        if confidence is not None:  # shown per region (its score, and its meta text in the region panel)
+            item["score"] = round(float(confidence), 3)
+            item["meta"] = {"text": [f"confidence {confidence:.2f}"]}
+        out.append(item)
     return out
 
 
@@ -181,8 +242,16 @@ class PulledAnnotation(_Pulled):
     id: StrictInt
     completed_by: StrictInt | UserRef | None = None
     updated_at: StrictStr | None = None
+    created_at: StrictStr | None = None
+    lead_time: Any = None  # seconds; read leniently (`seconds`), never a reason to reject the annotation
     was_cancelled: StrictBool | None = False
     result: list[Any] = Field(default_factory=list)  # items are checked one by one (check_result)
+
+    @property
+    def seconds(self) -> float | None:
+        t = self.lead_time
+        ok = isinstance(t, (int, float)) and not isinstance(t, bool) and t == t and 0 <= t < 1e9
+        return float(t) if ok else None
 
     @field_validator("result", mode="before")
     @classmethod
@@ -325,6 +394,70 @@ def parse_strategy(text: str) -> tuple[str, str, list[str]]:
     return ptype, approach, steps
 
 
+_LABELLED = re.compile(r"^\s*(problem type|type|approach|idea|method|steps|plan)\s*[:\-]\s*(.*)$", re.I)
+_SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=\S)")
+
+
+@dataclass(frozen=True)
+class ParsedEdit:
+    """An edited description: what could be read from it, and how (`layout`: the Problem type /
+    Approach / Steps layout; `lenient`: free form)."""
+
+    problem_type: str
+    approach: str
+    steps: list[str]
+    how: str
+
+
+def parse_edit(text: str, fallback_type: str = "") -> ParsedEdit:
+    """Read an edited description leniently, never failing on layout: the strict layout first;
+    else labelled lines where present ("Approach:", "Plan:", ...), numbered or bulleted lines as
+    steps, the first loose paragraph as the approach and the rest (or its sentences) as steps.
+    A missing problem type is `fallback_type` (the chosen candidate's). The caller keeps the
+    original text beside it."""
+    try:
+        ptype, approach, steps = parse_strategy(text)
+        return ParsedEdit(ptype, approach, steps, "layout")
+    except ValueError:
+        pass
+    ptype = approach = None
+    steps: list[str] = []
+    loose: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        if m := _LABELLED.match(line):
+            key, rest = m.group(1).lower(), m.group(2).strip()
+            if key in ("problem type", "type") and rest:
+                ptype = rest
+            elif key in ("approach", "idea", "method") and rest:
+                approach = rest
+            elif rest:  # "Steps: do this" on one line
+                steps.append(rest)
+            continue
+        m = _STEP.match(line)
+        if m and re.match(r"^\s*(?:\d+[.)]|[-*])\s", line):
+            steps.append(m.group(1).strip())
+        else:
+            loose.append(line.strip())
+    if approach is None and loose:
+        approach = loose.pop(0)
+    if not steps:
+        for chunk in loose:
+            steps += [s.strip() for s in _SENTENCE.split(chunk) if s.strip()]
+        if not steps and approach:
+            parts = [s.strip() for s in _SENTENCE.split(approach) if s.strip()]
+            approach, steps = (parts[0], parts[1:]) if len(parts) > 1 else (approach, parts)
+    elif loose:
+        steps += loose
+    return ParsedEdit(ptype or fallback_type, approach or (steps[0] if steps else text.strip()[:500]), steps, "lenient")
+
+
+def same_description(a: str, b: str) -> bool:
+    """Equal but for whitespace (an edit box left as it was pre-filled)."""
+    return " ".join(a.split()) == " ".join(b.split())
+
+
 @dataclass
 class StrategyChoice:
     """What an annotator said about the candidate descriptions of one task."""
@@ -332,17 +465,23 @@ class StrategyChoice:
     candidate: int | None = None         # 1-based index of the chosen candidate
     none_usable: bool = False
     edited_text: str | None = None
-    leak: bool = False
+    leak: bool = False                   # the legacy flag: applies to whatever is stored
+    leak_candidates: list[int] = field(default_factory=list)  # candidates flagged by number
     rating: int | None = None
     problems: list[ResultProblem] = field(default_factory=list)
+    items: list[tuple[str, dict]] = field(default_factory=list)  # (from_name, item) of every item read
 
     @property
     def empty(self) -> bool:
-        return self.candidate is None and self.edited_text is None and not self.leak and self.rating is None
+        return (self.candidate is None and self.edited_text is None and not self.leak and self.rating is None
+                and not self.none_usable and not self.leak_candidates)
+
+
+_LEAK = re.compile(r"Candidate (\d+) leaks the answer")
 
 
 def read_strategy_choice(results: Sequence[dict], k: int) -> StrategyChoice:
-    """Read the choice, edit, leak flag and rating results of one annotation (items that fail
+    """Read the choice, edit, leak flags and rating results of one annotation (items that fail
     `check_result` come back as problems)."""
     out = StrategyChoice()
     for item in results:
@@ -354,22 +493,33 @@ def read_strategy_choice(results: Sequence[dict], k: int) -> StrategyChoice:
             picked = value.get("choices") or []
             if picked == [NO_CHOICE]:
                 out.none_usable = True
+                out.items.append((name, item))
                 continue
             m = re.fullmatch(r"Candidate (\d+)", picked[0]) if len(picked) == 1 and isinstance(picked[0], str) else None
             if not m or not 1 <= int(m.group(1)) <= k:
                 out.problems.append(ResultProblem(f"unknown strategy choice {picked!r}", item))
             else:
                 out.candidate = int(m.group(1))
+                out.items.append((name, item))
         elif name == EDIT_FROM:
             texts = [t for t in value.get("text") or [] if isinstance(t, str) and t.strip()]
             if texts:
                 out.edited_text = texts[-1]
+                out.items.append((name, item))
         elif name == LEAK_FROM:
-            out.leak = LEAK_VALUE in (value.get("choices") or [])
+            picked = value.get("choices") or []
+            unknown = [c for c in picked if c != LEAK_VALUE and not ((m := _LEAK.fullmatch(c)) and 1 <= int(m.group(1)) <= k)]
+            if unknown:
+                out.problems.append(ResultProblem(f"unknown leak flag {unknown!r}", item))
+                continue
+            out.leak = LEAK_VALUE in picked
+            out.leak_candidates = sorted({int(_LEAK.fullmatch(c).group(1)) for c in picked if c != LEAK_VALUE})
+            out.items.append((name, item))
         elif name == RATING_FROM:
             rating = value.get("rating")
             if isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= 5:
                 out.rating = rating
+                out.items.append((name, item))
             else:
                 out.problems.append(ResultProblem(f"rating {rating!r} is not an integer from 1 to 5", item))
     return out

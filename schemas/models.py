@@ -250,6 +250,41 @@ class Review(Row):
     last_pulled_at: datetime | None = None
 
 
+class Annotation(Row):
+    """One version of one person's Label Studio annotation of one task part (`review pull`): what
+    they submitted or skipped, what they said about the strategy candidates, and how long it took.
+    Spans and strategy rows the annotation made carry the same `annotator_version`; an edited
+    annotation's older version, or a person's older annotation of the same task part, is
+    `superseded_by` the newer tag, a deleted one "retracted" (current rows: superseded_by IS NULL)."""
+
+    table = "annotations"
+    key = ("annotator_version",)
+    annotator_version: str  # p<project>.t<part>.a<annotation id>@<updated_at>
+    trajectory_id: str
+    ls_project: int
+    ls_task_id: int
+    ls_annotation_id: int
+    part: int = 0  # the task part (of a split trajectory) this annotation covers
+    annotator: str  # "ls:<account e-mail>"
+    submitted_at: datetime | None = None  # the annotation's created_at in Label Studio
+    updated_at: datetime | None = None
+    lead_time: float | None = None  # seconds Label Studio recorded for it
+    skipped: bool = False  # the annotator pressed Skip (was_cancelled)
+    n_spans: int = 0  # spans stored from it
+    n_quarantined: int = 0  # its result items quarantined
+    candidate_rank: int | None = None  # 1-based rank of the chosen candidate description
+    strategy_id: str | None = None  # that candidate's strategy_id
+    none_usable: bool = False  # "None is usable" was chosen
+    edited: bool = False  # the description was edited (a strategy row with edited=true holds the parse)
+    edited_text: str | None = None  # the edited description exactly as typed
+    edit_parse: str | None = None  # "layout" (Problem type / Approach / Steps) | "lenient" (free form)
+    leak_candidates: list[int] = Field(default_factory=list)  # candidate ranks flagged as leaking the answer
+    rating: int | None = Field(default=None, ge=1, le=5)
+    selection: str | None = None  # why the task was pushed, e.g. "disagreement score 0.42"
+    run_id: str
+    superseded_by: str | None = None
+
+
 class CuratedRow(Row):
     """One row of a curated set: a problem, its selected teacher trajectory and strategy, its split.
     A problem with a reference answer and no trajectory is an RL-only row (trajectory_id None)."""
@@ -269,5 +304,5 @@ class CuratedRow(Row):
 
 TABLES: dict[str, type[Row]] = {
     m.table: m for m in (Problem, Trajectory, Verdict, Span, Tagged, Strategy, Run, QuarantineRecord, LLMCall,
-                         Review, CuratedRow)
+                         Review, Annotation, CuratedRow)
 }

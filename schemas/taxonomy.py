@@ -4,6 +4,11 @@
     tax = load_taxonomy("my.toml")   # a project's own
     tax.names                        # ("planning", "decomposition", ...)
     tax.validate_span(span, text)    # raises ValueError for an unknown label or bad offsets
+
+Each label may carry annotator guidelines (definition, span boundaries, examples, what not to
+tag) that Label Studio shows (annotators/labelstudio.py). The file's sha256 is recorded with
+everything the taxonomy shaped; editing the file, guidelines included, is a new version: bump
+`version` with it.
 """
 from __future__ import annotations
 
@@ -28,6 +33,11 @@ class Label(BaseModel):
     color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
     hotkey: str = Field(min_length=1, max_length=1)
     cues: tuple[str, ...] = ()
+    # annotator guidelines (Label Studio's instructions panel and per-label hints)
+    definition: str = ""  # what counts as this strategy (default: the description)
+    span: str = ""  # where a span of it starts and ends
+    examples: tuple[str, ...] = Field(default=(), max_length=4)  # short examples, the span's text
+    not_this: str = ""  # what not to tag as this label
 
     @field_validator("cues")
     @classmethod
@@ -44,6 +54,7 @@ class Taxonomy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     version: str
+    guidelines: str = ""  # general rules for annotators, paragraphs separated by blank lines
     labels: tuple[Label, ...] = Field(min_length=1)
     sha256: str = ""  # of the file's bytes, filled by the loader
 

@@ -11,9 +11,10 @@ from hypothesis import example, given, settings, strategies as st
 
 from annotators.base import SpanOut
 from annotators.labelstudio import (
-    CHOICE_FROM, EDIT_FROM, LEAK_FROM, LEAK_VALUE, NO_CHOICE, RATING_FROM, candidate_value, config_labels,
-    label_mismatch, labelling_config, parse_strategy, read_strategy_choice, results_to_spans, spans_to_results,
-    split_text,
+    CHOICE_FROM, CHOICE_OPTIONS, EDIT_FROM, LEAK_FROM, LEAK_OPTIONS, LEAK_VALUE, NO_CHOICE, RATING_FROM,
+    candidate_options, candidate_value, config_labels, guidelines_html, label_hint, label_mismatch, labelling_config,
+    leak_value, parse_edit, parse_strategy, read_strategy_choice, results_to_spans, same_description,
+    spans_to_results, split_text,
 )
 from schemas import load_taxonomy
 from schemas.export import render_strategy
@@ -34,10 +35,22 @@ def test_config_is_generated_from_the_taxonomy():
     assert text.get("granularity") == "symbol"
     names = [t.get("name") for t in root.iter("Text")]
     assert names.index("question") < names.index("text")  # problem shown above the trajectory
-    choices = {c.get("name"): [x.get("value") for x in c] for c in root.iter("Choices")}
-    assert choices[CHOICE_FROM] == [candidate_value(i) for i in (1, 2, 3)] + [NO_CHOICE]
-    assert choices[LEAK_FROM] == [LEAK_VALUE]
+    # choices and leak flags come from each task's data: only the candidates that exist are offered
+    choices = {c.get("name"): c.get("value") for c in root.iter("Choices")}
+    assert choices == {CHOICE_FROM: f"${CHOICE_OPTIONS}", LEAK_FROM: f"${LEAK_OPTIONS}"}
+    options, leaks = candidate_options(["d1", "d2", "d3"])
+    assert [o["value"] for o in options] == [candidate_value(i) for i in (1, 2, 3)] + [NO_CHOICE]
+    assert [o["value"] for o in leaks] == [leak_value(i) for i in (1, 2, 3)] == [
+        "Candidate 1 leaks the answer", "Candidate 2 leaks the answer", "Candidate 3 leaks the answer"]
+    assert candidate_options([]) == ([{"value": NO_CHOICE}], [])
+    # edit box, leak flags and rating appear once a choice is made (so never on a later part, which has none)
+    gated = next(v for v in root.iter("View") if v.get("visibleWhen") == "choice-selected")
+    assert gated.get("whenTagName") == CHOICE_FROM
+    assert {t.get("name") for t in gated.iter() if t.get("name")} == {EDIT_FROM, LEAK_FROM, "quality"}
     assert next(root.iter("Rating")).get("maxRating") == "5"
+    # per-label hints carry the guidelines
+    back = TAX.label("backtracking")
+    assert labels["backtracking"].get("hint") == label_hint(back) and back.not_this in label_hint(back)
     assert next(root.iter("TextArea")).get("name") == EDIT_FROM
     assert config_labels(xml) == list(TAX.names)
     assert label_mismatch(xml, TAX.names) is None
@@ -128,6 +141,29 @@ def test_strategy_render_parse_round_trip_and_errors():
         parse_strategy("just do it")
 
 
+def test_guidelines_come_from_the_taxonomy():
+    html = guidelines_html(TAX)
+    for label in TAX.labels:
+        assert label.definition and label.span and len(label.examples) == 2 and label.not_this, label.name
+        for text in (label.definition, label.span, *label.examples, label.not_this):
+            assert text.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&#x27;").replace(
+                "<", "&lt;").replace(">", "&gt;") in html
+    assert TAX.version == "2"  # the guidelines changed the file: a new version
+
+
+def test_free_form_edits_parse_leniently_and_keep_what_they_can():
+    strict = "Problem type: rates\nApproach: unit rate\nSteps:\n1. divide\n2. scale"
+    assert parse_edit(strict) == parse_edit(strict, "other")
+    assert parse_edit(strict).how == "layout" and parse_edit(strict).steps == ["divide", "scale"]
+    free = parse_edit("Find the unit price first, then scale it. Check by estimating.", fallback_type="rates")
+    assert (free.how, free.problem_type, free.approach, free.steps) == (
+        "lenient", "rates", "Find the unit price first, then scale it.", ["Check by estimating."])
+    listed = parse_edit("Idea: set up an equation\n- name the unknown\n- solve it\nthen check")
+    assert (listed.approach, listed.steps) == ("set up an equation", ["name the unknown", "solve it", "then check"])
+    assert parse_edit("just do it").approach == "just do it"  # never an error
+    assert same_description("a  b\n c", "a b c") and not same_description("a b", "a c")
+
+
 def test_read_strategy_choice():
     items = [{"from_name": CHOICE_FROM, "type": "choices", "value": {"choices": [candidate_value(2)]}},
              {"from_name": EDIT_FROM, "type": "textarea", "value": {"text": ["Problem type: a\nApproach: b\nSteps:\n1. c"]}},
@@ -140,3 +176,7 @@ def test_read_strategy_choice():
                                 {"from_name": RATING_FROM, "value": {"rating": 9}}], k=3)
     assert bad.candidate is None and bad.rating is None and len(bad.problems) == 2
     assert read_strategy_choice([{"from_name": CHOICE_FROM, "value": {"choices": [NO_CHOICE]}}], 3).none_usable
+    flagged = read_strategy_choice([{"from_name": LEAK_FROM, "value": {"choices": [leak_value(3), leak_value(1)]}}], 3)
+    assert flagged.leak_candidates == [1, 3] and not flagged.leak and not flagged.problems
+    beyond = read_strategy_choice([{"from_name": LEAK_FROM, "value": {"choices": [leak_value(4)]}}], 3)
+    assert beyond.leak_candidates == [] and "unknown leak flag" in beyond.problems[0].reason

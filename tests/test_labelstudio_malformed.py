@@ -20,7 +20,7 @@ from annotators.labelstudio import (
     CHOICE_FROM, EDIT_FROM, LEAK_FROM, RATING_FROM, check_annotation, check_result, read_strategy_choice,
     results_to_spans,
 )
-from pipeline.labelstudio.pull import _Pull
+from pipeline.labelstudio.pull import _Pull, quarantine_annotator
 from schemas import Review, load_taxonomy, to_arrow
 from test_labelstudio_server import add_trajectory
 from warehouse import Lake
@@ -105,17 +105,18 @@ def task_of(lake, annotations) -> dict:
 
 def pull_tasks(lake, tasks):
     with lake.run("review-pull", {"test": True}) as run:
-        state = _Pull(lake, run, PID, TAX, {1: "ann1@x"})
+        state = _Pull(lake, run, PID, TAX, {i: f"ann{i}@x" for i in range(100)})
         for task in tasks:
             state.task(task)
         state.write()
-        for name in ("read", "accepted", "quarantined", "duplicates"):
+        for name in ("read", "accepted", "recorded", "quarantined", "duplicates"):
             run.count(name, 0)
     return run.report.counts
 
 
 def ann(i, results, **kw):
-    return {"id": i, "completed_by": 1, "updated_at": "2025-01-01T00:00:00Z", "result": results} | kw
+    """Annotation `i` by user `i` (one person's newer annotation of a task part supersedes their older one)."""
+    return {"id": i, "completed_by": i, "updated_at": "2025-01-01T00:00:00Z", "result": results} | kw
 
 
 def test_malformed_annotations_are_quarantined_and_the_rest_is_stored(lake):
@@ -126,10 +127,10 @@ def test_malformed_annotations_are_quarantined_and_the_rest_is_stored(lake):
                     ann(31, "not a list"), 42,
                     ann(32, ["junk", 7, span(23, 32, "verification"), None])]          # non-objects beside a good one
     counts = pull_tasks(lake, [task_of(lake, annotations), "not a task", {"id": 9, "data": {"part": [0]}}])
-    assert counts["read"] == counts["accepted"] + counts["quarantined"] + counts["duplicates"], counts
+    assert counts["read"] == counts["accepted"] + counts["recorded"] + counts["quarantined"] + counts["duplicates"], counts
     assert counts["accepted"] == 2
     stored = lake.rows("SELECT start, \"end\", label, annotator FROM spans WHERE annotator_kind = 'human' ORDER BY 1")
-    assert stored == [(0, 5, "decomposition", "ls:ann1@x"), (23, 32, "verification", "ls:ann1@x")]
+    assert stored == [(0, 5, "decomposition", "ls:ann1@x"), (23, 32, "verification", "ls:ann32@x")]
     rows = lake.rows("SELECT locator, reason FROM quarantine WHERE stage = 'review-pull' ORDER BY locator")
     assert len(rows) == counts["quarantined"] == len(MALFORMED_RESULTS) + 4 + 3 + 1  # items, 4 bad annotations, 3 non-objects, 1 task
     assert all(loc.startswith(f"project {PID} task ") for loc, _ in rows)
@@ -137,7 +138,11 @@ def test_malformed_annotations_are_quarantined_and_the_rest_is_stored(lake):
     for needle in ("not an object (a str)", "not an object (a int)", "choices", "text", "completed_by",
                    "annotation: id", "lone surrogate", "task is not an object"):
         assert needle in reasons, needle
-    assert any(loc == f"project {PID} task 1 annotation 32 result 0" for loc, _ in rows)
+    assert any(loc == f"project {PID} task 1 annotation 32 by ls:ann32@x result 0" for loc, _ in rows)
+    # every row whose annotator is known names them, in the locator and (parseably) in the reason
+    named = [(loc, r) for loc, r in rows if "annotation 1" in loc or "annotation 32" in loc]
+    assert named and all(quarantine_annotator(r) == loc.split(" by ")[1].split()[0] for loc, r in named)
+    assert quarantine_annotator(next(r for loc, r in rows if "completed_by" in r)) is None  # unreadable: unknown
 
 
 def test_a_later_pull_still_reads_later_good_annotations(lake):
@@ -148,8 +153,10 @@ def test_a_later_pull_still_reads_later_good_annotations(lake):
     assert later["accepted"] == 1
     assert lake.rows("SELECT start, label FROM current_spans WHERE annotator_kind = 'human'") == [(7, "planning")]
     assert lake.scalar("SELECT count(*) FROM runs WHERE stage = 'review-pull' AND status = 'ok'") == 2
-    # the same two bad annotations again: counted, not stored again (status stays honest)
-    assert later["quarantined"] == later["quarantined.known"] == 2
+    # annotation 1 was read (its annotations row holds it): unchanged, not read again; the unreadable
+    # annotation 2 is met again: counted, not stored again (status stays honest)
+    assert later["annotations.unchanged"] == 1
+    assert later["quarantined"] == later["quarantined.known"] == 1
     assert lake.scalar("SELECT count(*) FROM quarantine WHERE stage = 'review-pull'") == 2
 
 

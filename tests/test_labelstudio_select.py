@@ -81,10 +81,23 @@ def test_build_tasks_parts_predictions_and_candidates(lake):
     first = specs[0]
     assert first.data["strategy_ids"] == ["s1", "s2"]  # ranked, K=2
     assert first.data["candidates"].startswith("Candidate 1\nProblem type: type 1")
-    assert specs[1].data["candidates"].startswith("(candidate")
-    # predictions: only the chosen annotator's spans (not the human one), model_version set
-    assert [p["model_version"] for p in first.predictions] == ["rules"]
-    assert [(r["value"]["start"], r["value"]["end"]) for r in first.predictions[0]["result"]] == [(0, 10)]
+    # the problem, candidates and strategy controls are on the first part only; only existing candidates
+    assert first.data["question"] and [o["value"] for o in first.data["strategy_options"]] == [
+        "Candidate 1", "Candidate 2", "None is usable"]
+    assert [o["value"] for o in first.data["leak_options"]] == ["Candidate 1 leaks the answer",
+                                                                "Candidate 2 leaks the answer"]
+    for later in specs[1:]:
+        assert later.data["candidates"] == later.data["question"] == "" and later.data["strategy_options"] == []
+        assert "part 1" in later.data["problem_header"] and "part 1" in later.data["candidates_header"]
+    assert first.data["why"].startswith("Why this task: --select sql query (1 of 2)")
+    # predictions: only the chosen annotator's spans (not the human one) with their confidence, and the
+    # edit box pre-filled with the first candidate; the model_version is stamped by push
+    spans = [r for r in first.predictions[0]["result"] if r["type"] == "labels"]
+    assert [(r["value"]["start"], r["value"]["end"]) for r in spans] == [(0, 10)]
+    assert spans[0]["score"] is not None and spans[0]["meta"]["text"][0].startswith("confidence ")
+    prefill = [r for r in first.predictions[0]["result"] if r["type"] == "textarea"]
+    assert prefill[0]["value"]["text"][0].startswith("Problem type: type 1")
     assert all(not s.predictions for s in specs[1:]) and first.prediction_run_id == "run-rules"
     no_pred, _ = build_tasks(lake, ["t1"], annotator=None, max_chars=60)
-    assert all(s.predictions == [] for s in no_pred)
+    assert [r["type"] for r in no_pred[0].predictions[0]["result"]] == ["textarea"]  # only the pre-fill
+    assert all(s.predictions == [] for s in no_pred[1:])

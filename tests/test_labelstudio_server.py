@@ -237,7 +237,7 @@ def test_unicode_round_trip_offsets_exact(ls, admin, annotators, lake):
                      (tid, s, s + len(tricky), "exploration", "ls:ann1@stratagem.test")}
     report = pull(lake, admin, TAX, project="unicode round trip")
     assert report.counts["accepted"] == 12 and report.counts["quarantined"] == 0
-    assert report.counts["read"] == report.counts["accepted"] + report.counts["quarantined"] + report.counts["duplicates"]
+    assert report.counts["read"] == report.counts["accepted"] + report.counts["recorded"] + report.counts["quarantined"] + report.counts["duplicates"]
     assert set(human_spans(lake)) == expected
     for tid, start, end, label, _ in human_spans(lake):
         text = dict(tids.values())[tid]
@@ -270,7 +270,7 @@ def test_push_is_idempotent_updates_predictions_and_splits_long_texts(admin, ann
     assert third.counts["tasks.updated"] == 1 and third.counts["tasks.new"] == 0
     task = tasks_by_key(admin, pid)[f"{tid}#0"]
     assert len(task["predictions"]) == 1
-    assert [r["value"]["start"] for r in task["predictions"][0]["result"]] == [s]
+    assert [r["value"]["start"] for r in task["predictions"][0]["result"] if r["type"] == "labels"] == [s]
     assert lake.scalar("SELECT prediction_run_id FROM reviews WHERE trajectory_id = ?", [tid]) == "run-rules-2"
     # parts: predictions clipped per part; a span drawn on a later part comes back in full-text offsets
     parts = sorted((t for k, t in tasks_by_key(admin, pid).items() if k.startswith(long_tid)),
@@ -351,7 +351,7 @@ def test_bad_results_and_changed_text_are_quarantined(admin, annotators, lake):
     annotate(annotators["ann1"], tasks[f"{tid2}#0"]["id"], [span_result(changed["text"], 0, 8, "recall")])
     report = pull(lake, admin, TAX, project="bad input")
     assert report.counts["quarantined"] == 4 and report.counts["accepted"] == 1
-    assert report.counts["read"] == report.counts["accepted"] + report.counts["quarantined"] + report.counts["duplicates"]
+    assert report.counts["read"] == report.counts["accepted"] + report.counts["recorded"] + report.counts["quarantined"] + report.counts["duplicates"]
     assert human_spans(lake) == [(tid, 4, 10, "decomposition", "ls:ann1@stratagem.test")]
     reasons = [r[0] for r in lake.rows("SELECT reason FROM quarantine WHERE stage = 'review-pull' ORDER BY reason")]
     assert any("out of range" in r for r in reasons)
@@ -378,7 +378,7 @@ def test_malformed_results_stored_by_the_server_are_quarantined_and_later_pulls_
         span_result(text, 0, 6, "planning")])
     report = pull(lake, admin, TAX, project="malformed results")
     assert (report.counts["accepted"], report.counts["quarantined"]) == (2, 4), report.counts
-    assert report.counts["read"] == report.counts["accepted"] + report.counts["quarantined"] + report.counts["duplicates"]
+    assert report.counts["read"] == report.counts["accepted"] + report.counts["recorded"] + report.counts["quarantined"] + report.counts["duplicates"]
     locators = [r[0] for r in lake.rows("SELECT locator FROM quarantine WHERE stage = 'review-pull'")]
     assert len(locators) == 4 and all(f"task {task['id']} annotation" in loc for loc in locators)
     annotate(annotators["ann1"], task["id"], [span_result(text, 7, 12, "verification")])

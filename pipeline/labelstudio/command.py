@@ -1,7 +1,8 @@
 """CLI: `stratagem labelstudio start|stop|status` and `stratagem review push|pull`.
 
     stratagem labelstudio start                  # local server on 127.0.0.1:8080, prints URL, login, token
-    stratagem review push --select random --limit 100 --predictions rules
+    stratagem review push --select random --limit 100 --predictions rules --annotators-per-task 2
+    stratagem labelstudio user add ann1@example.org --password-file pw.txt   # or the password on stdin
     stratagem review push --select sql:"SELECT trajectory_id FROM trajectories WHERE n_chars > 5000"
     stratagem review pull
     stratagem review pull --url http://ls.example:8080   # token from $LABEL_STUDIO_API_KEY
@@ -17,7 +18,7 @@ import typer
 from pipeline.console import RootOpt, console, fail, lake_for, out, print_report, progress
 from pipeline.labelstudio import server
 from pipeline.labelstudio.client import DEFAULT_TOKEN_ENV, ReviewError, connect
-from pipeline.labelstudio.push import DEFAULT_PROJECT, push, select_trajectories
+from pipeline.labelstudio.push import DEFAULT_PROJECT, push, select_scored
 from pipeline.labelstudio.pull import pull
 
 DirOpt = Annotated[Path | None, typer.Option(
@@ -79,6 +80,37 @@ def register(app: typer.Typer) -> None:
         else:
             out.print(f"running at {info.url} (pid {info.pid}, folder {info.folder}, login {info.username})")
 
+    user = typer.Typer(help="Annotator accounts on a Label Studio server (free edition: every account is "
+                            "an equal member of the one organisation; no roles).", no_args_is_help=True)
+    ls.add_typer(user, name="user")
+
+    @user.command("add")
+    def user_add_command(
+        email: Annotated[str, typer.Argument(help="The annotator's e-mail: their login, and their name in the lake "
+                                                  "(ls:EMAIL).")],
+        password_file: Annotated[Path | None, typer.Option(
+            "--password-file", help="File whose first line is the password (else it is read from stdin, "
+                                    "unechoed on a terminal). Never on the command line.")] = None,
+        url: UrlOpt = None, token_env: TokenEnvOpt = DEFAULT_TOKEN_ENV, folder: DirOpt = None,
+    ) -> None:
+        """Create an annotator account through the organisation's invite link (the free edition's sign-up).
+
+        The free edition cannot give roles (every account can see and edit every project and
+        annotation of the organisation) or assign tasks to people; the labelling stream and the
+        project's overlap (`review push --annotators-per-task`) keep people apart in practice."""
+        from pipeline.labelstudio.accounts import AccountError, add_user, read_password
+
+        try:
+            password = read_password(password_file)
+            with connect(url, token_env, folder) as client:
+                add_user(client, email, password)
+        except (AccountError, ReviewError) as exc:
+            fail(str(exc))
+        out.print(f"account {email} created on {client.url}")
+        out.print(f"log in at {client.url}/user/login/ with {email} and the password you chose; open the project "
+                  f"and press 'Label All Tasks' (it shows only your own annotations). Their work is pulled as "
+                  f"annotator ls:{email}.")
+
     @review.command("push")
     def push_command(
         select: Annotated[str, typer.Option(
@@ -93,23 +125,35 @@ def register(app: typer.Typer) -> None:
         max_chars: Annotated[int, typer.Option(
             "--max-chars", help="Longer texts are split into linked tasks of at most this many characters.")] = 8000,
         seed: Annotated[int, typer.Option("--seed", help="Seed of --select random.")] = 0,
+        annotators_per_task: Annotated[int, typer.Option(
+            "--annotators-per-task",
+            help="How many people annotate each task independently (the project's overlap). Each starts from "
+                 "the predictions in the labelling stream (Label All Tasks), which shows only their own "
+                 "annotation. The free edition has no roles or task assignment: anyone can open any task in "
+                 "the Data Manager and see every annotation there, so ask annotators to use Label All Tasks.",
+        )] = 1,
         url: UrlOpt = None, token_env: TokenEnvOpt = DEFAULT_TOKEN_ENV, folder: DirOpt = None,
         taxonomy: TaxonomyOpt = None, root: RootOpt = None,
     ) -> None:
-        """Create or update the review project and import pre-annotated tasks (idempotent)."""
+        """Create or update the review project and import pre-annotated tasks (idempotent).
+
+        Each task shows why it was selected, each predicted span its confidence, the guidelines
+        (from the taxonomy) in the Instructions panel; the problem, the strategy choice and the
+        rating are on a trajectory's first part only."""
         tax = _taxonomy(taxonomy)
-        if k < 1 or max_chars < 100:
-            fail("--k must be >= 1 and --max-chars >= 100")
+        if k < 1 or max_chars < 100 or annotators_per_task < 1:
+            fail("--k must be >= 1, --max-chars >= 100 and --annotators-per-task >= 1")
         try:
             ids = None
             # user SQL runs sandboxed, before the lake is opened for writing; uncertain needs no server to fail
             if select.startswith("sql:") or select == "uncertain":
                 with lake_for(root, read_only=True) as ro:
-                    ids = select_trajectories(ro, select, limit, predictions, seed)
+                    ids = select_scored(ro, select, limit, predictions, seed)
             with connect(url, token_env, folder) as client, lake_for(root, holder="review push") as lake, \
                     progress() as bar:
                 report, pid = push(lake, client, tax, select=select, limit=limit, predictions=predictions,
-                                   project=project, k=k, max_chars=max_chars, seed=seed, progress=bar, ids=ids)
+                                   project=project, k=k, max_chars=max_chars, seed=seed, progress=bar, ids=ids,
+                                   annotators_per_task=annotators_per_task)
         except ReviewError as exc:
             fail(str(exc))
         print_report(report)

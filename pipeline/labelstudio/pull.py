@@ -2,6 +2,18 @@
 
     report = pull(lake, client, taxonomy, project="stratagem review")
 
+Every person's latest version is kept: each annotation version gets an `annotations` row (who,
+which task part, when, lead time, skipped, the candidate chosen or "None is usable", the edit as
+typed, leak flags per candidate, rating, why the task was selected); another person's annotation
+of the same task is never superseded, the same person's older one (an edit, or an earlier
+annotation of the same part) is. An edited description is parsed leniently (`parse_edit`) and
+never quarantined for its layout; an edit box left as pre-filled is no edit. Result items kept
+only in the `annotations` row ("None is usable", a rating or leak flag without a stored strategy,
+an untouched edit box) are counted `recorded`, not `accepted`: read = accepted + recorded +
+quarantined + duplicates. Every quarantined row names its annotator, in the locator
+("... annotation 7 by ls:ann1@x.org result 2") and at the end of the reason ("[annotator
+ls:ann1@x.org]", `quarantine_annotator` reads it back).
+
 Incremental: only tasks updated since the last pull (per project, `reviews.last_pulled_at`,
 minus a safety margin; reprocessing is a no-op), read in full only when they have
 annotations (those without are listed cheaply, and only when there is something to retract). Every result is validated (offsets in
@@ -22,23 +34,42 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import pyarrow as pa
 
+import re
+
 from annotators.labelstudio import (
     CHOICE_FROM, EDIT_FROM, LEAK_FROM, RATING_FROM, SPAN_FROM, check_annotation, check_result, label_mismatch,
-    parse_strategy, read_strategy_choice, results_to_spans,
+    parse_edit, read_strategy_choice, results_to_spans, same_description,
 )
 from pipeline.labelstudio.client import LSClient, ReviewError
 from pipeline.labelstudio.push import DEFAULT_PROJECT
 from schemas import Span, Strategy, content_id, to_arrow
+from schemas.export import render_strategy
+from schemas.models import Annotation
 from warehouse import LakeError
 
 MARGIN = timedelta(minutes=2)  # clock skew between us and the server; re-reading is harmless
 _STRATEGY_CONTROLS = {CHOICE_FROM, EDIT_FROM, LEAK_FROM, RATING_FROM}
 RETRACTED = "retracted"
+_WHO = re.compile(r" \[annotator ([^\]]+)\]$")
+
+
+def quarantine_annotator(reason: str) -> str | None:
+    """The annotator a `review-pull` quarantine reason names ("ls:<email>"), or None."""
+    m = _WHO.search(reason or "")
+    return m.group(1) if m else None
+
+
+def _when(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _ls_date(when: datetime) -> str:
@@ -52,7 +83,9 @@ class _Pull:
         self.lake, self.run, self.pid, self.taxonomy, self.users = lake, run, pid, taxonomy, users
         self.spans: list[Span] = []
         self.strategies: list[Strategy] = []
+        self.annotations: list[Annotation] = []
         self.supersede: list[tuple[str, str, str]] = []  # (trajectory_id, old tag, new value)
+        self.who: str | None = None  # the annotator whose results are being read (named in quarantine rows)
         self.counts: Counter = Counter()  # kept here until write(), so a task that fails can be undone
         self.quarantined: list[tuple[str, str, str]] = []  # (locator, reason, raw)
         self.reviews = {(r[0], r[1]): r[2:] for r in lake.rows(
@@ -62,19 +95,24 @@ class _Pull:
         for tid, tag in lake.rows(
                 "SELECT trajectory_id, annotator_version FROM current_spans WHERE annotator_kind = 'human' "
                 "AND annotator_version LIKE ? UNION SELECT source_trajectory_id, annotator_version "
-                "FROM current_strategies WHERE annotator_kind = 'human' AND annotator_version LIKE ?", [like, like]):
+                "FROM current_strategies WHERE annotator_kind = 'human' AND annotator_version LIKE ? "
+                "UNION SELECT trajectory_id, annotator_version FROM annotations WHERE superseded_by IS NULL "
+                "AND ls_project = ?", [like, like, pid]):
             self.tags.setdefault(tid, set()).add(tag)
 
     def task(self, task: dict) -> None:
         """Read one task; anything unexpected in it becomes quarantine rows, never a failed pull."""
-        mark = (len(self.spans), len(self.strategies), len(self.supersede), self.counts.copy(), len(self.quarantined))
+        mark = (len(self.spans), len(self.strategies), len(self.supersede), self.counts.copy(), len(self.quarantined),
+                len(self.annotations))
         try:
             self._task(task)
         except Exception as exc:  # noqa: BLE001 - one task's data must not stop the pull
             if isinstance(exc, LakeError):  # the lake failed, not the task's data
                 raise
             del self.spans[mark[0]:], self.strategies[mark[1]:], self.supersede[mark[2]:], self.quarantined[mark[4]:]
+            del self.annotations[mark[5]:]
             self.counts = mark[3]
+            self.who = None
             self.count("read")
             self._quarantine(f"project {self.pid} task {_task_id(task)}",
                              f"task could not be read ({type(exc).__name__}: {str(exc)[:200]})", task)
@@ -105,6 +143,13 @@ class _Pull:
         prefix = f"p{self.pid}.t{part}.a"
         stored = {t for t in self.tags.get(tid, set()) if t.startswith(prefix)}
         live = set()
+        latest: dict = {}  # each person's newest annotation of this task part is their current one
+        for _, ann, _ in checked:
+            if ann is not None:
+                have = latest.get(ann.user_id)
+                if have is None or (ann.updated_at or "", ann.id) > (have.updated_at or "", have.id):
+                    latest[ann.user_id] = ann
+        ctx = _Ctx(tid, part, task.get("id"), data, problem_id, part_text, part_offset, sha, text_problem)
         for raw_ann, ann, reason in checked:
             if isinstance(raw_ann, dict) and type(raw_ann.get("id")) is int:
                 live.add(f"{prefix}{raw_ann['id']}@")  # malformed, but there: its stored rows stay
@@ -112,17 +157,19 @@ class _Pull:
                 self.count("annotations.malformed")
                 self._reject_all(raw_ann, where, reason)
                 continue
-            if ann.was_cancelled:
+            older = {t for t in stored if t.startswith(f"{prefix}{ann.id}@")}
+            newest = latest[ann.user_id]
+            if newest is not ann:  # the same person annotated this part again later: that one is current
+                self.supersede += [(tid, old, f"{prefix}{newest.id}@{newest.updated_at}") for old in older]
+                self.count("annotations.older_of_same_person")
                 continue
             tag = f"{prefix}{ann.id}@{ann.updated_at}"
             if tag in stored:
                 self.count("annotations.unchanged")
                 continue
-            older = {t for t in stored if t.startswith(f"{prefix}{ann.id}@")}
             self.count("annotations.edited" if older else "annotations.new")
             self.supersede += [(tid, old, tag) for old in older]
-            self._annotation(ann, tag, tid, data, problem_id, part_text, part_offset, sha, text_problem,
-                             f"{where} annotation {ann.id}")
+            self._annotation(ann, tag, ctx, f"{where} annotation {ann.id}")
         for old in stored:
             if old.split("@", 1)[0] + "@" not in live:
                 self.supersede.append((tid, old, RETRACTED))
@@ -132,6 +179,9 @@ class _Pull:
         """Quarantine every result item of an annotation (one row for the annotation when it has none)."""
         ann_id = ann.get("id") if isinstance(ann, dict) else None
         items = ann.get("result") if isinstance(ann, dict) else None
+        by = ann.get("completed_by") if isinstance(ann, dict) else None
+        by = by.get("id") if isinstance(by, dict) else by
+        self.who = self._name(by) if type(by) is int else None
         if not isinstance(items, list) or not items:
             self.count("read")
             self._quarantine(f"{where} annotation {ann_id}", reason, ann)
@@ -139,11 +189,25 @@ class _Pull:
         for i, item in enumerate(items):
             self.count("read")
             self._quarantine(f"{where} annotation {ann_id} result {i}", reason, item)
+        self.who = None
 
-    def _annotation(self, ann, tag, tid, data, problem_id, part_text, part_offset, sha, text_problem, where) -> None:
+    def _name(self, user_id) -> str:
+        return f"ls:{self.users.get(user_id, user_id)}"
+
+    def _annotation(self, ann, tag, ctx: "_Ctx", where) -> None:
         results = ann.result
-        annotator = f"ls:{self.users.get(ann.user_id, ann.user_id)}"
+        annotator = self._name(ann.user_id)
+        self.who = annotator
+        first_q, first_s = len(self.quarantined), len(self.spans)
+        row = dict(annotator_version=tag, trajectory_id=ctx.tid, ls_project=self.pid,
+                   ls_task_id=ctx.task_id if type(ctx.task_id) is int else -1, ls_annotation_id=ann.id,
+                   part=ctx.part, annotator=annotator, submitted_at=_when(ann.created_at),
+                   updated_at=_when(ann.updated_at), lead_time=ann.seconds, skipped=bool(ann.was_cancelled),
+                   selection=ctx.data.get("selection") if isinstance(ctx.data.get("selection"), str) else None,
+                   run_id=self.run.run_id)
         self.count("read", len(results))
+        if ann.was_cancelled:
+            self.count("annotations.skipped")
         span_items, other = [], []
         for i, item in enumerate(results):
             if (reason := check_result(item)) is not None:
@@ -154,11 +218,12 @@ class _Pull:
                 other.append(item)
             else:
                 self._reject(where, i, f"result from unknown control {item.get('from_name')!r}", item)
-        if text_problem:
+        if ctx.text_problem:
             for i, item in span_items:
-                self._reject(where, i, text_problem, item)
+                self._reject(where, i, ctx.text_problem, item)
         else:
-            good, problems = results_to_spans([it for _, it in span_items], part_text, part_offset, self.taxonomy.names)
+            good, problems = results_to_spans([it for _, it in span_items], ctx.part_text, ctx.part_offset,
+                                              self.taxonomy.names)
             for p in problems:
                 self._reject(where, _index(results, p.raw), p.reason, p.raw)
             seen = set()
@@ -169,56 +234,98 @@ class _Pull:
                 seen.add((sp.start, sp.end, sp.label))
                 self.count("accepted")
                 self.spans.append(Span(
-                    span_id=content_id("span", tid, sp.start, sp.end, sp.label, "human", annotator, tag),
-                    trajectory_id=tid, text_sha=sha, start=sp.start, end=sp.end, label=sp.label,
+                    span_id=content_id("span", ctx.tid, sp.start, sp.end, sp.label, "human", annotator, tag),
+                    trajectory_id=ctx.tid, text_sha=ctx.sha, start=sp.start, end=sp.end, label=sp.label,
                     annotator_kind="human", annotator=annotator, annotator_version=tag, alignment="human",
                     run_id=self.run.run_id))
-        self._strategy(other, results, tag, tid, data, problem_id, annotator, where)
+        row |= self._strategy(other, results, tag, ctx, annotator, where)
+        row |= {"n_spans": len(self.spans) - first_s, "n_quarantined": len(self.quarantined) - first_q}
+        self.annotations.append(Annotation(**row))
+        self.who = None
 
-    def _strategy(self, items, results, tag, tid, data, problem_id, annotator, where) -> None:
+    def _candidates(self, ids: list[str]) -> dict[str, tuple]:
+        """strategy_id -> (problem_id, problem_type, approach, steps) of the task's candidates."""
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        return {r[0]: r[1:] for r in self.lake.rows(
+            f"SELECT strategy_id, problem_id, problem_type, approach, steps FROM strategies WHERE strategy_id IN ({marks})",
+            ids)}
+
+    def _strategy(self, items, results, tag, ctx: "_Ctx", annotator, where) -> dict:
+        """Read the strategy controls; store a strategy row for a chosen or edited description, and
+        return the annotations-row fields (choice, none usable, edit as typed, leak flags, rating)."""
+        data = ctx.data
         ids = data.get("strategy_ids") if isinstance(data.get("strategy_ids"), list) else []
         ids = ids if all(isinstance(i, str) for i in ids) else []
         choice = read_strategy_choice(items, k=max(len(ids), 1))
-        bad = {id(p.raw) for p in choice.problems}
         for p in choice.problems:
             self._reject(where, _index(results, p.raw), p.reason, p.raw)
+        stored = self._candidates(ids)
+        fields = {"none_usable": choice.none_usable, "rating": choice.rating,
+                  "leak_candidates": list(choice.leak_candidates)}
+        kept: set[int] = set()  # result items that went into the strategy row
         base = None
         if choice.candidate is not None:
-            found = self.lake.rows("SELECT problem_id, problem_type, approach, steps FROM strategies WHERE strategy_id = ?",
-                                   [ids[choice.candidate - 1]]) if choice.candidate <= len(ids) else []
+            item = next(it for name, it in choice.items if name == CHOICE_FROM)
+            found = stored.get(ids[choice.candidate - 1]) if choice.candidate <= len(ids) else None
             if found:
-                base = found[0]
+                base = found
+                kept.add(id(item))
+                fields |= {"candidate_rank": choice.candidate, "strategy_id": ids[choice.candidate - 1]}
             else:
-                item = next(it for it in items if it.get("from_name") == CHOICE_FROM)
-                bad.add(id(item))
-                self._reject(where, _index(results, item), f"chosen candidate {choice.candidate} is not a stored strategy", item)
+                choice.items.remove((CHOICE_FROM, item))
+                self._reject(where, _index(results, item), f"chosen candidate {choice.candidate} is not a stored strategy",
+                             item)
         edited = None
         if choice.edited_text is not None:
-            item = next(it for it in items if it.get("from_name") == EDIT_FROM)
-            try:
-                edited = parse_strategy(choice.edited_text)
-            except ValueError as exc:
-                bad.add(id(item))
-                self._reject(where, _index(results, item), str(exc), item)
-        self.count("accepted", sum(1 for it in items if id(it) not in bad))
+            item = next(it for name, it in choice.items if name == EDIT_FROM)
+            renders = [render_strategy(c[1], c[2], list(c[3])) for c in stored.values()]
+            if any(same_description(choice.edited_text, r) for r in renders):
+                self.count("strategy.edit_box_untouched")  # the pre-filled candidate, as it was
+            else:
+                edited = parse_edit(choice.edited_text, fallback_type=base[1] if base else "")
+                kept.add(id(item))
+                fields |= {"edited": True, "edited_text": choice.edited_text, "edit_parse": edited.how}
+                self.count(f"strategy.edit_{edited.how}")
+        if choice.none_usable:
+            self.count("strategy.none_usable")
+        if choice.rating is not None:
+            self.count("strategy.rated")
+        if choice.leak or choice.leak_candidates:
+            self.count("strategy.leak_flagged")
         if base is None and edited is None:
-            if not choice.empty:
+            self.count("recorded", len(choice.items))
+            if not choice.empty and not choice.none_usable:
                 self.count("strategy.no_choice")
-            return
-        problem_id = base[0] if base else problem_id
-        ptype, approach, steps = edited if edited else base[1:]
+            return fields
+        for name, item in choice.items:
+            if name in (RATING_FROM, LEAK_FROM):
+                kept.add(id(item))
+        self.count("accepted", len(kept))
+        self.count("recorded", len(choice.items) - len(kept))
+        problem_id = base[0] if base else ctx.problem_id
+        if edited:
+            ptype, approach, steps = edited.problem_type, edited.approach, edited.steps
+        else:
+            ptype, approach, steps = base[1], base[2], list(base[3])
+        leak = choice.leak or (choice.candidate is not None and choice.candidate in choice.leak_candidates)
         self.strategies.append(Strategy(
-            strategy_id=content_id("strategy", problem_id, tid, "human", annotator, tag),
-            problem_id=problem_id, source_trajectory_id=tid, problem_type=ptype, approach=approach, steps=list(steps),
-            leakage_flags=["human:leak"] if choice.leak else [], selected=True, edited=edited is not None,
+            strategy_id=content_id("strategy", problem_id, ctx.tid, "human", annotator, tag),
+            problem_id=problem_id, source_trajectory_id=ctx.tid, problem_type=ptype, approach=approach,
+            steps=list(steps), leakage_flags=["human:leak"] if leak else [], selected=True, edited=edited is not None,
             rating=choice.rating, annotator_kind="human", annotator=annotator, annotator_version=tag,
             run_id=self.run.run_id))
         self.count("strategy.selected")
+        return fields
 
     def _reject(self, where: str, i: int, reason: str, item) -> None:
         self._quarantine(f"{where} result {i}", reason, item)
 
     def _quarantine(self, locator: str, reason: str, raw) -> None:
+        if self.who:  # who made it, in a parseable way: `status` groups reasons, the report reads the name back
+            locator = re.sub(r"( annotation \S+)", lambda m: f"{m.group(1)} by {self.who}", locator, count=1)
+            reason = f"{reason} [annotator {self.who}]"
         text = json.dumps(raw, ensure_ascii=False, default=repr)
         try:
             text.encode("utf-8")
@@ -239,10 +346,29 @@ class _Pull:
             for table, col in (("spans", "trajectory_id"), ("strategies", "source_trajectory_id")):
                 self.lake.supersede(table, pa.table({col: tids, "annotator_version": olds,
                                                      "annotator_kind": ["human"] * len(tids), "superseded_by": news}))
+            self.lake.supersede("annotations", pa.table({"trajectory_id": tids, "annotator_version": olds,
+                                                         "superseded_by": news}))
         if self.spans:
             self.run.insert("spans", to_arrow(self.spans, Span))
         if self.strategies:
             self.run.insert("strategies", to_arrow(self.strategies, Strategy))
+        if self.annotations:
+            self.run.insert("annotations", to_arrow(self.annotations, Annotation))
+
+
+@dataclass
+class _Ctx:
+    """The task part an annotation belongs to."""
+
+    tid: str
+    part: int
+    task_id: object
+    data: dict
+    problem_id: str | None
+    part_text: str | None
+    part_offset: int
+    sha: str | None
+    text_problem: str | None
 
 
 def _index(results: list, item) -> int:
@@ -283,6 +409,6 @@ def pull(lake, client: LSClient, taxonomy, *, project: str = DEFAULT_PROJECT, pa
             state.task(task)
         state.write()
         lake.update("reviews", {"last_pulled_at": started}, {"ls_project": pid})
-        for name in ("read", "accepted", "quarantined", "duplicates"):
+        for name in ("read", "accepted", "recorded", "quarantined", "duplicates"):
             run.count(name, 0)
     return run.report
