@@ -564,3 +564,159 @@ def test_browser_annotator_sees_predictions_and_draws_a_span(ls, admin, lake):
     assert human_spans(lake) == sorted([(tid, start, start + len(target), "exploration", f"ls:{ls.username}"),
                                         (tid, text.index("Let me check"), text.index("Let me check") + 12,
                                          "verification", f"ls:{ls.username}")])
+
+
+# ---------------------------------------------------------------- a team: accounts, overlap, guidelines
+def _login(browser, ls, email: str, password: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(f"{ls.url}/user/login/")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def _highlights(page) -> list[str]:
+    return page.evaluate("[...document.querySelectorAll('.htx-highlight')].map(e => e.textContent)")
+
+
+def _drag_over(page, target: str) -> None:
+    x1, y1, x2, y2 = page.evaluate(_CHAR_BOXES, target)
+    page.mouse.move(x1 + 0.5, y1)
+    page.mouse.down()
+    page.mouse.move(x2 - 0.5, y2, steps=5)
+    page.mouse.up()
+    page.wait_for_function(f"[...document.querySelectorAll('.htx-highlight')].some(e => e.textContent === {json.dumps(target)})")
+
+
+def _submit(page, task_id: int, n: int) -> None:
+    page.click("button:has-text('Submit')")
+    page.wait_for_function(
+        "fetch('/api/tasks/%d').then(r => r.json()).then(t => t.total_annotations >= %d)" % (task_id, n), timeout=30_000)
+
+
+def test_cli_user_add_keeps_the_password_off_the_command_line_and_out_of_the_output(ls, admin, tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    pw = tmp_path / "pw.txt"
+    pw.write_text("s3cret-Passw0rd-xyz\n")
+    runner = CliRunner()
+    res = runner.invoke(app, ["labelstudio", "user", "add", "cli-user@stratagem.test", "--password-file", str(pw),
+                              "--dir", ls.folder])
+    assert res.exit_code == 0, res.output
+    assert "s3cret" not in res.output and "Label All Tasks" in res.output and "ls:cli-user@stratagem.test" in res.output
+    assert "cli-user@stratagem.test" in admin.users().values()
+    again = runner.invoke(app, ["labelstudio", "user", "add", "cli-user@stratagem.test", "--dir", ls.folder],
+                          input="another-password-123\n")
+    assert again.exit_code == 2 and "already exists" in again.output
+    short = runner.invoke(app, ["labelstudio", "user", "add", "x@stratagem.test", "--dir", ls.folder], input="short\n")
+    assert short.exit_code == 2 and "at least 8" in short.output
+
+
+def test_two_accounts_annotate_one_task_independently_in_the_browser(ls, admin, lake, tmp_path):
+    """Two accounts made with `labelstudio user add` open the labelling stream of a project pushed with
+    --annotators-per-task 2: each sees the guidelines, starts from the predictions and never sees the
+    other's spans; one edits a description in free form and flags a candidate's leak, the other says
+    "None is usable" and fixes a predicted span's boundary. Both versions arrive as what they are."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is absent (apt-get install chromium; .ci/run installs it)")
+    import html
+
+    from playwright.sync_api import sync_playwright
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    people = {"team1@stratagem.test": "team1-password-0123", "team2@stratagem.test": "team2-password-0123"}
+    for email, password in people.items():
+        (tmp_path / "pw").write_text(password)
+        res = CliRunner().invoke(app, ["labelstudio", "user", "add", email, "--password-file", str(tmp_path / "pw"),
+                                       "--dir", ls.folder])
+        assert res.exit_code == 0 and password not in res.output, res.output
+    text = "Plan: add apples and pears. Let me check the sum: 2 + 3 = 5. Wait, recount: 5 fruits. The answer is \\boxed{5}."
+    tid, text = add_trajectory(lake, "team", text, [("Let me check", "verification")], n_strategies=3)
+    _, pid = _push_all(lake, admin, "team review", annotators_per_task=2)
+    proj = admin.json("GET", f"/api/projects/{pid}")
+    assert proj["maximum_annotations"] == 2 and proj["overlap_cohort_percentage"] == 100
+    assert proj["show_collab_predictions"] and not proj["show_annotation_history"] and proj["show_instruction"]
+    assert TAX.label("backtracking").not_this in html.unescape(proj["expert_instruction"])
+    task = tasks_by_key(admin, pid)[f"{tid}#0"]
+    assert [o["value"] for o in task["data"]["strategy_options"]] == ["Candidate 1", "Candidate 2", "Candidate 3",
+                                                                       "None is usable"]
+    free_form = "Count each kind of fruit, then add the counts. Recount to be sure."
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            # ---- team1: guidelines, predictions, a new span, Candidate 2 edited in free form, its leak flagged
+            page = _login(browser, ls, "team1@stratagem.test", people["team1@stratagem.test"])
+            page.goto(f"{ls.url}/projects/{pid}/data?labeling=1")  # Label All Tasks
+            page.wait_for_selector(".htx-highlight", timeout=60_000)
+            page.wait_for_selector(".lsf-modal-ls_visible")  # the instructions open with the task
+            page.screenshot(path=str(ARTIFACTS / "labelstudio_instructions.png"))
+            shown = page.inner_text(".lsf-modal-ls_visible")
+            for label in TAX.labels:
+                assert label.definition in shown and label.examples[0] in shown, label.name
+            page.keyboard.press("Escape")
+            assert _highlights(page) == ["Let me check"]  # the annotation starts from the predictions
+            page.click(".lsf-label:has-text('exploration')")
+            _drag_over(page, "apples and pears")
+            page.locator("label:has-text('Candidate 2')").first.click()
+            page.click("[data-testid=htx-textbox-edit-button]")  # the box holds the pre-filled candidate
+            box = page.locator("textarea").first
+            assert box.input_value().startswith("Problem type: type 1")
+            box.fill(free_form)
+            page.keyboard.press("Enter")
+            page.locator("label:has-text('Candidate 2 leaks the answer')").click()
+            page.locator(".ant-rate-star").nth(3).click()
+            page.screenshot(path=str(ARTIFACTS / "labelstudio_team1.png"))
+            _submit(page, task["id"], 1)
+            page.close()
+            # ---- team2: the same task, without team1's span; fixes the predicted span's end in 4 actions
+            page = _login(browser, ls, "team2@stratagem.test", people["team2@stratagem.test"])
+            page.goto(f"{ls.url}/projects/{pid}/data?labeling=1")
+            page.wait_for_selector(".htx-highlight", timeout=60_000)
+            page.keyboard.press("Escape")
+            assert _highlights(page) == ["Let me check"]  # never the other person's annotation
+            page.click(".htx-highlight:has-text('Let me check')")  # 1: select the predicted span
+            page.keyboard.press("Backspace")                        # 2: delete it
+            page.keyboard.press(TAX.label("verification").hotkey)   # 3: its label's key
+            _drag_over(page, "Let me check the sum")                 # 4: draw it over the right words
+            page.click(".lsf-label:has-text('backtracking')")
+            _drag_over(page, "Wait, recount")
+            page.locator("label:has-text('None is usable')").first.click()
+            page.locator(".ant-rate-star").nth(1).click()
+            page.screenshot(path=str(ARTIFACTS / "labelstudio_team2.png"))
+            _submit(page, task["id"], 2)
+        finally:
+            browser.close()
+    report = pull(lake, admin, TAX, project="team review")
+    c = report.counts
+    assert c["quarantined"] == 0 and c["annotations.new"] == 2, c
+    assert c["read"] == c["accepted"] + c["recorded"] + c["quarantined"] + c["duplicates"]
+    assert c["strategy.none_usable"] == 1 and c["strategy.edit_lenient"] == 1
+    at = {sub: (text.index(sub), text.index(sub) + len(sub)) for sub in
+          ("Let me check", "apples and pears", "Let me check the sum", "Wait, recount")}
+    assert human_spans(lake) == sorted([
+        (tid, *at["Let me check"], "verification", "ls:team1@stratagem.test"),
+        (tid, *at["apples and pears"], "exploration", "ls:team1@stratagem.test"),
+        (tid, *at["Let me check the sum"], "verification", "ls:team2@stratagem.test"),
+        (tid, *at["Wait, recount"], "backtracking", "ls:team2@stratagem.test")])
+    rows = {r["annotator"]: r for r in lake.query(
+        "SELECT * FROM annotations WHERE superseded_by IS NULL ORDER BY annotator").to_pylist()}
+    one, two = rows["ls:team1@stratagem.test"], rows["ls:team2@stratagem.test"]
+    assert (one["candidate_rank"], one["none_usable"], one["edited"], one["edit_parse"], one["leak_candidates"],
+            one["rating"], one["n_spans"]) == (2, False, True, "lenient", [2], 4, 2)
+    assert one["edited_text"].strip() == free_form  # kept as typed
+    assert (two["candidate_rank"], two["none_usable"], two["edited"], two["edited_text"], two["leak_candidates"],
+            two["rating"], two["n_spans"]) == (None, True, False, None, [], 2, 2)
+    for row in (one, two):
+        assert row["lead_time"] > 0 and row["submitted_at"] is not None and not row["skipped"]
+        assert row["part"] == 0 and row["ls_task_id"] == task["id"] and row["selection"].startswith("--select sql")
+    strategies = lake.rows("SELECT annotator, problem_type, approach, steps, edited, rating, leakage_flags "
+                           "FROM current_strategies WHERE annotator_kind = 'human'")
+    assert strategies == [("ls:team1@stratagem.test", "type 2", "Count each kind of fruit, then add the counts.",
+                           ["Recount to be sure."], True, 4, ["human:leak"])]  # "None is usable" makes no strategy
