@@ -533,12 +533,7 @@ def test_browser_annotator_sees_predictions_and_draws_a_span(ls, admin, lake):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{ls.url}/user/login/")
-            page.fill("input[name=email]", ls.username)
-            page.fill("input[name=password]", ls.password)
-            page.click("button[type=submit], input[type=submit]")
-            page.wait_for_load_state("networkidle")
+            page = _login(browser, ls, ls.username, ls.password)
             page.goto(f"{ls.url}/projects/{pid}/data?task={task['id']}")
             page.wait_for_selector(".htx-highlight", timeout=60_000)
             predicted = page.evaluate("[...document.querySelectorAll('.htx-highlight')].map(e => e.textContent)")
@@ -546,12 +541,7 @@ def test_browser_annotator_sees_predictions_and_draws_a_span(ls, admin, lake):
             page.screenshot(path=str(ARTIFACTS / "labelstudio_task_with_predictions.png"))
             # pick a label, then drag over the text like an annotator would
             page.click(".lsf-label:has-text('exploration')")
-            x1, y1, x2, y2 = page.evaluate(_CHAR_BOXES, target)
-            page.mouse.move(x1 + 0.5, y1)
-            page.mouse.down()
-            page.mouse.move(x2 - 0.5, y2, steps=5)
-            page.mouse.up()
-            page.wait_for_function(f"[...document.querySelectorAll('.htx-highlight')].some(e => e.textContent === {json.dumps(target)})")
+            _drag_over(page, target)
             page.screenshot(path=str(ARTIFACTS / "labelstudio_new_span.png"))
             page.click("button:has-text('Submit')")
             page.wait_for_function(
