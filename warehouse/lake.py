@@ -9,11 +9,14 @@ Layout under the root (`--root`, `$STRATAGEM_ROOT`, default `./stratagem-data`):
     data/               Parquet data files written by DuckLake (or an s3:// prefix: --data-path,
                         warehouse/datapath.py)
     writer.lock         held (fcntl) by the one process allowed to write; names its holder
+    writer-<stage>-<I>of<N>.lock   a shard worker's own lock on a postgres catalog (`--shard I/N`;
+                        it holds writer.lock shared, beside the other shard workers)
     cache/              content-addressed caches (LLM responses), owned by the stages
 
 Tables are created from `schemas` (never inferred from data) and gain new columns when the
 models grow. A writer holds `writer.lock` for its whole life, so a second writer fails at
-open with a one-line message naming the holder instead of touching the lake.
+open with a one-line message naming the holder instead of touching the lake. On a catalog that
+takes several writers (postgres) shard workers of any stages write at once (`lock_name`).
 
 What stages use:
 
@@ -244,7 +247,6 @@ class Lake:
 
     def _make_missing_tables(self) -> None:
         from schemas import SCHEMA_VERSION, TABLES, arrow_schema
-
 
         columns: dict[str, set[str]] = {}
         for table, column in self.rows("SELECT table_name, column_name FROM information_schema.columns "

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         stage: Annotated[str, typer.Argument(help=f"The stage: {', '.join(STAGES)}.", show_default=False)],
         shards: Annotated[int, typer.Option("--shards", min=1, help="How many shards (workers).")] = 2,
         use_ray: Annotated[bool, typer.Option("--ray", help="Run each shard as a Ray task (pip install "
-                                                            "'stratagem[ray]'); default: local processes.")] = False,
+                                                            "'stratagem\\[ray]'); default: local processes.")] = False,
         address: Annotated[str | None, typer.Option(
             "--address", help="With --ray: the cluster to join (e.g. auto, or HEAD_IP:6379 of `ray start --head`); "
                               "default: a local Ray started for this run.", show_default=False)] = None,
