@@ -96,3 +96,21 @@ def test_cli_between_two_people_prints_a_table(lake_ids):
     r = CliRunner().invoke(app, ["agreement", "--a", A, "--b", "rules", "--json", "--root", str(root)])
     got = json.loads(r.stdout)
     assert got["a"] == A and got["trajectories_in_part"] == 1 and got["exact"]["f1"] == 1.0
+
+
+def test_a_submitted_annotation_with_nothing_in_it_counts_and_a_skip_does_not(lake_ids):
+    root, ids = lake_ids
+    from schemas.models import TABLES
+
+    model = TABLES["annotations"]
+    other = ids["tid"]["other"]
+
+    def row(who: str, annotation: int, skipped: bool):
+        return model(annotator_version=f"p1.t0.a{annotation}@2024-05-04T00:00:00Z", trajectory_id=other,
+                     ls_project=1, ls_task_id=4, ls_annotation_id=annotation, part=0, annotator=who,
+                     skipped=skipped, run_id="run-human")
+    with Lake.open(root) as lake:  # A submitted OTHER with every predicted span removed; B skipped it
+        lake.insert("annotations", to_arrow([row(A, 13, False), row(B, 14, True)], model))
+        _, meta_a = agreement(lake, A, "rules")
+        _, meta_b = agreement(lake, B, "rules")
+    assert meta_a["trajectories_both"] == 3 and meta_b["trajectories_both"] == 2

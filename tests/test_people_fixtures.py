@@ -1,7 +1,7 @@
 """A small lake as two Label Studio annotators and the rules tagger leave it (no tests in here):
 one trajectory split into two task parts, each person on one part; one single-part trajectory
 both annotated differently; one pushed task nobody opened; human strategy choices, an edit, a
-leak flag, ratings, a superseded annotation version and a quarantined pull row.
+leak flag, ratings, a superseded annotation version and quarantined pull rows (as older and newer pulls name them).
 
     people_lake(root)   # -> the ids and texts below, rows in the lake at root
 """
@@ -90,6 +90,9 @@ def people_lake(root) -> dict:
     quarantine = [QuarantineRecord(run_id="run-human", stage="review-pull", source="review-pull",
                                    locator="project 1 task 3 annotation 8 result 2",
                                    reason="label 'guessing' is not in the taxonomy", raw="{}"),
+                  QuarantineRecord(run_id="run-human", stage="review-pull", source="review-pull",
+                                   locator=f"project 1 task 2 annotation 7 by {B} result 0",
+                                   reason=f"span text differs from the task text [annotator {B}]", raw="{}"),
                   QuarantineRecord(run_id="run-human", stage="review-pull", source="review-pull",
                                    locator="project 1 task 9 annotation 99", reason="task could not be read",
                                    raw='{"completed_by": 3}')]

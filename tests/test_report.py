@@ -27,8 +27,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 HEADINGS = ["Stages", "Verdicts", "Strategy labels", "Spans per trajectory", "Agreement between annotators and gold",
-            "Trajectories with their spans", "Strategy descriptions and leakage checks", "Export", "Training curves",
-            "Evaluation: original versus perturbed problems"]
+            "Annotation team: the lead's page", "Trajectories with their spans", "Strategy descriptions and leakage checks",
+            "Export", "Training curves", "Evaluation: original versus perturbed problems"]
 
 app = typer.Typer()
 register(app)
@@ -108,6 +108,7 @@ def test_report_shows_every_stage(report: Path, demo: Path):
     assert "sft: sft on tiny" in html and "sgpo: sgpo on tiny" in html
     assert "sft/final" in html and "sgpo/final" in html and "test_original" in html
     assert "Export <b>demo</b>" in html and "Strategy labels in the models" not in html  # eval ran without --strategies
+    assert "No Label Studio work in this lake yet" in html  # the lead's page, before anything was pushed
     assert "http://" not in html and "https://" not in html
 
 

@@ -10,9 +10,10 @@ Studio: `ls:<e-mail>`) every current annotation), or `gold` for every span with
 annotator_kind gold; names and versions may hold "@" (pipeline/agreement/ref.py says how
 they are told apart). Reads `current_spans`; compares the trajectories that both sides
 annotated, and of a trajectory pushed to Label Studio in parts only the parts both sides
-reviewed (a person's: the task parts they submitted; pipeline/agreement/reviewed.py). `--a` is scored as the prediction and `--b` as the
-reference. The loading and comparing: pipeline/agreement/stage.py; metric definitions:
-annotators/agreement.py (tokens are whitespace tokens).
+reviewed (a person's: the task parts they submitted; pipeline/agreement/reviewed.py).
+`--a` is scored as the prediction and `--b` as the reference. The loading and comparing:
+pipeline/agreement/stage.py; metric definitions: annotators/agreement.py (tokens are
+whitespace tokens).
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def agreement_table(result: Agreement, meta: dict) -> Table:
     in_part = (f"{meta['trajectories_in_part']:,} of them on the task parts both reviewed only; "
                if meta["trajectories_in_part"] else "")
     table.caption = (f"{meta['trajectories_both']:,} trajectories annotated by both ({in_part}"
-                     f"{meta['trajectories_only_a']:,} only by a, {meta['trajectories_only_b']:,} only by b{left_out}), "
+                     f"{meta['trajectories_only_a']:,} only by a, {meta['trajectories_only_b']:,} only by b"
+                     f"{left_out}), "
                      f"{result.n_tokens:,} whitespace tokens; kappa/alpha: per label binary (label vs not), "
                      "'all' one label per token; exact P/R in --json")
     return table

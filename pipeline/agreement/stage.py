@@ -119,37 +119,61 @@ def _strategy_source(snapshot: int | None) -> str:
     return f"(SELECT * FROM strategies AT (VERSION => {int(snapshot)}) WHERE superseded_by IS NULL)"
 
 
+_ANNOTATION_COLUMNS = {"annotator", "annotator_version", "trajectory_id", "skipped", "superseded_by"}
+
+
+def _annotation_source(lake: Lake, snapshot: int | None) -> str | None:
+    """The current, not skipped rows of `annotations` (one per Label Studio annotation version, written by
+    `review pull`), when the lake has that table and `snapshot` is None or the current snapshot (an
+    older snapshot may predate the table); None otherwise."""
+    if snapshot is not None and snapshot != lake.snapshot_id():
+        return None
+    have = {r[0] for r in lake.rows("SELECT column_name FROM information_schema.columns "
+                                    "WHERE table_catalog = 'lake' AND table_name = 'annotations'")}
+    return "(SELECT * FROM annotations WHERE superseded_by IS NULL AND NOT skipped)" if _ANNOTATION_COLUMNS <= have \
+        else None
+
+
 @contextmanager
 def _selected(lake: Lake, versions: Mapping[AnnotatorRef, AnnotatorRef], snapshot: int | None,
               trajectory_ids: Iterable[str] | None) -> Iterator[tuple[str, str | None]]:
     """(the spans subquery of selected_spans, a subquery of `who, trajectory_id, annotator_version` of
-    the human strategy rows the same refs select, None when no ref names an annotator)."""
+    the human strategy rows and the submitted Label Studio annotations (`annotations`, where the lake
+    has it) the same refs select, None when no ref names an annotator)."""
     named = [(str(r), v.name, v.version, _every_version(v)) for r, v in versions.items()
              if not r.every_gold and (v.version is not None or _every_version(v))]
     parts = [f"SELECT '{GOLD}' AS who, c.* FROM cur c WHERE c.annotator_kind = 'gold'"] if any(
         r.every_gold for r in versions) else []
     join = ("JOIN _agreement_refs r ON c.annotator = r.name "
             f"AND ((r.every AND c.annotator_kind = '{HUMAN}') OR c.annotator_version = r.version)")
-    strategies = None
+    tags = None
     with ExitStack() as stack:
-        where = strategy_where = ""
+        where = ""
+
+        def only(column: str) -> str:  # the trajectory_ids filter on another table's column
+            return f" AND {column} IN (SELECT trajectory_id FROM _agreement_ids)" if where else ""
         if trajectory_ids is not None:
             stack.enter_context(lake.temp_table("_agreement_ids", pa.table(
                 {"trajectory_id": pa.array(list(trajectory_ids), pa.string())})))
             where = " WHERE trajectory_id IN (SELECT trajectory_id FROM _agreement_ids)"
-            strategy_where = " AND c.source_trajectory_id IN (SELECT trajectory_id FROM _agreement_ids)"
         if named:
             columns = list(zip(*named))
             stack.enter_context(lake.temp_table("_agreement_refs", pa.table(
                 {"who": pa.array(columns[0], pa.string()), "name": pa.array(columns[1], pa.string()),
                  "version": pa.array(columns[2], pa.string()), "every": pa.array(columns[3], pa.bool_())})))
             parts.append(f"SELECT r.who, c.* FROM cur c {join}")
-            strategies = (f"(SELECT r.who, c.source_trajectory_id AS trajectory_id, c.annotator_version "
-                          f"FROM {_strategy_source(snapshot)} c {join} WHERE c.annotator_kind = '{HUMAN}' "
-                          f"AND c.source_trajectory_id IS NOT NULL{strategy_where})")
+            tags = (f"SELECT r.who, c.source_trajectory_id AS trajectory_id, c.annotator_version "
+                    f"FROM {_strategy_source(snapshot)} c {join} WHERE c.annotator_kind = '{HUMAN}' "
+                    f"AND c.source_trajectory_id IS NOT NULL{only('c.source_trajectory_id')}")
+            annotations = _annotation_source(lake, snapshot)
+            if annotations is not None:
+                tags += (f" UNION SELECT r.who, c.trajectory_id, c.annotator_version FROM {annotations} c "
+                         "JOIN _agreement_refs r ON c.annotator = r.name "
+                         f"AND (r.every OR c.annotator_version = r.version) WHERE true{only('c.trajectory_id')}")
+            tags = f"({tags})"
         if not parts:  # no ref selects anything: an empty result with the same columns
             parts.append("SELECT NULL::VARCHAR AS who, c.* FROM cur c WHERE false")
-        yield f"(WITH cur AS (SELECT * FROM {_source(snapshot)}{where}) {' UNION ALL '.join(parts)})", strategies
+        yield f"(WITH cur AS (SELECT * FROM {_source(snapshot)}{where}) {' UNION ALL '.join(parts)})", tags
 
 
 @dataclass(frozen=True)
@@ -167,20 +191,21 @@ def load_spans(lake: Lake, refs: Sequence[AnnotatorRef], *, snapshot: int | None
     fewer than two distinct refs: `rules` against itself).
 
     A person's spans (annotator_kind human) are de-duplicated and carry the ranges they reviewed
-    (reviewed.py): the parts named by the version tags of their spans and of their strategy rows;
-    a trajectory a person reviewed with no span left (only a strategy choice) is there with []."""
+    (reviewed.py): the parts named by the version tags of their spans, their strategy rows and their
+    submitted (current, not skipped) `annotations` rows; a trajectory a person reviewed leaving no
+    span is there with []."""
     refs = tuple(refs)
     versions = _versions(lake, refs, snapshot)
     by_who: dict[str, dict[str, list[SpanT]]] = {}
     tags: dict[str, dict[str, set[str]]] = {}  # who -> trajectory_id -> human annotation tags
-    with _selected(lake, versions, snapshot, trajectory_ids) as (sql, strategies):
+    with _selected(lake, versions, snapshot, trajectory_ids) as (sql, reviewed_tags):
         for who, tid, start, end, label, kind, tag in lake.rows(
                 f'SELECT who, trajectory_id, start, "end", label, annotator_kind, annotator_version FROM {sql} '
                 "ORDER BY ALL"):
             by_who.setdefault(who, {}).setdefault(tid, []).append((int(start), int(end), label))
             if kind == HUMAN:
                 tags.setdefault(who, {}).setdefault(tid, set()).add(tag)
-        for who, tid, tag in lake.rows(f"SELECT * FROM {strategies}") if strategies else ():
+        for who, tid, tag in lake.rows(f"SELECT * FROM {reviewed_tags}") if reviewed_tags else ():
             by_who.setdefault(who, {}).setdefault(tid, [])
             tags.setdefault(who, {}).setdefault(tid, set()).add(tag)
     spans: dict[AnnotatorRef, Spans] = {}

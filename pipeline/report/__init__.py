@@ -7,6 +7,7 @@ export, trainer runs and an evaluation, with embedded plots.
     build_report(lake, export_dir=..., run_dirs=[...], eval_json=..., out=Path("report.html"))
 
 Modules: gather.py (read the lake read-only, the export manifest, metrics.jsonl, eval.json),
+lead.py (the lead's page: the annotation team's counts, queue, agreement per pair, choices),
 plots.py (matplotlib -> base64 PNG), render.py (jinja2 template report.html.j2 -> file),
 command.py (the `stratagem report` command), verdicts.py (the current verdict per trajectory and
 the verdict breakdown, also read by `stratagem status` and `stratagem curate`).

@@ -15,7 +15,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.agreement import AnnotatorRef, annotators, compare_pair, load_spans, selected_spans, shared_trajectories
+from pipeline.agreement import (AnnotatorRef, annotators, compare_restricted, load_spans, selected_spans,
+                                shared_trajectories)
+from pipeline.report.lead import gather_lead
 from pipeline.report.verdicts import current_verdicts_sql, verdict_breakdown
 from schemas import TABLES, Taxonomy, load_taxonomy
 from trainer.metrics import read_metrics
@@ -42,6 +44,7 @@ class ReportData:
     labels: dict[str, dict[str, int]] = field(default_factory=dict)  # annotator -> label -> spans
     spans_per_trajectory: dict[str, dict[int, int]] = field(default_factory=dict)  # annotator -> spans -> trajectories
     agreement: dict = field(default_factory=dict)                    # names, matrices, per-label vs gold
+    lead: dict = field(default_factory=dict)                         # the lead's page: pipeline.report.lead
     examples: list[dict] = field(default_factory=list)               # trajectories with spans per annotator
     strategies: dict = field(default_factory=dict)                   # totals, flags, examples
     export: dict = field(default_factory=dict)                       # manifest summary
@@ -120,10 +123,13 @@ def _agreement(lake, refs: list[AnnotatorRef], taxonomy: Taxonomy) -> dict:
     vs_gold: dict[str, dict] = {}
     for i, a in enumerate(refs):
         for j, b in enumerate(refs):
-            docs[i][j] = len(set(loaded.spans[a]) & set(loaded.spans[b]))
-            if i == j or not docs[i][j]:
+            if i == j or not set(loaded.spans[a]) & set(loaded.spans[b]):
                 continue
-            result = compare_pair(loaded.texts, loaded.spans[a], loaded.spans[b], labels=list(taxonomy.names))
+            result, info = compare_restricted(loaded.texts, loaded.spans[a], loaded.spans[b],
+                                              labels=list(taxonomy.names))
+            docs[i][j] = info.compared  # on what both reviewed: a person's task parts only
+            if not docs[i][j]:
+                continue
             f1[i][j], kappa[i][j] = result.overlap.f1, result.overall_kappa
             if b.every_gold:
                 vs_gold[names[i]] = {
@@ -223,6 +229,7 @@ def gather_lake(lake, data: ReportData) -> None:
         data.labels, data.spans_per_trajectory = _label_counts(lake, refs)
         data.agreement = _agreement(lake, refs, data.taxonomy)
         data.examples = _examples(lake, refs)
+    data.lead = gather_lead(lake, data.taxonomy)
     if data.tables.get("strategies"):
         data.strategies = _strategies(lake, bool(data.tables.get("curated")))
 

@@ -132,6 +132,29 @@ def agreement_heatmaps(agreement: dict) -> str | None:
     return to_uri(fig)
 
 
+def confusion_matrix(pair: dict) -> str | None:
+    """Tokens by the label `a` gave them (rows) and the label `b` gave them (columns), "O" for none;
+    colour: share of the row, text: token count."""
+    conf = pair.get("confusion")
+    if not conf or not any(any(row) for row in conf["matrix"]):
+        return None
+    names, grid = conf["labels"], conf["matrix"]
+    size = 1.6 + 0.55 * len(names)
+    fig, (ax,) = _figure(size + 1, size)
+    shares = [[v / sum(row) if sum(row) else math.nan for v in row] for row in grid]
+    ax.imshow(shares, vmin=0.0, vmax=1.0, cmap="Blues")
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            ax.text(j, i, f"{v:,}", ha="center", va="center", fontsize=8,
+                    color="white" if not math.isnan(shares[i][j]) and shares[i][j] > 0.6 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel(f"{pair['b']} (tokens)", fontsize=8)
+    ax.set_ylabel(f"{pair['a']} (tokens)", fontsize=8)
+    ax.set_title("label confusion", fontsize=10)
+    return to_uri(fig)
+
+
 _PANELS = (("loss", ("loss", "loss_sft", "loss_grpo", "loss_sd", "loss_kl_ref")),
            ("pass rate", ("pass_rate_unguided", "pass_rate_guided", "reward_mean")),
            ("alpha (SGPO weight)", ("alpha_mean", "alpha_nonzero_frac", "kl_clipped_frac")))

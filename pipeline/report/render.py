@@ -71,6 +71,11 @@ def render(data: ReportData) -> str:
     colours = {lab.name: lab.color for lab in tax.labels}
     for ex in data.examples:
         ex["html"] = {who: highlight_spans(ex["text"], spans, colours) for who, spans in ex["annotations"].items()}
+    for pair in data.lead.get("pairs", []):
+        pair["figure"] = plots.confusion_matrix(pair)
+        for dis in pair.get("disagreements", []):
+            dis["html_a"] = highlight_spans(dis["text"], dis["a"], colours)
+            dis["html_b"] = highlight_spans(dis["text"], dis["b"], colours)
     stage_rows = {}
     for run in data.runs:
         stage_rows[run["stage"]] = stage_rows.get(run["stage"], 0) + int(run["counts"].get("read", 0) or 0)
