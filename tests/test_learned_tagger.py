@@ -20,6 +20,7 @@ from annotators.learned import (
 )
 from annotators.rules import Segments
 from pipeline.cli import app
+from warehouse import Lake
 
 LABELS = ["planning", "verification", "backtracking"]
 PLAN = ["My plan is to add the parts.", "The approach is to count each group first."]
@@ -172,3 +173,17 @@ def test_select_uncertain_without_a_model_says_so(tmp_path):
 
     with Lake.open(tmp_path / "lake") as lake, pytest.raises(ReviewError, match="no learned tagger model"):
         select_trajectories(lake, "uncertain", 5, None)
+
+
+def test_a_split_trace_trains_only_on_the_part_its_person_submitted(lake_root):
+    """A person's spans cover only the Label Studio parts they submitted: the rest of a split trace
+    is blanked for training, not taken as text without strategies."""
+    from pipeline.tagger.stage import training_set
+    from test_people_fixtures import PART0, PART1, SPLIT, people_lake
+
+    ids = people_lake(lake_root)
+    with Lake.open(lake_root, read_only=True) as lake:
+        data = training_set(lake)
+    text = dict(zip(data.ids, data.texts))[ids["tid"]["split"]]
+    assert len(text) == len(SPLIT) and text != SPLIT
+    assert text in (PART0 + " " * len(PART1), " " * len(PART0) + PART1)

@@ -113,7 +113,8 @@ def reviewed_ranges(lake, tags: Mapping[str, Iterable[str]], snapshot: int | Non
     return out
 
 
-def _blank_outside(text: str, ranges: Sequence[Range]) -> str:
+def blank_outside(text: str, ranges: Sequence[Range]) -> str:
+    """`text` with every character outside `ranges` replaced by a space (offsets unchanged)."""
     pieces, pos = [], 0
     for s, e in ranges:
         pieces += [" " * (s - pos), text[s:e]]
@@ -151,6 +152,6 @@ def restrict(texts: Mapping[str, str], a: Mapping[str, Sequence[SpanT]], b: Mapp
             disjoint += 1
         else:
             partial += 1
-            out_t[tid] = _blank_outside(texts[tid], ranges)
+            out_t[tid] = blank_outside(texts[tid], ranges)
             out_a[tid], out_b[tid] = clip(a[tid], ranges), clip(b[tid], ranges)
     return out_t, out_a, out_b, Restricted(len(out_t), partial, disjoint)

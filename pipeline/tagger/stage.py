@@ -10,7 +10,9 @@ and rank trajectories by its uncertainty (for `review push --select uncertain`).
 Training data, per trajectory (its current spans, on the trajectory's current text): the human
 spans if any (all current spans of the person whose latest review run is newest), else the gold
 spans, else, with `silver`, the spans of the LLM annotator version of the latest run (weighted
-`silver_weight`). A trajectory with none of these is not used. The model itself
+`silver_weight`). A trajectory with none of these is not used. A person's trace split into
+Label Studio parts trains only on the parts they submitted (pipeline/agreement/reviewed.py):
+the rest of its text is blanked, so it is not taken as "no strategy there". The model itself
 (annotators/learned.py) is saved under <root>/models/tagger/<version>/ (version = content
 hash, so training twice on the same data gives the same folder), and the run is recorded as a
 `tagger-train` row in `runs`: config = model version, folder, label set, taxonomy, settings;
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotators.learned import LearnedModel, LearnedModelError, LearnedTagger, fit, rank_uncertain
+from pipeline.agreement.reviewed import blank_outside, reviewed_ranges
 from schemas.taxonomy import Taxonomy, load_taxonomy
 from warehouse import Lake, RunReport
 
@@ -47,7 +50,7 @@ _SPANS = """
                arg_max(s.annotator, s.run_id) AS annotator,
                arg_max(s.annotator_version, s.run_id) AS version
         FROM s JOIN pick p ON p.trajectory_id = s.trajectory_id AND p.kind = s.annotator_kind GROUP BY 1, 2)
-    SELECT s.trajectory_id, t.text, w.kind, s.start, s."end", s.label
+    SELECT s.trajectory_id, t.text, w.kind, s.start, s."end", s.label, s.annotator_version
     FROM s JOIN who w ON w.trajectory_id = s.trajectory_id AND w.kind = s.annotator_kind AND w.annotator = s.annotator
          AND (w.kind = 'human' OR s.annotator_version = w.version)
     JOIN trajectories t ON t.trajectory_id = s.trajectory_id
@@ -71,14 +74,21 @@ def training_set(lake: Lake, *, silver: bool = False, labels: tuple[str, ...] | 
     """The trajectories and reference spans `train` fits on (see the module docstring)."""
     kinds = ["human", "gold"] + (["llm"] if silver else [])
     out = TrainingSet()
-    for tid, text, kind, start, end, label in lake.rows(_SPANS, [kinds]):
+    tags: dict[str, set[str]] = {}  # a person's annotation tags, naming the parts they reviewed
+    for tid, text, kind, start, end, label, version in lake.rows(_SPANS, [kinds]):
         if not out.ids or out.ids[-1] != tid:
             out.ids.append(tid)
             out.texts.append(text)
             out.spans.append([])
             out.kinds.append(kind)
+        if kind == "human":
+            tags.setdefault(tid, set()).add(version)
         if labels is None or label in labels:
             out.spans[-1].append((start, end, label))
+    # text of a split trace outside the parts the person submitted is not evidence of "no strategy"
+    partial = reviewed_ranges(lake, tags) if tags else {}
+    out.texts = [blank_outside(text, partial[tid]) if tid in partial else text
+                 for tid, text in zip(out.ids, out.texts)]
     return out
 
 
