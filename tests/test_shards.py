@@ -181,6 +181,10 @@ def test_shard_locks_let_stages_write_together_and_keep_a_whole_lake_writer_out(
         assert "annotate 0/2" in str(whole.value) and "verify 0/2" in str(whole.value)
         with Lake.open(root, catalog=url, holder="annotate 1/2", lock_name=Shard(1, 2).lock_name("annotate")):
             pass  # another shard of the same stage gets in
+        with pytest.raises(LakeBusy, match=rf"annotate shards of another count .*pid {holder.pid}, annotate 0/2"):
+            Lake.open(root, catalog=url, holder="annotate 1/3", lock_name=Shard(1, 3).lock_name("annotate"))
+        with Lake.open(root, catalog=url, holder="describe 1/3", lock_name=Shard(1, 3).lock_name("describe")):
+            pass  # another count is fine for another stage
     finally:
         holder.communicate("")
     holder = holding(root, url, "ingest -")  # a whole-lake writer keeps shard workers out

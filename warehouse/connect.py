@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -156,22 +158,44 @@ def acquire_shard_lock(root: Path, holder: str, name: str) -> tuple[int, int]:
     """A shard worker's locks where the catalog takes several writers: `writer.lock` shared (so a
     whole-lake writer, which holds it exclusively, and shard workers exclude each other) and its
     own lock file `name` (e.g. writer-annotate-0of2.lock) exclusively, naming the holder.
+    Shards of one stage with different counts overlap (0/2 and 0/3 share problems, and two
+    transactions inserting the same key both succeed), so a shard lock named
+    writer-STAGE-IofN.lock is refused while a STAGE shard of another N holds its lock (checked
+    and taken under writer-STAGE.guard, so two workers starting at once cannot both pass).
     Returns (writer.lock's fd, name's fd); raises LakeBusy naming whoever is in the way."""
     shared = _open_lock(root, WRITER_LOCK)
     if not _flock(shared, fcntl.LOCK_SH):
         os.close(shared)
         raise LakeBusy(busy_message(root))
+    fd = guard = None
     try:
+        shard = _SHARD_LOCK.fullmatch(name)
+        if shard:
+            guard = _open_lock(root, f"writer-{shard['stage']}.guard")
+            fcntl.flock(guard, fcntl.LOCK_EX)  # held only around the check and the taking
+            other = [path for path in sorted(root.glob(f"writer-{glob.escape(shard['stage'])}-*of*.lock"))
+                     if (m := _SHARD_LOCK.fullmatch(path.name)) and m["stage"] == shard["stage"]
+                     and m["count"] != shard["count"] and _held(path)]
+            if other:
+                raise LakeBusy(f"lake {root} is busy: {shard['stage']} shards of another count are writing "
+                               f"({'; '.join(_holder(path) for path in other)}); shards I/N and J/M overlap, so "
+                               "run one N per stage at a time")
         fd = _open_lock(root, name)
+        if not _flock(fd, fcntl.LOCK_EX):
+            raise LakeBusy(busy_message(root, name))
     except BaseException:
-        os.close(shared)
+        for f in (fd, shared):
+            if f is not None:
+                os.close(f)
         raise
-    if not _flock(fd, fcntl.LOCK_EX):
-        os.close(fd)
-        os.close(shared)
-        raise LakeBusy(busy_message(root, name))
+    finally:
+        if guard is not None:
+            os.close(guard)
     _name_holder(fd, holder)
     return shared, fd
+
+
+_SHARD_LOCK = re.compile(r"writer-(?P<stage>[\w.]+)-(?P<index>\d+)of(?P<count>\d+)\.lock")
 
 
 def lock_catalog_file(path: Path) -> int | None:

@@ -10,7 +10,10 @@ so every perturbed variant of a seed lands in the shard of its seed, and a traje
 span or strategy goes where its problem goes. The hash is the first 32 bits of the key's MD5
 modulo N, in SQL (pipeline.pending.shard_condition) and here alike: stable across processes,
 machines and versions. The shards of one N are disjoint and cover everything, so N workers
-never write the same key; run one N per stage at a time (shard 0/2 and shard 0/3 overlap).
+never write the same key. Shards of different N overlap (0/2 and 0/3 share problems, and two
+concurrent transactions inserting one key both commit it), so on one machine a worker is refused
+while a shard of the same stage with another N runs (warehouse.connect.acquire_shard_lock);
+across machines, start one N per stage (`stratagem run` does).
 """
 from __future__ import annotations
 
