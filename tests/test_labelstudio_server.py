@@ -710,3 +710,41 @@ def test_two_accounts_annotate_one_task_independently_in_the_browser(ls, admin, 
                            "FROM current_strategies WHERE annotator_kind = 'human'")
     assert strategies == [("ls:team1@stratagem.test", "type 2", "Count each kind of fruit, then add the counts.",
                            ["Recount to be sure."], True, 4, ["human:leak"])]  # "None is usable" makes no strategy
+
+
+def test_a_persons_later_annotation_supersedes_their_earlier_one_and_skips_are_stored(admin, annotators, lake):
+    """Each person's latest annotation of a task part is current: ann1's second annotation (the "+"
+    button) supersedes their first, ann2's stays; a skip is stored as a skip; "None is usable" with a
+    rating is stored as that, counted `recorded`, never `accepted`; quarantined rows name their annotator."""
+    from pipeline.labelstudio.pull import quarantine_annotator
+
+    tid, text = add_trajectory(lake, "latest", UNICODE_TEXTS["emoji"], n_strategies=1)
+    tid2, text2 = add_trajectory(lake, "skipped", UNICODE_TEXTS["cjk"])
+    _, pid = _push_all(lake, admin, "latest per person", annotators_per_task=2)
+    tasks = tasks_by_key(admin, pid)
+    task, task2 = tasks[f"{tid}#0"]["id"], tasks[f"{tid2}#0"]["id"]
+    assert [o["value"] for o in tasks[f"{tid}#0"]["data"]["strategy_options"]] == ["Candidate 1", "None is usable"]
+    annotate(annotators["ann1"], task, [span_result(text, 0, 4, "planning")])
+    annotate(annotators["ann2"], task, [
+        span_result(text, 0, 4, "decomposition"),
+        {"from_name": "best_strategy", "to_name": "text", "type": "choices", "value": {"choices": ["None is usable"]}},
+        {"from_name": "quality", "to_name": "text", "type": "rating", "value": {"rating": 2}},
+        {"from_name": "label", "to_name": "text", "type": "labels",
+         "value": {"start": 0, "end": 4, "text": "nope", "labels": ["planning"]}}])
+    annotators["ann2"].json("POST", f"/api/tasks/{task2}/annotations", json={"result": [], "was_cancelled": True})
+    first = pull(lake, admin, TAX, project="latest per person")
+    assert first.counts["annotations.skipped"] == 1 and first.counts["strategy.none_usable"] == 1
+    assert (first.counts["accepted"], first.counts["recorded"], first.counts["quarantined"]) == (2, 2, 1)
+    reason = lake.scalar("SELECT reason FROM quarantine WHERE stage = 'review-pull'")
+    assert quarantine_annotator(reason) == "ls:ann2@stratagem.test"
+    assert lake.rows("SELECT annotator, skipped, none_usable, rating FROM annotations ORDER BY annotator, part") == [
+        ("ls:ann1@stratagem.test", False, False, None), ("ls:ann2@stratagem.test", False, True, 2),
+        ("ls:ann2@stratagem.test", True, False, None)]
+    assert lake.rows("SELECT * FROM current_strategies WHERE annotator_kind = 'human'") == []
+    annotate(annotators["ann1"], task, [span_result(text, 0, 7, "planning")])  # ann1 again, a new annotation
+    second = pull(lake, admin, TAX, project="latest per person")
+    assert second.counts["annotations.older_of_same_person"] == 1 and second.counts["annotations.new"] == 1
+    assert human_spans(lake) == sorted([(tid, 0, 7, "planning", "ls:ann1@stratagem.test"),
+                                        (tid, 0, 4, "decomposition", "ls:ann2@stratagem.test")])
+    assert lake.scalar("SELECT count(*) FROM annotations WHERE superseded_by IS NULL AND annotator = ?",
+                       ["ls:ann1@stratagem.test"]) == 1

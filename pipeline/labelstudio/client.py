@@ -126,6 +126,10 @@ class LSClient:
                 return
             page += 1
 
+    def task(self, task_id: int) -> dict:
+        """One task with its annotations (skipped ones included) and predictions."""
+        return self.json("GET", f"/api/tasks/{task_id}")
+
     def import_tasks(self, project_id: int, tasks: list[dict]) -> int:
         body = self.json("POST", f"/api/projects/{project_id}/import", json=tasks)
         return int(body.get("task_count", 0))

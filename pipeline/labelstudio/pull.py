@@ -401,9 +401,15 @@ def pull(lake, client: LSClient, taxonomy, *, project: str = DEFAULT_PROJECT, pa
         state = _Pull(lake, run, pid, taxonomy, users)
         tasks = list(client.iter_tasks(pid, fields="all", updated_since=since, annotated=True, page_size=page_size,
                                        on_page=on_page))
-        if state.tags:  # tasks whose last annotation was deleted: needed only to retract what we hold
-            tasks += client.iter_tasks(pid, fields="task_only", updated_since=since, annotated=False,
-                                       page_size=max(page_size, 1000))
+        # tasks with no annotation counted: skipped only (Label Studio keeps skips out of total_annotations
+        # and ignores a cancelled_annotations filter), or whose last annotation was deleted
+        bare = list(client.iter_tasks(pid, fields="task_only", updated_since=since, annotated=False,
+                                      page_size=max(page_size, 1000)))
+        skipped = [t for t in bare if isinstance(t, dict) and isinstance(t.get("cancelled_annotations"), int)
+                   and t["cancelled_annotations"] > 0]
+        tasks += [client.task(t["id"]) for t in skipped]
+        if state.tags:  # needed only to retract what we hold
+            tasks += [t for t in bare if t not in skipped]
         run.count("tasks", len(tasks))
         for task in tasks:
             state.task(task)
