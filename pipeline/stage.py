@@ -215,19 +215,20 @@ def llm_spend(client):
     def start(run) -> None:
         if journal is None:
             return
-        rows, files = [], []
-        for path, attempts in journal.orphans():
-            files.append(path)
-            for a in attempts:
-                try:
-                    rows.append(LLMCall(**a))
-                except (ValidationError, TypeError):
-                    run.count("recovered.unreadable")  # a hand-edited or foreign line: never a crash
-        if rows:
-            run.count("recovered.llm_calls", run.insert("llm_calls", to_arrow(rows, LLMCall)))
-            run.checkpoint()
-        for path in files:
-            journal.discard(path)
+        with _replay_guard(journal.folder):  # shard workers starting at once replay each journal once
+            rows, files = [], []
+            for path, attempts in journal.orphans():
+                files.append(path)
+                for a in attempts:
+                    try:
+                        rows.append(LLMCall(**a))
+                    except (ValidationError, TypeError):
+                        run.count("recovered.unreadable")  # a hand-edited or foreign line: never a crash
+            if rows:
+                run.count("recovered.llm_calls", run.insert("llm_calls", to_arrow(rows, LLMCall)))
+                run.checkpoint()
+            for path in files:
+                journal.discard(path)
         client.run_id = run.run_id
 
     try:
@@ -241,3 +242,20 @@ def llm_spend(client):
             client.run_id = None
     if journal is not None:
         journal.close(delete=True)
+
+
+@contextmanager
+def _replay_guard(folder):
+    """An exclusive flock on <journal folder>/replay.lock: two runs starting at once (shard
+    workers) would otherwise both read a killed run's journal, both insert its rows in
+    transactions that do not see each other, and store them twice."""
+    import fcntl
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / "replay.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

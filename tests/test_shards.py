@@ -10,6 +10,7 @@ refused on a catalog that takes one writer. Real DuckLake, a real PostgreSQL ser
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -227,3 +228,61 @@ def test_run_refuses_several_shards_on_a_catalog_that_takes_one_writer(lake_root
     assert result.exit_code == 2 and "--catalog postgres://" in result.output, result.output
     result = CliRunner().invoke(app, ["run", "annotate", "--shards", "2", "--shard", "0/2", "--root", str(lake_root)])
     assert result.exit_code == 2, result.output
+
+
+def test_shard_workers_starting_together_replay_a_killed_runs_spend_journal_once(postgres, sample, tmp_path):
+    """A killed LLM run's spend journal is replayed into llm_calls by the next run; two shard
+    workers starting at once must not both replay it (their inserts would not see each other).
+    To make them overlap for sure, a PostgreSQL session locks DuckLake's snapshot table until
+    both workers have started: every commit waits, so without the replay guard both would read
+    the journal and insert its rows before either commits."""
+    from llm_server import LLMTestServer
+
+    root = tmp_path / "lake"
+    url = pg_lake(postgres, sample, root, "journal")
+    spend = root / "cache" / "llm" / "spend"
+    spend.mkdir(parents=True)
+    rows = [{"run_id": "killed-run", "cache_key": f"k{i}", "item_id": f"t{i}", "model": "test-model", "attempt": 1,
+             "status": "ok", "tokens_in": 10, "tokens_out": 5, "cost_usd": None, "latency_ms": 1.0, "error": None}
+            for i in range(200)]
+    (spend / "1-killed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    psql = [str(postgres.bin / "psql"), "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-d", "journal",
+            "-v", "ON_ERROR_STOP=1", "-q"]
+    lock = subprocess.Popen(psql + ["-At"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lock.stdin.write("BEGIN; LOCK TABLE ducklake_snapshot IN EXCLUSIVE MODE; SELECT 'locked';\n")
+    lock.stdin.flush()
+    assert lock.stdout.readline().strip() == "locked"
+    with LLMTestServer() as server:
+        llm = ["--annotator", "llm", "--base-url", server.url, "--model", "test-model", "--batch-size", "120"]
+        procs = [worker(url, root, "annotate", f"{i}/2", *llm) for i in range(2)]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # both at a commit, or one at a commit and one at the guard
+            waiting = subprocess.run(psql + ["-At", "-c", "SELECT count(*) FROM pg_locks WHERE NOT granted"],
+                                     capture_output=True, text=True).stdout.strip()
+            if waiting == "2" or (waiting == "1" and _at_guard(procs)):
+                break
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.2)
+        lock.communicate("COMMIT;\n", timeout=30)
+        for proc in procs:
+            finish(proc)
+    with Lake.open(root, read_only=True, catalog=url) as lake:
+        assert lake.scalar("SELECT count(*) FROM llm_calls WHERE run_id = 'killed-run'") == 200
+        assert lake.scalar("SELECT count(*) FROM (SELECT DISTINCT cache_key, run_id, item_id, attempt "
+                           "FROM llm_calls)") == lake.scalar("SELECT count(*) FROM llm_calls")
+        recovered = [json.loads(c).get("recovered.llm_calls", 0) for (c,) in lake.rows(
+            "SELECT counts FROM runs WHERE stage = 'annotate'")]
+    assert sorted(recovered) == [0, 200]
+    assert not list(spend.glob("*.jsonl"))
+
+
+def _at_guard(procs) -> bool:
+    """Whether one of the worker processes is blocked in flock (the replay guard)."""
+    for p in procs:
+        try:
+            if Path(f"/proc/{p.pid}/wchan").read_text().strip() in ("flock_lock_inode_wait", "locks_lock_inode_wait",
+                                                                    "__flock_lock_inode_wait"):
+                return True
+        except OSError:
+            pass
+    return False

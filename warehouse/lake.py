@@ -498,12 +498,14 @@ SCHEMA_TRIES = 6  # looks at the schema a writer opening a shared catalog takes 
 
 def _connect(root: Path, read_only: bool, where: Catalog, *data) -> duckdb.DuckDBPyConnection:
     """`connect`, tried again where a shared catalog is new and another process is creating
-    DuckLake's own metadata tables in it at the same moment (PostgreSQL: duplicate key)."""
+    DuckLake's own metadata tables in it at the same moment (PostgreSQL: "duplicate key" or
+    "already exists", as the two CREATE TABLEs meet)."""
     for attempt in range(SCHEMA_TRIES):
         try:
             return connect(root, read_only, where, *data)
         except duckdb.Error as exc:
-            if not where.shared or "duplicate key" not in str(exc) or attempt == SCHEMA_TRIES - 1:
+            racing = any(m in str(exc) for m in ("duplicate key", "already exists"))
+            if not where.shared or not racing or attempt == SCHEMA_TRIES - 1:
                 raise
             time.sleep(0.1 * (attempt + 1) + random.random() * 0.2)
 
