@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipeline.console import RootOpt, console, fail, lake_for, out
+from pipeline.console import RootOpt, console, fail, lake_for, out, progress
 from pipeline.shards.fanout import STAGES, FanOutError, ShardResult, fan_out
 
 
@@ -63,21 +63,25 @@ def register(app: typer.Typer) -> None:
                  "`stratagem lake migrate --to postgres://...` moves it)")
         with lake_for(root, holder="run (schema check before the shards start)"):
             pass  # creates or upgrades the schema once, so the shards find it up to date
+        how = "ray" if use_ray else "processes"
         states: dict[str, str] = {}
+        with progress() as bar:  # a bar over the shards (on a terminal) and a line per shard that ends
+            task = bar.add_task(f"run {stage}: {shards} shards as {how}", total=shards)
 
-        def show(update: dict[str, str]) -> None:  # a line per shard that finishes
-            states.update(update)
-            done = sum(s != "running" for s in states.values())
-            for shard, state in update.items():
-                if state == "running":
-                    continue
-                console.print(f"run {stage}: shard {shard} {state} ({done}/{shards} finished)", highlight=False)
-        try:
-            results = fan_out(stage, list(ctx.args), shards, root=root, use_ray=use_ray, address=address,
-                              on_update=show)
-        except FanOutError as exc:
-            fail(str(exc))
-        print_results(stage, results, "ray" if use_ray else "processes")
+            def show(update: dict[str, str]) -> None:
+                states.update(update)
+                done = sum(s != "running" for s in states.values())
+                bar.update(task, completed=done)
+                for shard, state in update.items():
+                    if state != "running":
+                        console.print(f"run {stage}: shard {shard} {state} ({done}/{shards} finished)",
+                                      highlight=False)
+            try:
+                results = fan_out(stage, list(ctx.args), shards, root=root, use_ray=use_ray, address=address,
+                                  on_update=show)
+            except FanOutError as exc:
+                fail(str(exc))
+        print_results(stage, results, how)
         failed = [r for r in results if r.exit_code]
         for r in failed:
             console.print(f"shard {r.shard} failed (exit {r.exit_code}): {r.error}", highlight=False, markup=False)
