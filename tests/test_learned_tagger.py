@@ -187,3 +187,82 @@ def test_a_split_trace_trains_only_on_the_part_its_person_submitted(lake_root):
     text = dict(zip(data.ids, data.texts))[ids["tid"]["split"]]
     assert len(text) == len(SPLIT) and text != SPLIT
     assert text in (PART0 + " " * len(PART1), " " * len(PART0) + PART1)
+
+
+@pytest.fixture(scope="module")
+def curve_lake(tmp_path_factory):
+    """A sample lake (20 seed problems x 6 variants, gold spans) after `tagger train` through the CLI."""
+    tmp = tmp_path_factory.mktemp("curve")
+    root, sample = tmp / "lake", tmp / "s.jsonl"
+    runner = CliRunner()
+    assert runner.invoke(app, ["sample", "--n", "20", "--seed", "5", "--out", str(sample)]).exit_code == 0
+    assert runner.invoke(app, ["ingest", str(sample), "--mapping", "stratagem-sample", "--root", str(root)]).exit_code == 0
+    trained = runner.invoke(app, ["tagger", "train", "--root", str(root)])
+    assert trained.exit_code == 0, trained.output
+    return root, trained.output
+
+
+def test_train_records_a_learning_curve_on_held_out_families(curve_lake):
+    root, output = curve_lake
+    from pipeline.tagger.stage import held_out, holdout_split, training_set
+
+    with Lake.open(root, read_only=True) as lake:
+        [(config,)] = lake.rows("SELECT config FROM runs WHERE stage = 'tagger-train'")
+        data = training_set(lake)
+        # the family of each trajectory, read here on its own: a seed problem and its perturbed variants
+        family = dict(lake.rows("SELECT t.trajectory_id, coalesce(p.family_seed_id, p.problem_id) "
+                                "FROM trajectories t JOIN problems p USING (problem_id)"))
+    config = json.loads(config)
+    curve, rules = config["learning_curve"], config["rules_on_holdout"]
+    sizes = [row["n"] for row in curve]
+    assert sizes == sorted(set(sizes)) and sizes[0] == 5 and len(sizes) >= 3
+    assert sizes[-1] == config["holdout"]["train_trajectories"] < len(data.ids)
+    assert all(-1.0 <= row[k] <= 1.0 for row in curve for k in ("kappa", "f1"))
+    assert -1.0 <= rules["kappa"] <= 1.0 and 0.0 <= rules["f1"] <= 1.0
+    assert rules["n_holdout"] == config["holdout"]["trajectories"] > 0
+    assert "learning curve on" in output and "rules tagger" in output
+
+    train, test = holdout_split(data)
+    assert len(train) == sizes[-1] and len(test) == rules["n_holdout"] and not set(train) & set(test)
+    train_families = {family[data.ids[i]] for i in train}
+    test_families = {family[data.ids[i]] for i in test}
+    assert test_families and not train_families & test_families  # no seed problem on both sides
+    assert len(test) > len(test_families)  # perturbed variants are there, and held out with their seed
+    assert all(held_out(f) for f in test_families) and not any(held_out(f) for f in train_families)
+
+
+def test_the_curve_is_skipped_with_a_reason(curve_lake, tmp_path):
+    from pipeline.tagger.stage import TrainingSet, curve_sizes, learning_curve
+    from schemas import load_taxonomy
+
+    assert curve_sizes(503) == [5, 10, 20, 50, 100, 200, 503] and curve_sizes(7) == [5, 7] and curve_sizes(5) == [5]
+    small = TrainingSet(["a", "b"], ["Let me check.", "Wait."], [[], []], ["gold", "gold"], ["f1", "f2"])
+    assert "fewer than 10" in learning_curve(small, load_taxonomy())["learning_curve_skipped"]
+
+    root, _ = curve_lake
+    lake_copy = tmp_path / "lake"
+    import shutil
+    shutil.copytree(root, lake_copy)
+    runner = CliRunner()
+    result = runner.invoke(app, ["tagger", "train", "--no-curve", "--root", str(lake_copy)])
+    assert result.exit_code == 0 and "learning curve skipped: skipped with --no-curve" in result.output
+    with Lake.open(lake_copy, read_only=True) as lake:
+        config = json.loads(lake.rows("SELECT config FROM runs WHERE stage = 'tagger-train' ORDER BY started_at DESC")[0][0])
+    assert "learning_curve" not in config and config["learning_curve_skipped"] == "skipped with --no-curve"
+
+
+def test_the_report_shows_the_learned_tagger(curve_lake, tmp_path):
+    from pipeline.report import build_report
+
+    root, output = curve_lake
+    version = output.split("model ")[-1].split(":")[0]
+    with Lake.open(root, read_only=True) as lake:
+        build_report(lake, export_dir=None, run_dirs=[], eval_json=None, out=tmp_path / "r.html")
+        curve = json.loads(lake.rows("SELECT config FROM runs WHERE stage = 'tagger-train'")[0][0])["learning_curve"]
+    html = (tmp_path / "r.html").read_text()
+    section = html[html.index('<section id="tagger">'):html.index('<section id="trajectories">')]
+    assert "<h2>The learned tagger</h2>" in section and f"<b>{version}</b>" in section
+    assert 'alt="learned tagger learning curve" src="data:image/png;base64,' in section
+    for row in curve:
+        assert f'<tr><td class="num">{row["n"]:,}</td><td class="num">{row["kappa"]:.3f}</td>' in section
+    assert "<tr><th>rules tagger</th>" in section and "Not trained" not in section

@@ -27,7 +27,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 HEADINGS = ["Stages", "Verdicts", "Strategy labels", "Spans per trajectory", "Agreement between annotators and gold",
-            "Annotation team: the lead's page", "Trajectories with their spans", "Strategy descriptions and leakage checks",
+            "Annotation team: the lead's page", "The learned tagger", "Trajectories with their spans", "Strategy descriptions and leakage checks",
             "Export", "Training curves", "Evaluation: original versus perturbed problems"]
 
 app = typer.Typer()
@@ -109,6 +109,7 @@ def test_report_shows_every_stage(report: Path, demo: Path):
     assert "sft/final" in html and "sgpo/final" in html and "test_original" in html
     assert "Export <b>demo</b>" in html and "Strategy labels in the models" not in html  # eval ran without --strategies
     assert "No Label Studio work in this lake yet" in html  # the lead's page, before anything was pushed
+    assert "Not trained: no <code>tagger-train</code> run in this lake" in html  # the learned tagger's section
     assert "http://" not in html and "https://" not in html
 
 

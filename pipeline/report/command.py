@@ -92,7 +92,9 @@ def register(app: typer.Typer) -> None:
 
         Also: the current verdicts (newest checker version) by source and teacher and by extraction
         method with a sample of incorrect and unknown rows; each trainer run's learning-signal
-        figures and warning from its signal.json; in a demo root, what the demo shows (demo.json)."""
+        figures and warning from its signal.json; in a demo root, what the demo shows (demo.json);
+        the annotation team's lead's page; the learned tagger (the latest `tagger train` run's model,
+        training counts and held-out learning curve against the rules tagger)."""
         lake_root = resolve_root(root)
         export_dir = _export_dir(lake_root, export)
         run_dirs = _run_dirs(lake_root, runs)

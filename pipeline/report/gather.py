@@ -4,7 +4,7 @@ into plain Python values (no plotting, no HTML here).
 
     data = gather(lake, export_dir=Path("stratagem-data/exports/demo"),
                   run_dirs=[Path("stratagem-data/runs/sft")], eval_json=Path("stratagem-data/runs/eval.json"))
-    data.tables, data.runs, data.verdicts, data.agreement, data.examples, data.training, data.evaluation, ...
+    data.tables, data.runs, data.verdicts, data.agreement, data.examples, data.tagger, data.training, ...
 
 A section with nothing to show is an empty value; the template says so. `lake` may be None
 (a report of training runs only).
@@ -45,6 +45,7 @@ class ReportData:
     spans_per_trajectory: dict[str, dict[int, int]] = field(default_factory=dict)  # annotator -> spans -> trajectories
     agreement: dict = field(default_factory=dict)                    # names, matrices, per-label vs gold
     lead: dict = field(default_factory=dict)                         # the lead's page: pipeline.report.lead
+    tagger: dict = field(default_factory=dict)                       # the latest tagger-train run: _tagger
     examples: list[dict] = field(default_factory=list)               # trajectories with spans per annotator
     strategies: dict = field(default_factory=dict)                   # totals, flags, examples
     export: dict = field(default_factory=dict)                       # manifest summary
@@ -141,6 +142,34 @@ def _agreement(lake, refs: list[AnnotatorRef], taxonomy: Taxonomy) -> dict:
             "limit": AGREEMENT_DOCS}
 
 
+TAGGER_STAGE = "tagger-train"  # pipeline.tagger.stage.STAGE (not imported: it loads the model code)
+
+
+def _tagger(lake) -> dict:
+    """The newest ok `tagger-train` run: model version (and whether its folder exists), training
+    counts, settings, and the learning curve it recorded on held-out families; {} when none."""
+    rows = lake.rows("SELECT run_id, started_at, config, counts FROM runs WHERE stage = ? AND status = 'ok' "
+                     "ORDER BY started_at DESC, run_id DESC LIMIT 1", [TAGGER_STAGE])
+    if not rows:
+        return {}
+    run_id, started, config, counts = rows[0]
+    config = json.loads(config) if isinstance(config, str) else (config or {})
+    counts = json.loads(counts) if isinstance(counts, str) else (counts or {})
+    path = config.get("model_path")
+    curve = [r for r in config.get("learning_curve") or [] if isinstance(r, dict) and isinstance(r.get("n"), int)]
+    return {"run_id": run_id, "started_at": str(started)[:19], "version": config.get("model_version"),
+            "path": path, "on_disk": bool(path) and (Path(lake.root) / path / "model.json").is_file(),
+            "taxonomy": config.get("taxonomy"), "labels": config.get("labels") or [],
+            "silver": bool(config.get("silver")),
+            "settings": {k: config.get(k) for k in ("C", "threshold", "context", "min_count", "silver_weight")
+                         if config.get(k) is not None},
+            "counts": {k: counts.get(k, 0) for k in ("trajectories", "trajectories.human", "trajectories.gold",
+                                                      "trajectories.llm", "spans", "segments", "segments_labelled")},
+            "curve": curve, "rules": config.get("rules_on_holdout") or {}, "holdout": config.get("holdout") or {},
+            "skipped": None if curve else config.get("learning_curve_skipped",
+                                                     "not measured (trained before the curve was recorded)")}
+
+
 def _examples(lake, refs: list[AnnotatorRef]) -> list[dict]:
     """A few trajectories (of different families where possible) annotated by the most annotators."""
     with selected_spans(lake, refs) as spans:
@@ -220,6 +249,7 @@ def gather_lake(lake, data: ReportData) -> None:
     if "runs" in data.tables:
         data.runs = _runs(lake)
         data.stages = stage_totals(data.runs)
+        data.tagger = _tagger(lake)
     if "quarantine" in data.tables:
         data.quarantine = [{"stage": s, "reason": r, "n": int(n), "example": loc} for s, r, n, loc in lake.rows(
             "SELECT stage, reason, count(*), min(locator) FROM quarantine GROUP BY stage, reason "

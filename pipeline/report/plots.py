@@ -155,6 +155,30 @@ def confusion_matrix(pair: dict) -> str | None:
     return to_uri(fig)
 
 
+def tagger_curve(tagger: dict) -> str | None:
+    """The learned tagger's learning curve: held-out token kappa against training trajectories
+    (log x), the rules tagger's kappa on the same held-out part as a dashed horizontal line."""
+    pts = [(r["n"], r["kappa"]) for r in tagger.get("curve", []) if isinstance(r.get("kappa"), (int, float))]
+    if not pts:
+        return None
+    fig, (ax,) = _figure(6, 3)
+    xs, ys = zip(*pts)
+    ax.plot(xs, ys, marker="o", markersize=4, color=SERIES_COLOURS[0], label="learned tagger")
+    for x, y in pts:
+        ax.annotate(f"{y:.2f}", (x, y), xytext=(0, 5), textcoords="offset points", ha="center", fontsize=7)
+    rules = tagger.get("rules", {}).get("kappa")
+    if isinstance(rules, (int, float)):
+        ax.axhline(rules, color=SERIES_COLOURS[1], linestyle="--", linewidth=1.2, label=f"rules tagger ({rules:.2f})")
+    ax.set_xscale("log")
+    ax.set_xticks(xs, [f"{x:,}" for x in xs], fontsize=8)
+    ax.minorticks_off()
+    ax.set_xlabel("training trajectories (log scale)")
+    ax.set_ylabel("token Cohen's kappa (held out)")
+    ax.set_ylim(min(0.0, *ys, rules if isinstance(rules, (int, float)) else 0.0) - 0.05, 1.05)
+    ax.legend(fontsize=8, loc="lower right")
+    return to_uri(fig)
+
+
 _PANELS = (("loss", ("loss", "loss_sft", "loss_grpo", "loss_sd", "loss_kl_ref")),
            ("pass rate", ("pass_rate_unguided", "pass_rate_guided", "reward_mean")),
            ("alpha (SGPO weight)", ("alpha_mean", "alpha_nonzero_frac", "kl_clipped_frac")))

@@ -88,6 +88,7 @@ def render(data: ReportData) -> str:
         "labels": plots.label_distribution(data.labels, tax),
         "spans": plots.spans_histogram(data.spans_per_trajectory),
         "agreement": plots.agreement_heatmaps(data.agreement),
+        "tagger": plots.tagger_curve(data.tagger),
         "splits": plots.bar_counts(data.export.get("counts", {}), "rows per split") if data.export else None,
         "eval": plots.eval_accuracy(data.evaluation, model_label),
     }
