@@ -48,7 +48,7 @@ import numpy as np
 
 from annotators.base import SpanOut, Tagger, TagItem, TagResult
 from annotators.rules import Segments
-from annotators.segments import MAX_CHARS
+from annotators.segments import MAX_CHARS, merge_ranges
 
 FORMAT = "stratagem-learned-tagger"
 FORMAT_VERSION = 1
@@ -86,20 +86,10 @@ def segment_labels(batch: Segments, spans: Sequence[Sequence[SpanT]], labels: Se
                 by_label.setdefault(index[lab], []).append((s, e))
         for j, ivs in by_label.items():
             covered = np.zeros(hi - lo, dtype=np.int64)
-            for s, e in _union(ivs):
+            for s, e in merge_ranges(ivs):
                 covered += np.clip(np.minimum(ends, e) - np.maximum(starts, s), 0, None)
             y[lo:hi, j] = 2 * covered > (ends - starts)
     return y
-
-
-def _union(ivs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for s, e in sorted(ivs):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
 
 
 def segments_to_spans(batch: Segments, proba: np.ndarray, labels: Sequence[str], n_docs: int,

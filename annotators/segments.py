@@ -8,6 +8,7 @@ last whitespace before the limit, or hard at the limit).
     segment(text)                        # sentences (the default): lines, then sentence ends
     segment(text, mode="paragraph")      # blocks separated by blank lines
     number_segments(text, segs)          # "[S1] ...\\n[S2] ..." for an LLM prompt
+    merge_ranges([(5, 9), (0, 3), (8, 12)])   # [(0, 3), (5, 12)]: overlapping or touching ranges joined
 
 Sentence rules: every line break ends a segment; inside a line a segment ends after
 `.`, `!` or `?` (plus closing quotes/brackets) followed by blanks and a character that
@@ -101,3 +102,14 @@ def number_segments(text: str, segments: Segments, first: int = 1) -> str:
     """The prompt form of segments: one `[S<n>] <segment text>` line each (newlines inside a
     segment become spaces so the numbering stays one per line)."""
     return "\n".join(f"[S{first + i}] {text[s:e].replace(chr(10), ' ')}" for i, (s, e) in enumerate(segments))
+
+
+def merge_ranges(ranges) -> list[tuple[int, int]]:
+    """Half-open `(start, end)` ranges joined where they overlap or touch, in order."""
+    out: list[list[int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]

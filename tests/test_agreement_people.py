@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.agreement import Annotation, AnnotatorRef, agreement, load_spans, restrict
-from pipeline.agreement.reviewed import clip, intersect, merge, parse_tag
+from annotators.segments import merge_ranges
+from pipeline.agreement.reviewed import clip, intersect, parse_tag
 from pipeline.cli import app
 from schemas import Strategy, to_arrow
 from test_people_fixtures import A, B, TAG_A6, people_lake
@@ -25,7 +26,7 @@ def lake_ids(lake_root):
 
 def test_ranges_and_restriction_are_plain_functions():
     assert parse_tag("p3.t12.a7@2024-05-01T10:00:00Z") == (3, 12) and parse_tag("rules-3") is None
-    assert merge([(5, 9), (0, 3), (3, 4), (8, 12)]) == [(0, 4), (5, 12)]
+    assert merge_ranges([(5, 9), (0, 3), (3, 4), (8, 12)]) == [(0, 4), (5, 12)]
     assert intersect(None, [(0, 4)]) == [(0, 4)] and intersect([(0, 4)], [(4, 9)]) == []
     assert intersect([(0, 10)], [(2, 4), (8, 20)]) == [(2, 4), (8, 10)] and intersect(None, None) is None
     assert clip([(0, 6, "x"), (6, 9, "y"), (2, 3, "x")], [(2, 5)]) == [(2, 3, "x"), (2, 5, "x")]

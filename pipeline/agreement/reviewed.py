@@ -30,6 +30,7 @@ from typing import Iterable, Mapping, Sequence
 import pyarrow as pa
 
 from annotators.agreement import SpanT
+from annotators.segments import merge_ranges
 
 Range = tuple[int, int]
 TAG = re.compile(r"^p(\d+)\.t(\d+)\.a\d+@")
@@ -51,16 +52,6 @@ def parse_tag(tag: str | None) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def merge(ranges: Iterable[Range]) -> list[Range]:
-    out: list[list[int]] = []
-    for s, e in sorted(ranges):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
-
-
 def intersect(a: list[Range] | None, b: list[Range] | None) -> list[Range] | None:
     """Ranges in both (None: the whole text, so the other side's ranges)."""
     if a is None:
@@ -68,7 +59,7 @@ def intersect(a: list[Range] | None, b: list[Range] | None) -> list[Range] | Non
     if b is None:
         return a
     out = [(max(s, t), min(e, u)) for s, e in a for t, u in b if max(s, t) < min(e, u)]
-    return merge(out)
+    return merge_ranges(out)
 
 
 def part_ranges(lake, trajectory_ids: Iterable[str], snapshot: int | None = None) -> dict[tuple[str, int, int], Range]:
@@ -107,7 +98,7 @@ def reviewed_ranges(lake, tags: Mapping[str, Iterable[str]], snapshot: int | Non
             ranges.append(where)
         if ranges is None:
             continue
-        merged = merge(ranges)
+        merged = merge_ranges(ranges)
         if merged != [(0, ends.get(tid, 0))]:
             out[tid] = merged
     return out
