@@ -69,7 +69,12 @@ class Catalog:
         """Whether the catalog is there (a server catalog is assumed to be: ATTACH says otherwise)."""
         return self.path.is_file() if self.path is not None else True
 
-    def attach_sql(self, data_path: str, *, read_only: bool) -> str:
+    @property
+    def metadata_schema(self) -> str:
+        """The schema of the metadata database holding this lake's ducklake_* tables."""
+        return self.schema or ("public" if self.kind == "postgres" else "main")
+
+    def attach_sql(self, data_path: str, *, read_only: bool, alias: str = "lake") -> str:
         target = {"sqlite": "sqlite:", "duckdb": "", "postgres": "postgres:"}[self.kind] + self.location
         opts = [f"DATA_PATH {sql_literal(data_path)}", "OVERRIDE_DATA_PATH true"]
         if self.kind == "sqlite" and not read_only:
@@ -78,7 +83,7 @@ class Catalog:
             opts.append(f"METADATA_SCHEMA {sql_literal(self.schema)}")
         if read_only:
             opts.append("READ_ONLY")
-        return f"ATTACH {sql_literal('ducklake:' + target)} AS lake ({', '.join(opts)})"
+        return f"ATTACH {sql_literal('ducklake:' + target)} AS {alias} ({', '.join(opts)})"
 
 
 def resolve_catalog(root: Path, spec: str | None = None) -> Catalog:

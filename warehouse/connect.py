@@ -96,9 +96,8 @@ def connect(root: Path, read_only: bool, catalog: Catalog, data: DataPath | None
 def _check_data_path(con: duckdb.DuckDBPyConnection, catalog: Catalog, data: DataPath) -> None:
     """LakeError unless `data` is where the catalog says the lake keeps its data files (two local
     folders always match: a moved root keeps its data)."""
-    schema = catalog.schema or ("public" if catalog.kind == "postgres" else "main")
-    stored = con.execute(f'SELECT value FROM __ducklake_metadata_lake."{schema}".ducklake_metadata '
-                         "WHERE key = 'data_path'").fetchone()
+    table = f'__ducklake_metadata_lake."{catalog.metadata_schema}".ducklake_metadata'
+    stored = con.execute(f"SELECT value FROM {table} WHERE key = 'data_path'").fetchone()
     stored = stored[0] if stored else data.url
     if (stored.startswith("s3://") or data.is_s3) and stored.rstrip("/") != data.url.rstrip("/"):
         where = stored if stored.startswith("s3://") else "its root's data/ folder"

@@ -33,11 +33,6 @@ def _metadata_attach(catalog: Catalog) -> str:
     return f"ATTACH {sql_literal(catalog.location)} AS {_TARGET}" + (f" ({kind})" if kind else "")
 
 
-def _schema(catalog: Catalog) -> str:
-    """The schema holding `catalog`'s metadata tables."""
-    return catalog.schema or ("public" if catalog.kind == "postgres" else "main")
-
-
 def _tables(con, database: str, schema: str) -> dict[str, list[str]]:
     rows = con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? "
                        "AND schema_name = ? AND table_name LIKE 'ducklake%' ORDER BY table_name, column_index",
@@ -60,7 +55,7 @@ def migrate_catalog(lake: Lake, target: Catalog) -> dict[str, int]:
     try:
         for name in target.extensions:
             load_extension(con, name)
-        con.execute(target.attach_sql(data_path, read_only=False).replace(" AS lake ", " AS stratagem_new_lake "))
+        con.execute(target.attach_sql(data_path, read_only=False, alias="stratagem_new_lake"))
         fresh = con.execute("SELECT max(snapshot_id) = 0 FROM ducklake_snapshots('stratagem_new_lake')").fetchone()[0]
         tables_there = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'stratagem_new_lake'"
                                    ).fetchone()[0]
@@ -69,7 +64,7 @@ def migrate_catalog(lake: Lake, target: Catalog) -> dict[str, int]:
             raise LakeError(f"{target.shown} already holds a lake; migrate into a new or empty catalog")
         con.execute(_metadata_attach(target))
         try:
-            src_schema, dst_schema = _schema(source), _schema(target)
+            src_schema, dst_schema = source.metadata_schema, target.metadata_schema
             src, dst = _tables(con, _SOURCE, src_schema), _tables(con, _TARGET, dst_schema)
             if set(src) != set(dst):
                 raise LakeError("the two catalogs have different metadata tables: "

@@ -51,9 +51,15 @@ class Shard:
         return f"{stage} {self}"
 
 
+def stable_hash(key: str) -> int:
+    """The first 32 bits of the MD5 of `key`: the same in every process, machine and version (and
+    in SQL: pipeline.pending.shard_condition)."""
+    return int(hashlib.md5(key.encode("utf-8")).hexdigest()[:8], 16)
+
+
 def shard_of(family_key: str, count: int) -> int:
-    """The shard (of `count`) a family key belongs to: the first 8 hex digits of its MD5, mod count."""
-    return int(hashlib.md5(family_key.encode()).hexdigest()[:8], 16) % count
+    """The shard (of `count`) a family key belongs to."""
+    return stable_hash(family_key) % count
 
 
 def parse_shard(spec: str | None) -> Shard | None:

@@ -39,7 +39,6 @@ trajectory, as without the curve. `stratagem report` shows the newest run's curv
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from annotators import TagItem, get_tagger
 from annotators.agreement import compare
 from annotators.learned import LearnedModel, LearnedModelError, LearnedTagger, fit, rank_uncertain
 from pipeline.agreement.reviewed import blank_outside, reviewed_ranges
+from pipeline.shards import shard_of, stable_hash
 from schemas.taxonomy import Taxonomy, load_taxonomy
 from warehouse import Lake, RunReport
 
@@ -130,13 +130,9 @@ def model_folder(root: str | Path, version: str) -> Path:
     return Path(root) / MODELS / version
 
 
-def _md5_int(key: str) -> int:
-    return int(hashlib.md5(key.encode("utf-8")).hexdigest()[:8], 16)
-
-
 def held_out(family: str) -> bool:
-    """True for a family key in the held-out part: the first 32 bits of its MD5, mod HOLDOUT_BUCKETS, are 0."""
-    return _md5_int(family) % HOLDOUT_BUCKETS == 0
+    """True for a family key in the held-out part: shard 0 of HOLDOUT_BUCKETS (pipeline.shards)."""
+    return shard_of(family, HOLDOUT_BUCKETS) == 0
 
 
 def holdout_split(data: TrainingSet) -> tuple[list[int], list[int]]:
@@ -146,7 +142,7 @@ def holdout_split(data: TrainingSet) -> tuple[list[int], list[int]]:
     the smaller ones; the held-out side keeps only trajectories scored against human or gold spans."""
     train = [i for i, f in enumerate(data.families) if not held_out(f)]
     test = [i for i, f in enumerate(data.families) if held_out(f) and data.kinds[i] in SCORED_KINDS]
-    train.sort(key=lambda i: (_md5_int(data.ids[i]), data.ids[i]))
+    train.sort(key=lambda i: (stable_hash(data.ids[i]), data.ids[i]))
     return train, test
 
 
