@@ -94,12 +94,20 @@ SHORT_HELP = {
 GROUPS = {"mapping", "labelstudio", "review", "lake", "tagger"}
 
 
+def _restore_environment(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def _new_app() -> typer.Typer:
     app = typer.Typer(name="stratagem", help=HELP, no_args_is_help=True, rich_markup_mode="rich",
                       pretty_exceptions_enable=False, add_completion=False)
 
     @app.callback()
-    def _group(catalog: Annotated[str | None, typer.Option(
+    def _group(ctx: typer.Context, catalog: Annotated[str | None, typer.Option(
             "--catalog", envvar="STRATAGEM_CATALOG", show_default=False,
             help="Where the lake's catalog lives: sqlite (default: <root>/catalog.sqlite; readers run while a "
                  "stage writes), duckdb (<root>/catalog.ducklake, one process at a time), sqlite:/PATH, or "
@@ -111,11 +119,13 @@ def _new_app() -> typer.Typer:
                  "(credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION; "
                  "AWS_ENDPOINT_URL for an S3-compatible store). Every command on that lake needs the same "
                  "one: stratagem --data-path s3://bucket/lake status.")] = None) -> None:
-        # a group even when one command is loaded; catalog and data path reach Lake.open (and child processes)
-        if catalog:
-            os.environ["STRATAGEM_CATALOG"] = catalog
-        if data_path:
-            os.environ["STRATAGEM_DATA_PATH"] = data_path
+        # a group even when one command is loaded; catalog and data path reach Lake.open (and child
+        # processes) through the environment for this invocation, restored when it ends (an app run
+        # in-process, as tests do, leaves the next invocation as it found it)
+        chosen = {"STRATAGEM_CATALOG": catalog, "STRATAGEM_DATA_PATH": data_path}
+        before = {name: os.environ.get(name) for name, value in chosen.items() if value}
+        os.environ.update({name: chosen[name] for name in before})
+        ctx.call_on_close(lambda: _restore_environment(before))
 
     return app
 

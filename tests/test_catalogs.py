@@ -112,3 +112,9 @@ def test_catalog_specs_and_a_password_never_shown(tmp_path, monkeypatch):
             resolve_catalog(tmp_path, bad)
     r = runner.invoke(app, ["--catalog", "mysql://x/y", "status", "--root", str(tmp_path / "none")])
     assert r.exit_code == 2 and "expected sqlite" in r.output
+
+
+def test_asking_for_another_catalog_than_the_lake_has_says_which_it_has(lake_root):
+    Lake.open(lake_root).close()  # the SQLite default
+    r = runner.invoke(app, ["--catalog", "duckdb", "status", "--root", str(lake_root)])
+    assert r.exit_code == 2 and "has catalog.sqlite" in r.output, r.output

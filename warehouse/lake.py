@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import duckdb
 
-from warehouse.catalog import Catalog, resolve_catalog
+from warehouse.catalog import CATALOG_FILES, Catalog, resolve_catalog
 from warehouse.connect import (
     acquire_shard_lock, acquire_writer_lock, busy_message, connect, lock_catalog_file, release_writer_lock,
 )
@@ -158,6 +158,10 @@ class Lake:
         where = resolve_catalog(root, catalog)
         data = resolve_data_path(root, data_path)
         if read_only and not where.exists():
+            other = [name for name in CATALOG_FILES if (root / name).is_file()]
+            if other:  # a lake is there, with another catalog than the one asked for
+                raise LakeError(f"no {where.kind} catalog at {where.shown}: the lake at {root} has {other[0]} "
+                                "(leave out --catalog / STRATAGEM_CATALOG, or migrate: stratagem lake migrate)")
             raise LakeError(f"no lake at {root} (run `stratagem sample` + `stratagem ingest`, or pass --root)")
         lock_fd = shared_fd = None
         if not read_only:
