@@ -165,10 +165,10 @@ class LLMTestServer:
         self._faults: deque[tuple[str, str | None, dict]] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._gate = threading.Event()
-        self._gate.set()
+        self._gate = threading.Condition(self._lock)  # the hold_after gate
         self._hold_after: int | None = None
         self._successes = 0
+        self._answering = 0  # requests let through the gate and not yet recorded
         self.received = 0  # chat requests read so far
         self.held = 0  # of those, waiting at the hold_after gate
         self.in_flight = 0
@@ -196,15 +196,20 @@ class LLMTestServer:
         return n
 
     def hold_after(self, n: int) -> None:
-        with self._lock:
+        """Serve at most `n` successful answers, then hold every request until `release()`.
+        Admission counts requests already being answered, so concurrent requests cannot
+        slip past the limit together; one that ends without a success frees its place."""
+        with self._gate:
             self._hold_after = n
-            if self._successes >= n:
-                self._gate.clear()
 
     def release(self) -> None:
-        with self._lock:
+        with self._gate:
             self._hold_after = None
-        self._gate.set()
+            self._gate.notify_all()
+
+    def _may_answer(self) -> bool:
+        return (self._stopping.is_set() or self._hold_after is None
+                or self._successes + self._answering < self._hold_after)
 
     @property
     def successes(self) -> int:
@@ -226,7 +231,8 @@ class LLMTestServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._gate.set()
+        with self._gate:
+            self._gate.notify_all()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -246,12 +252,12 @@ class LLMTestServer:
         return None, {}
 
     def _record(self, rec: RequestRecord) -> None:
-        with self._lock:
+        with self._gate:
             self.log.append(rec)
+            self._answering -= 1
             if rec.status == 200 and rec.fault is None:
                 self._successes += 1
-                if self._hold_after is not None and self._successes >= self._hold_after:
-                    self._gate.clear()
+            self._gate.notify_all()
 
     def _handler_class(self):
         server = self
@@ -297,12 +303,12 @@ class LLMTestServer:
                     self._send(400, b'{"error": {"message": "request body is not JSON"}}')
                     return
                 kind = request_kind(body)
-                with server._lock:
+                with server._gate:
                     server.received += 1
                     server.held += 1
-                server._gate.wait(timeout=server.hang_s)
-                with server._lock:
+                    server._gate.wait_for(server._may_answer, timeout=server.hang_s)
                     server.held -= 1
+                    server._answering += 1
                 if server._stopping.is_set():
                     self.close_connection = True
                     return
