@@ -117,8 +117,9 @@ def _new_app() -> typer.Typer:
             "--data-path", envvar="STRATAGEM_DATA_PATH", show_default=False,
             help="Where the lake's Parquet data files live: <root>/data (default) or s3://BUCKET/PREFIX "
                  "(credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION; "
-                 "AWS_ENDPOINT_URL for an S3-compatible store). Every command on that lake needs the same "
-                 "one: stratagem --data-path s3://bucket/lake status.")] = None) -> None:
+                 "AWS_ENDPOINT_URL for an S3-compatible store). Stored in the catalog when the lake is made: "
+                 "later commands use it without this option and refuse a different one. "
+                 "Give it before the command: stratagem --data-path s3://bucket/lake ingest F.")] = None) -> None:
         # a group even when one command is loaded; catalog and data path reach Lake.open (and child
         # processes) through the environment for this invocation, restored when it ends (an app run
         # in-process, as tests do, leaves the next invocation as it found it)

@@ -141,20 +141,24 @@ def test_the_pipeline_runs_with_its_data_on_s3(s3_endpoint, tmp_path, monkeypatc
     manifest = json.loads((root / "exports" / "v1" / "manifest.json").read_text())
     assert SECRET not in json.dumps(manifest)
 
-    # a rerun is a no-op and leaves a stray object under the prefix alone (no orphan sweep on S3)
+    # without --data-path a command uses the one the catalog stored; a rerun is a no-op and leaves
+    # a stray object under the prefix alone (no orphan sweep on S3)
     _client(s3_endpoint).put_object(Bucket=BUCKET, Key=f"{PREFIX}/main/problems/ducklake-stray.parquet", Body=b"x")
-    rerun = _stratagem("--data-path", DATA_PATH, "ingest", str(sample), "--mapping", "stratagem-sample", env=env)
+    rerun = _stratagem("ingest", str(sample), "--mapping", "stratagem-sample", env=env)
     after = _keys(s3_endpoint)
     assert "duplicates" in rerun.stdout and f"{PREFIX}/main/problems/ducklake-stray.parquet" in after
+    assert not (root / "data").exists()
+    assert DATA_PATH in _stratagem("status", env=env).stdout
+    with Lake.open(root, read_only=True) as lake:
+        assert lake.data_path.url == DATA_PATH + "/" and lake.count("trajectories") == records
 
     # wrong or missing settings: one line each, the secret never in it
     wrong = _stratagem("--data-path", f"s3://{BUCKET}/team/other", "status", env=env, check=False)
-    forgot = _stratagem("status", env=env, check=False)
     nocred = _stratagem("--data-path", DATA_PATH, "status", check=False,
                         env={k: v for k, v in env.items() if k != "AWS_SECRET_ACCESS_KEY"})
     down = _stratagem("--data-path", DATA_PATH, "status", check=False,
                       env={**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
-    for proc, needle in ((wrong, f"pass --data-path {DATA_PATH}/"), (forgot, f"pass --data-path {DATA_PATH}/"),
+    for proc, needle in ((wrong, f"pass --data-path {DATA_PATH}/"),
                          (nocred, "AWS_SECRET_ACCESS_KEY not set"), (down, "object storage failed")):
         assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
             proc.stderr

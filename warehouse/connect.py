@@ -1,8 +1,8 @@
 """Opening the DuckLake catalog: the DuckDB connection (with the read-only sandbox user SQL
 runs in), the writer lock and the message a refused writer or reader gets.
 
-    con = connect(root, read_only=True, catalog=resolve_catalog(root))   # attached as `lake`, sandboxed
-    con = connect(root, False, catalog, resolve_data_path(root, "s3://bucket/lake"))  # data on S3
+    con, data = connect(root, read_only=True, catalog=resolve_catalog(root))  # attached as `lake`, sandboxed
+    con, data = connect(root, False, catalog, resolve_data_path(root, "s3://bucket/lake"))  # data on S3
     fd = acquire_writer_lock(root, "ingest")  # raises LakeBusy naming the holder
     shared_fd, fd = acquire_shard_lock(root, "annotate 0/2", "writer-annotate-0of2.lock")  # shared catalogs
 
@@ -57,10 +57,12 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"LOAD {name}")
 
 
-def connect(root: Path, read_only: bool, catalog: Catalog, data: DataPath | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection with `catalog` attached as `lake`, its data files at `data` (default
-    <root>/data/; an s3:// path reads its credentials from the environment, warehouse.datapath),
-    sandboxed when read-only. LakeError when `data` is not where the lake keeps its data."""
+def connect(root: Path, read_only: bool, catalog: Catalog, data: DataPath | None = None
+            ) -> tuple[duckdb.DuckDBPyConnection, DataPath]:
+    """A connection with `catalog` attached as `lake`, sandboxed when read-only, and where its data
+    files are: `data` (default <root>/data/; an s3:// path reads its credentials from the
+    environment, warehouse.datapath), or, when `data` is implicit, the s3:// path the catalog
+    stored. LakeError when `data` was named and is not where the lake keeps its data."""
     data = data or resolve_data_path(root, "")
     secret = data.secret_sql()  # a missing credential fails here, before anything is opened
     # Extension files come from installed wheels (as trusted as this package's own code); DuckDB's
@@ -84,21 +86,28 @@ def connect(root: Path, read_only: bool, catalog: Catalog, data: DataPath | None
         # the one the catalog stored (checked below).
         con.execute(catalog.attach_sql(data.url, read_only=read_only))
         con.execute("USE lake")
-        _check_data_path(con, catalog, data)
+        stored = _stored_data_path(con, catalog) or data.url
+        if data.implicit and stored.startswith("s3://"):  # nobody named one: use the lake's own
+            con.close()
+            return connect(root, read_only, catalog, resolve_data_path(root, stored))
+        _check_data_path(stored, data)
         if read_only:
             sandbox(con, data.url)
     except BaseException:
         con.close()
         raise
-    return con
+    return con, data
 
 
-def _check_data_path(con: duckdb.DuckDBPyConnection, catalog: Catalog, data: DataPath) -> None:
-    """LakeError unless `data` is where the catalog says the lake keeps its data files (two local
-    folders always match: a moved root keeps its data)."""
+def _stored_data_path(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> str | None:
     table = f'__ducklake_metadata_lake."{catalog.metadata_schema}".ducklake_metadata'
-    stored = con.execute(f"SELECT value FROM {table} WHERE key = 'data_path'").fetchone()
-    stored = stored[0] if stored else data.url
+    row = con.execute(f"SELECT value FROM {table} WHERE key = 'data_path'").fetchone()
+    return row[0] if row else None
+
+
+def _check_data_path(stored: str, data: DataPath) -> None:
+    """LakeError unless `data` is where the catalog says the lake keeps its data files (`stored`;
+    two local folders always match: a moved root keeps its data)."""
     if (stored.startswith("s3://") or data.is_s3) and stored.rstrip("/") != data.url.rstrip("/"):
         where = stored if stored.startswith("s3://") else "its root's data/ folder"
         fix = (f"pass --data-path {stored} (or set STRATAGEM_DATA_PATH)" if stored.startswith("s3://")

@@ -19,13 +19,13 @@ AWS CLI and boto3 read:
 They become a temporary DuckDB secret (in memory, scoped to this data path), so they are never
 in the catalog (which stores only the data path), the runs table, logs, error messages or
 exports. A moved or copied root keeps a local data folder (DuckLake stores file paths relative
-to it); an s3:// path is stored in the catalog and must be given again, unchanged, at every
-open (warehouse.connect checks it).
+to it); an s3:// path is stored in the catalog: later opens that name no data path use it, and
+one that names another is refused (warehouse.connect).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -43,9 +43,11 @@ _PATTERN_CHARS = set("*?[]{}")  # DuckDB reads these in a file path as a glob
 @dataclass(frozen=True)
 class DataPath:
     """A resolved data path: `url` (ends with "/"; a local folder's absolute path, or
-    s3://BUCKET/PREFIX/), safe to print and store."""
+    s3://BUCKET/PREFIX/), safe to print and store. `implicit`: nobody named it (the default
+    <root>/data/), so the path the catalog stored is used instead (warehouse.connect)."""
 
     url: str
+    implicit: bool = field(default=False, compare=False)
 
     @property
     def is_s3(self) -> bool:
@@ -107,7 +109,7 @@ def resolve_data_path(root: Path, spec: str | None = None) -> DataPath:
     """The data path `spec` names, else `$STRATAGEM_DATA_PATH`, else `<root>/data/`."""
     spec = (spec if spec is not None else os.environ.get(DATA_PATH_ENV, "")).strip()
     if not spec:
-        return DataPath(str(root / "data") + "/")
+        return DataPath(str(root / "data") + "/", implicit=True)
     if not spec.startswith("s3://"):
         raise LakeError(f"data path {spec!r}: expected s3://BUCKET/PREFIX (the default, <root>/data, needs no flag)")
     bucket, _, prefix = spec[len("s3://"):].partition("/")

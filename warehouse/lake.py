@@ -54,7 +54,7 @@ from warehouse.catalog import CATALOG_FILES, Catalog, resolve_catalog
 from warehouse.connect import (
     acquire_shard_lock, acquire_writer_lock, busy_message, connect, lock_catalog_file, release_writer_lock,
 )
-from warehouse.datapath import resolve_data_path
+from warehouse.datapath import DataPath, resolve_data_path
 from warehouse.errors import LakeBusy, LakeError, LakeQueryError, first_line
 
 if TYPE_CHECKING:  # pyarrow and schemas load on first write: `stratagem status` needs neither
@@ -177,7 +177,7 @@ class Lake:
             if shared_fd is not None:
                 os.close(shared_fd)
         try:
-            con = _connect(root, read_only, where, data)
+            con, data = _connect(root, read_only, where, data)
         except duckdb.Error as exc:
             busy = "lock" in str(exc).lower() or "already attached" in str(exc)
             release(forget=busy)
@@ -500,13 +500,14 @@ class Lake:
 SCHEMA_TRIES = 6  # looks at the schema a writer opening a shared catalog takes (Lake._ensure_tables)
 
 
-def _connect(root: Path, read_only: bool, where: Catalog, *data) -> duckdb.DuckDBPyConnection:
+def _connect(root: Path, read_only: bool, where: Catalog, data: DataPath
+             ) -> tuple[duckdb.DuckDBPyConnection, DataPath]:
     """`connect`, tried again where a shared catalog is new and another process is creating
     DuckLake's own metadata tables in it at the same moment (PostgreSQL: "duplicate key" or
     "already exists", as the two CREATE TABLEs meet)."""
     for attempt in range(SCHEMA_TRIES):
         try:
-            return connect(root, read_only, where, *data)
+            return connect(root, read_only, where, data)
         except duckdb.Error as exc:
             racing = any(m in str(exc) for m in ("duplicate key", "already exists"))
             if not where.shared or not racing or attempt == SCHEMA_TRIES - 1:
