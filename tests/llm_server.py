@@ -161,7 +161,7 @@ class LLMTestServer:
         self.latency_s = latency_s
         self.hang_s = hang_s
         self.model = model
-        self.log: list[RequestRecord] = []
+        self._log: list[RequestRecord] = []
         self._faults: deque[tuple[str, str | None, dict]] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -169,6 +169,7 @@ class LLMTestServer:
         self._hold_after: int | None = None
         self._successes = 0
         self._answering = 0  # requests let through the gate and not yet recorded
+        self._unrecorded = 0  # of those, answers sent in full whose record is not yet in the log
         self.received = 0  # chat requests read so far
         self.held = 0  # of those, waiting at the hold_after gate
         self.in_flight = 0
@@ -217,12 +218,12 @@ class LLMTestServer:
 
     def settled(self) -> bool:
         with self._lock:
-            return self.received == len(self.log) + self.held
+            return self.received == len(self._log) + self.held
 
     @property
     def tokens_served(self) -> tuple[int, int]:
         with self._lock:
-            return sum(r.tokens_in for r in self.log), sum(r.tokens_out for r in self.log)
+            return sum(r.tokens_in for r in self._log), sum(r.tokens_out for r in self._log)
 
     def start(self) -> "LLMTestServer":
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -251,10 +252,19 @@ class LLMTestServer:
                     return fault, options
         return None, {}
 
-    def _record(self, rec: RequestRecord) -> None:
+    @property
+    def log(self) -> list[RequestRecord]:
+        """The requests recorded so far (a copy). A client can hold an answer a moment before the
+        handler thread records it; this waits (up to 5 s) until every answer sent is recorded."""
         with self._gate:
-            self.log.append(rec)
+            self._gate.wait_for(lambda: self._unrecorded == 0, timeout=5)
+            return list(self._log)
+
+    def _record(self, rec: RequestRecord, sent: bool) -> None:
+        with self._gate:
+            self._log.append(rec)
             self._answering -= 1
+            self._unrecorded -= sent
             if rec.status == 200 and rec.fault is None:
                 self._successes += 1
             self._gate.notify_all()
@@ -264,6 +274,7 @@ class LLMTestServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            _tracked = _sent = False  # per request: past the gate (recorded), its answer sent in full
 
             def log_message(self, *args) -> None:  # quiet
                 pass
@@ -280,6 +291,14 @@ class LLMTestServer:
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(payload)
+                self._note_sent()
+
+            def _note_sent(self) -> None:
+                """An answer to a recorded request went out in full (server.log waits for its record)."""
+                if self._tracked and not self._sent:
+                    self._sent = True
+                    with server._gate:
+                        server._unrecorded += 1
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/_stats"):  # for benchmarks in another process
@@ -292,6 +311,7 @@ class LLMTestServer:
                     self._send(404, b'{"error": {"message": "not found"}}')
 
             def do_POST(self) -> None:
+                self._tracked = self._sent = False
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 sha = hashlib.sha256(raw).hexdigest()
                 if not self.path.rstrip("/").endswith("/chat/completions"):
@@ -309,12 +329,13 @@ class LLMTestServer:
                     server._gate.wait_for(server._may_answer, timeout=server.hang_s)
                     server.held -= 1
                     server._answering += 1
+                self._tracked = True
                 if server._stopping.is_set():
                     self.close_connection = True
                     return
                 if self._client_gone():
                     self.close_connection = True
-                    server._record(RequestRecord(kind, sha, 0, None))
+                    server._record(RequestRecord(kind, sha, 0, None), sent=False)
                     return
                 fault, options = server._take_fault(kind)
                 with server._lock:
@@ -328,7 +349,8 @@ class LLMTestServer:
                 finally:
                     with server._lock:
                         server.in_flight -= 1
-                server._record(RequestRecord(kind, sha, status, fault, *(self.usage if status == 200 else (0, 0))))
+                server._record(RequestRecord(kind, sha, status, fault, *(self.usage if status == 200 else (0, 0))),
+                               sent=self._sent)
 
             def _client_gone(self) -> bool:
                 """True when the client closed its end (nothing more to read, EOF pending)."""
@@ -351,6 +373,7 @@ class LLMTestServer:
                         return 0
                     self.wfile.write(payload[i:i + 1])
                     self.wfile.flush()
+                self._note_sent()
                 return 200
 
             def _answer(self, body: dict, kind: str, fault: str | None, options: dict) -> int:

@@ -182,7 +182,7 @@ def test_a_dripping_answer_is_a_timeout_row_in_llm_calls(lake_root):
     import time
 
     add_problems(lake_root, 2)
-    with LLMTestServer(hang_s=8) as server:
+    with LLMTestServer(hang_s=30) as server:
         server.inject("drip", kind="generate", interval_s=0.2)
         t0 = time.monotonic()
         with Lake.open(lake_root) as lake:
@@ -190,4 +190,4 @@ def test_a_dripping_answer_is_a_timeout_row_in_llm_calls(lake_root):
             statuses = sorted(r[0] for r in lake.rows("SELECT status FROM llm_calls"))
         elapsed = time.monotonic() - t0
     assert report.counts["accepted"] == 2 and statuses == ["ok", "ok", "timeout"]
-    assert elapsed < 5, elapsed
+    assert elapsed < 20, elapsed  # without the deadline: the whole drip, 30 s

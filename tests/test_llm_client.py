@@ -96,14 +96,14 @@ def test_a_dripping_answer_is_cut_at_the_deadline_and_retried(tmp_path):
     deadline bounds the whole attempt, and the cut attempt is a retried timeout."""
     import time
 
-    with LLMTestServer(hang_s=8) as server:
+    with LLMTestServer(hang_s=30) as server:
         client, _ = make_client(server, tmp_path, timeout_s=1, max_retries=1)
         server.inject("drip", interval_s=0.2)
         t0 = time.monotonic()
         [o] = ask_all(client)
         elapsed = time.monotonic() - t0
     assert o.error is None and [c.status for c in o.calls] == ["timeout", "ok"], o.calls
-    assert elapsed < 4, elapsed  # without the deadline: the whole drip (8 s here, minutes in the wild)
+    assert elapsed < 15, elapsed  # without the deadline: the whole drip (30 s here, minutes in the wild)
     assert "deadline" in o.calls[0].error
 
 
@@ -126,7 +126,7 @@ def test_exhausted_retries_end_as_error_with_every_attempt_recorded(server, tmp_
 
 def test_hung_connection_times_out_then_recovers(tmp_path):
     with LLMTestServer(hang_s=5) as server:
-        client, _ = make_client(server, tmp_path, timeout_s=0.3, max_retries=1)
+        client, _ = make_client(server, tmp_path, timeout_s=1.0, max_retries=1)
         server.inject("hang")
         [o] = ask_all(client)
         assert o.error is None

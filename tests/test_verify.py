@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,7 @@ def test_killed_run_then_rerun_loses_and_doubles_nothing(tmp_path):
         while proc.poll() is None:  # a second batch's data file means the first batch is committed
             if written.is_dir() and len(list(written.glob("*.parquet"))) >= 2:
                 break
+            time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()
