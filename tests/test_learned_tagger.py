@@ -58,6 +58,30 @@ def test_fit_and_tag_recover_the_known_labels():
     assert LearnedTagger(model).tag([TagItem("e", "  \n")])[0].error
 
 
+def test_balanced_class_weights_lift_a_rare_label_to_the_threshold():
+    """A label on 1 segment in 40 with a weak cue: with plain counts its probability stays near the
+    base rate; balanced weights (the default) bring its segments over 0.5, and no others."""
+    rng = np.random.default_rng(0)
+    filler = ["There are %d red balls." % k for k in range(30)] + ["So the total is %d." % k for k in range(30)]
+    texts, spans = [], []
+    for i in range(60):
+        sentences = [filler[j] for j in rng.integers(0, len(filler), 10)]
+        text, doc_spans = "", []
+        for k, sentence in enumerate(sentences):
+            if k == 3 and i % 4 == 0:  # one trajectory in four has one rare segment
+                sentence = "Let me check the sum again."
+                doc_spans.append((len(text), len(text) + len(sentence), "verification"))
+            text += sentence + "\n"
+        texts.append(text)
+        spans.append(doc_spans)
+    plain, balanced = (fit(texts, spans, ["verification"], C=0.1, class_weight=cw) for cw in (None, "balanced"))
+    batch = balanced.segments(texts)
+    y = segment_labels(batch, spans, ["verification"])[:, 0]
+    p_plain, p_bal = plain.proba(batch)[:, 0], balanced.proba(batch)[:, 0]
+    assert y.mean() < 0.03
+    assert (p_plain[y] < 0.5).all() and (p_bal[y] >= 0.5).all() and (p_bal[~y] < 0.5).all()
+    assert balanced.settings["class_weight"] == "balanced" and plain.version != balanced.version
+
 def test_segment_labels_need_more_than_half_covered():
     text = "Aaaa bbbb. Cccc dddd.\nEeee ffff."
     batch = Segments.build([text])

@@ -34,6 +34,10 @@ def register(app: typer.Typer) -> None:
         c: Annotated[float, typer.Option("--c", min=1e-6, help="Inverse L2 regularisation strength.")] = 1.0,
         threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0,
                                                  help="Probability from which a segment carries a label.")] = 0.5,
+        no_balance: Annotated[bool, typer.Option("--no-balance", help="Plain counts instead of balanced class "
+                                                                        "weights (by default each label's positives "
+                                                                        "and negatives weigh alike, so a rare label "
+                                                                        "still reaches the threshold).")] = False,
         no_curve: Annotated[bool, typer.Option("--no-curve", help="Skip the learning curve on held-out families "
                                                                     "(only the final fit).")] = False,
         taxonomy_path: TaxonomyOpt = None,
@@ -61,7 +65,8 @@ def register(app: typer.Typer) -> None:
         with lake_for(root, holder="tagger train") as lake:
             try:
                 report, model = train(lake, taxonomy=taxonomy, silver=silver, silver_weight=silver_weight, C=c,
-                                      threshold=threshold, curve=not no_curve)
+                                      threshold=threshold, class_weight=None if no_balance else "balanced",
+                                      curve=not no_curve)
             except TaggerError as exc:
                 fail(str(exc))
             config = run_config(lake, report.run_id)

@@ -194,7 +194,8 @@ def learning_curve(data: TrainingSet, taxonomy: Taxonomy, *, weights: Sequence[f
 
 def train(lake: Lake, *, taxonomy: Taxonomy | None = None, silver: bool = False, silver_weight: float = 0.5,
           C: float = 1.0, min_count: int = 2, context: float = 0.5, threshold: float = 0.5,
-          limit: int | None = None, curve: bool = True) -> tuple[RunReport, LearnedModel]:
+          class_weight: str | None = "balanced", limit: int | None = None, curve: bool = True
+          ) -> tuple[RunReport, LearnedModel]:
     """Fit the learned tagger on the lake's human and gold spans (+ LLM spans with `silver`),
     save it under <root>/models/tagger/<version>/ and record a `tagger-train` run; with `curve`,
     first measure the learning curve on held-out families (`learning_curve`) into the run's config.
@@ -208,7 +209,8 @@ def train(lake: Lake, *, taxonomy: Taxonomy | None = None, silver: bool = False,
         raise TaggerError(f"no {where} spans in the lake to train on (pull reviews with `stratagem review pull`, "
                           "ingest gold spans, e.g. `stratagem sample` + `stratagem ingest`, or add --silver)")
     weights = [silver_weight if k == "llm" else 1.0 for k in data.kinds]
-    settings = {"C": C, "min_count": min_count, "context": context, "threshold": threshold}
+    settings = {"C": C, "min_count": min_count, "context": context, "threshold": threshold,
+                "class_weight": class_weight}
     with lake.run(STAGE, {}) as run:
         measured = (learning_curve(data, taxonomy, weights=weights, **settings) if curve
                     else {"learning_curve_skipped": "skipped with --no-curve"})
