@@ -286,3 +286,17 @@ def _at_guard(procs) -> bool:
         except OSError:
             pass
     return False
+
+
+def test_the_driver_sees_the_items_all_shards_committed(postgres, sample, tmp_path, monkeypatch):
+    """`run`'s progress comes from the shared catalog (each shard rewrites its runs row at every
+    batch commit): what it reports last is what the shards read, and it never goes down."""
+    from pipeline.shards.fanout import fan_out
+
+    root = tmp_path / "lake"
+    monkeypatch.setenv("STRATAGEM_CATALOG", pg_lake(postgres, sample, root, "progress"))
+    seen: list[int] = []
+    results = fan_out("verify", ["--batch-size", "20"], 2, root=root, on_progress=seen.append, progress_s=0)
+    assert [r.exit_code for r in results] == [0, 0]
+    read = sum(r.counts().get("read", 0) for r in results)
+    assert read == 240 and seen and seen[-1] == read and seen == sorted(seen)

@@ -39,8 +39,10 @@ def register(app: typer.Typer) -> None:
         start. With --ray each shard is a Ray task on any node of the cluster; every node needs
         stratagem installed, the same --root path (for its lock files and LLM cache), the
         catalog reachable and, for an s3:// --data-path, its own AWS_* variables (credentials
-        never travel with a task). Prints each shard's counts; exit code 1 when a shard failed
-        (rerun: each shard resumes where it stopped).
+        never travel with a task). On a terminal, bars show the shards finished and the items
+        all shards have committed (read from the catalog every 2 s, wherever the shards run).
+        Prints each shard's counts; exit code 1 when a shard failed (rerun: each shard resumes
+        where it stopped).
         """
         from warehouse import LakeError
         from warehouse.catalog import resolve_catalog
@@ -67,6 +69,7 @@ def register(app: typer.Typer) -> None:
         states: dict[str, str] = {}
         with progress() as bar:  # a bar over the shards (on a terminal) and a line per shard that ends
             task = bar.add_task(f"run {stage}: {shards} shards as {how}", total=shards)
+            items = bar.add_task(f"run {stage}: items committed", total=None)
 
             def show(update: dict[str, str]) -> None:
                 states.update(update)
@@ -78,7 +81,7 @@ def register(app: typer.Typer) -> None:
                                       highlight=False)
             try:
                 results = fan_out(stage, list(ctx.args), shards, root=root, use_ray=use_ray, address=address,
-                                  on_update=show)
+                                  on_update=show, on_progress=lambda n: bar.update(items, completed=n))
             except FanOutError as exc:
                 fail(str(exc))
         print_results(stage, results, how)

@@ -10,7 +10,10 @@ its own batches to the shared catalog. Locally each shard is `python -m pipeline
 own process; with Ray each is a task (one CPU, never retried: a rerun of the shard resumes) that
 runs the command inside its Ray worker process. The driver learns what each shard did from the
 `runs` rows the shard recorded (config "shard": "I/N", started after the shard began): a shard
-killed part way shows the batches it committed (status "partial").
+killed part way shows the batches it committed (status "partial"). The same rows give the
+progress while the shards run: each shard rewrites its runs row at every batch commit, so the
+sum of their "read" counts, read from the shared catalog every `progress_s`, is how many items
+all shards have finished, whichever machines they run on.
 
 Ray is imported only here and only for `use_ray` (`pip install stratagem[ray]`). A task gets the
 catalog and data path through `STRATAGEM_CATALOG` / `STRATAGEM_DATA_PATH`; credentials
@@ -70,6 +73,36 @@ def shard_runs(root: Path, shard: str, since: datetime) -> list[dict]:
     return [{"run_id": r, "stage": s, "status": st, "counts": json.loads(c or "{}")} for r, s, st, c in rows]
 
 
+def items_read(root: Path, shards: list[str], since: datetime) -> int | None:
+    """How many items the shards' runs since `since` have committed (their "read" counts, summed);
+    None when the catalog cannot be read right now (one that takes no reader during a write)."""
+    from warehouse import Lake, LakeError
+
+    try:
+        with Lake.open(root, read_only=True) as lake:
+            return int(lake.scalar("SELECT coalesce(sum(CAST(json_extract(counts, '$.read') AS BIGINT)), 0) "
+                                   "FROM runs WHERE list_contains(?, json_extract_string(config, '$.shard')) "
+                                   "AND started_at >= ?", [shards, since]))
+    except LakeError:
+        return None
+
+
+class _ProgressPoll:
+    """Calls `report(items_read(...))` at most every `every_s` seconds, and once more at the end."""
+
+    def __init__(self, root: Path, shards: list[str], report: Callable[[int], None] | None, every_s: float):
+        self.root, self.shards, self.report, self.every_s = root, shards, report, every_s
+        self.since, self.last = datetime.now(timezone.utc), time.monotonic()
+
+    def __call__(self, final: bool = False) -> None:
+        if self.report is None or not (final or time.monotonic() - self.last >= self.every_s):
+            return
+        self.last = time.monotonic()
+        n = items_read(self.root, self.shards, self.since)
+        if n is not None:
+            self.report(n)
+
+
 def shard_env() -> dict[str, str]:
     return {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)}
 
@@ -101,17 +134,22 @@ def run_shard_here(stage: str, args: list[str], shard: str, env: dict[str, str],
 
 def fan_out(stage: str, args: list[str], count: int, *, root: Path, use_ray: bool = False,
             address: str | None = None, on_update: Callable[[dict[str, str]], None] | None = None,
+            on_progress: Callable[[int], None] | None = None, progress_s: float = 2.0,
             poll_s: float = 0.5) -> list[ShardResult]:
     """Run shards 0..count-1 of `stage` at once; one ShardResult per shard, in shard order.
-    `on_update` gets {shard: state} whenever a shard's state changes (progress)."""
+    `on_update` gets {shard: state} whenever a shard's state changes; `on_progress` gets the
+    items all shards have committed so far, every `progress_s` seconds and once at the end."""
     shards = [str(Shard(i, count)) for i in range(count)]
     args = [*args, "--root", str(root)]
     run = _ray_shards if use_ray else _local_shards
-    return run(stage, args, shards, root=root, address=address, on_update=on_update or (lambda states: None),
-               poll_s=poll_s)
+    poll = _ProgressPoll(root, shards, on_progress, progress_s)
+    results = run(stage, args, shards, root=root, address=address, on_update=on_update or (lambda states: None),
+                  poll_s=poll_s, poll=poll)
+    poll(final=True)
+    return results
 
 
-def _local_shards(stage, args, shards, *, root, address, on_update, poll_s) -> list[ShardResult]:
+def _local_shards(stage, args, shards, *, root, address, on_update, poll_s, poll) -> list[ShardResult]:
     env = {**os.environ, **shard_env()}
     results: dict[str, ShardResult] = {}
     with tempfile.TemporaryDirectory(prefix="stratagem-run-") as tmp:
@@ -133,6 +171,7 @@ def _local_shards(stage, args, shards, *, root, address, on_update, poll_s) -> l
                                                  _tail(err.read()) if proc.returncode else "")
                     err.close()
                     on_update({shard: _state(results[shard])})
+                poll()
                 time.sleep(poll_s)
         finally:  # the driver interrupted: its shards stop too (each keeps what it committed)
             for proc, err, _, _ in started.values():
@@ -143,7 +182,7 @@ def _local_shards(stage, args, shards, *, root, address, on_update, poll_s) -> l
     return [results[s] for s in shards]
 
 
-def _ray_shards(stage, args, shards, *, root, address, on_update, poll_s) -> list[ShardResult]:
+def _ray_shards(stage, args, shards, *, root, address, on_update, poll_s, poll) -> list[ShardResult]:
     try:
         import ray
     except ImportError:
@@ -170,6 +209,7 @@ def _ray_shards(stage, args, shards, *, root, address, on_update, poll_s) -> lis
                 except Exception as exc:  # noqa: BLE001 -- a worker that died: this shard failed
                     results[shard] = ShardResult(shard, 1, 0.0, [], _tail(f"ray task failed: {exc}"))
                 on_update({shard: _state(results[shard])})
+            poll()
         return [results[s] for s in shards]
     finally:
         if started_here:
