@@ -62,27 +62,24 @@ class ShardResult:
         return total
 
 
-def shard_runs(root: Path, shard: str, since: datetime) -> list[dict]:
-    """The runs a shard recorded since `since` (its start on the same machine's clock)."""
+def shard_runs(root: Path, shards: list[str], since: datetime) -> list[dict]:
+    """The runs these shards recorded since `since` (their start on the same machine's clock)."""
     from warehouse import Lake
 
     with Lake.open(root, read_only=True) as lake:
         rows = lake.rows("SELECT run_id, stage, status, counts FROM runs "
-                         "WHERE json_extract_string(config, '$.shard') = ? AND started_at >= ? "
-                         "ORDER BY started_at, run_id", [shard, since])
+                         "WHERE list_contains(?, json_extract_string(config, '$.shard')) AND started_at >= ? "
+                         "ORDER BY started_at, run_id", [shards, since])
     return [{"run_id": r, "stage": s, "status": st, "counts": json.loads(c or "{}")} for r, s, st, c in rows]
 
 
 def items_read(root: Path, shards: list[str], since: datetime) -> int | None:
     """How many items the shards' runs since `since` have committed (their "read" counts, summed);
     None when the catalog cannot be read right now (one that takes no reader during a write)."""
-    from warehouse import Lake, LakeError
+    from warehouse import LakeError
 
     try:
-        with Lake.open(root, read_only=True) as lake:
-            return int(lake.scalar("SELECT coalesce(sum(CAST(json_extract(counts, '$.read') AS BIGINT)), 0) "
-                                   "FROM runs WHERE list_contains(?, json_extract_string(config, '$.shard')) "
-                                   "AND started_at >= ?", [shards, since]))
+        return sum(run["counts"].get("read", 0) for run in shard_runs(root, shards, since))
     except LakeError:
         return None
 
@@ -127,7 +124,7 @@ def run_shard_here(stage: str, args: list[str], shard: str, env: dict[str, str],
         except Exception as exc:  # noqa: BLE001 -- reported as this shard's failure, not the driver's
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             code = 1
-    runs = shard_runs(Path(root), shard, since)
+    runs = shard_runs(Path(root), [shard], since)
     return {"shard": shard, "exit_code": int(code), "seconds": round(time.perf_counter() - t0, 3), "runs": runs,
             "error": _tail(err.getvalue()) if code else ""}
 
@@ -167,7 +164,7 @@ def _local_shards(stage, args, shards, *, root, address, on_update, poll_s, poll
                         continue
                     err.seek(0)
                     results[shard] = ShardResult(shard, proc.returncode, round(time.perf_counter() - t0, 3),
-                                                 shard_runs(root, shard, since),
+                                                 shard_runs(root, [shard], since),
                                                  _tail(err.read()) if proc.returncode else "")
                     err.close()
                     on_update({shard: _state(results[shard])})
