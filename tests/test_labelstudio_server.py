@@ -541,6 +541,7 @@ def test_browser_annotator_sees_predictions_and_draws_a_span(ls, admin, lake):
             page.screenshot(path=str(ARTIFACTS / "labelstudio_task_with_predictions.png"))
             # pick a label, then drag over the text like an annotator would
             page.click(".lsf-label:has-text('exploration')")
+            _label_chosen(page, "exploration")
             _drag_over(page, target)
             page.screenshot(path=str(ARTIFACTS / "labelstudio_new_span.png"))
             page.click("button:has-text('Submit')")
@@ -571,13 +572,25 @@ def _highlights(page) -> list[str]:
     return page.evaluate("[...document.querySelectorAll('.htx-highlight')].map(e => e.textContent)")
 
 
+def _label_chosen(page, label: str) -> None:
+    """Wait until `label` is the selected label (a click or hotkey is handled asynchronously; a drag
+    made before it lands makes no region)."""
+    page.wait_for_selector(f".lsf-label_selected:has-text('{label}')")
+
+
 def _drag_over(page, target: str) -> None:
     x1, y1, x2, y2 = page.evaluate(_CHAR_BOXES, target)
     page.mouse.move(x1 + 0.5, y1)
     page.mouse.down()
     page.mouse.move(x2 - 0.5, y2, steps=5)
     page.mouse.up()
-    page.wait_for_function(f"[...document.querySelectorAll('.htx-highlight')].some(e => e.textContent === {json.dumps(target)})")
+    try:
+        page.wait_for_function(
+            f"[...document.querySelectorAll('.htx-highlight')].some(e => e.textContent === {json.dumps(target)})")
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "labelstudio_drag_failed.png"))  # what the page showed
+        raise
 
 
 def _submit(page, task_id: int, n: int) -> None:
@@ -653,6 +666,7 @@ def test_two_accounts_annotate_one_task_independently_in_the_browser(ls, admin, 
             page.keyboard.press("Escape")
             assert _highlights(page) == ["Let me check"]  # the annotation starts from the predictions
             page.click(".lsf-label:has-text('exploration')")
+            _label_chosen(page, "exploration")
             _drag_over(page, "apples and pears")
             page.locator("label:has-text('Candidate 2')").first.click()
             page.click("[data-testid=htx-textbox-edit-button]")  # the box holds the pre-filled candidate
@@ -673,9 +687,12 @@ def test_two_accounts_annotate_one_task_independently_in_the_browser(ls, admin, 
             assert _highlights(page) == ["Let me check"]  # never the other person's annotation
             page.click(".htx-highlight:has-text('Let me check')")  # 1: select the predicted span
             page.keyboard.press("Backspace")                        # 2: delete it
+            page.wait_for_function("document.querySelectorAll('.htx-highlight').length === 0")
             page.keyboard.press(TAX.label("verification").hotkey)   # 3: its label's key
+            _label_chosen(page, "verification")
             _drag_over(page, "Let me check the sum")                 # 4: draw it over the right words
             page.click(".lsf-label:has-text('backtracking')")
+            _label_chosen(page, "backtracking")
             _drag_over(page, "Wait, recount")
             page.locator("label:has-text('None is usable')").first.click()
             page.locator(".ant-rate-star").nth(1).click()
