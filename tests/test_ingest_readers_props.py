@@ -9,7 +9,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest.json_array import split_array
@@ -58,6 +58,7 @@ record = st.dictionaries(cell, st.one_of(json_scalar, st.lists(json_scalar, max_
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(record, max_size=10), st.integers(1, 64), st.booleans())
+@example([{"\\": None}], 1, False)  # a chunk of only an escaped backslash: its escape is closed
 def test_json_arrays_split_into_their_elements(records, chunk, pretty):
     text = json.dumps(records, indent=2 if pretty else None, ensure_ascii=pretty)
     with tempfile.TemporaryDirectory() as tmp:

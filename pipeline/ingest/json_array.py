@@ -42,9 +42,11 @@ class _Element:
         return b"".join(self.pieces)
 
 
-def _ends_odd_escape(chunk: bytes) -> bool:
-    stripped = chunk.rstrip(b"\\")
-    return (len(chunk) - len(stripped)) % 2 == 1
+def _ends_odd_escape(chunk: bytes, odd_before: bool) -> bool:
+    """Whether a chunk read inside a string ends in an escape still open: an odd run of
+    backslashes, counting the one carried in when the chunk is nothing but backslashes."""
+    run = len(chunk) - len(chunk.rstrip(b"\\"))
+    return (run + (odd_before if run == len(chunk) else 0)) % 2 == 1
 
 
 def split_array(path: Path, keys: tuple[str, ...] = (), *, chunk: int = 4 << 20,
@@ -100,7 +102,7 @@ def split_array(path: Path, keys: tuple[str, ...] = (), *, chunk: int = 4 << 20,
             if inside:
                 elem.add(data[cursor:])
             depth = int(after[-1]) if after.size else depth
-            in_string, odd_escape = in_string_end, in_string_end and _ends_odd_escape(data)
+            in_string, odd_escape = in_string_end, in_string_end and _ends_odd_escape(data, odd_escape)
             quotes_tail = (quotes_tail + qabs)[-2:]
             offset += len(data)
     if inside and elem is not None:

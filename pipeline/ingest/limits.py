@@ -77,15 +77,6 @@ def structure(a: np.ndarray, in_string: bool = False, odd_escape: bool = False):
     return pos, codes, np.cumsum(_DELTA[codes]), quotes, bool((quotes.size + in_string) % 2)
 
 
-def _ends_odd_escape(a: np.ndarray) -> bool:
-    n = 0
-    for b in a[::-1][:4096]:
-        if b != 92:
-            break
-        n += 1
-    return n % 2 == 1
-
-
 def structure_problem(raw: bytes) -> str | None:
     """Why `raw` (one JSON text) must not be parsed, or None. Cheap unless it could be over a limit."""
     if len(raw) > MAX_RECORD_BYTES:
